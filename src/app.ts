@@ -1,0 +1,118 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AppDeps } from './app-context.js';
+import { createAuthenticator } from './auth/authenticator.js';
+import { registerAuthGate, securitySchemes } from './http/auth-gate.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { compileValidator } from './http/validation.js';
+import { randomBase62 } from './lib/ids.js';
+import { createApiKeyRepo } from './modules/api-keys/api-key-repo.js';
+import { registerApiKeyRoutes } from './modules/api-keys/api-key-routes.js';
+import { registerCloudRoutes } from './modules/clouds/cloud-routes.js';
+import { registerClusterRoutes } from './modules/clusters/cluster-routes.js';
+import { registerJobRoutes } from './modules/jobs/job-routes.js';
+import { createJobRunner, type JobRunner } from './modules/jobs/job-runner.js';
+import { registerMeRoutes } from './modules/me/me-routes.js';
+import { registerNodePoolRoutes } from './modules/node-pools/node-pool-routes.js';
+import { registerPodRoutes } from './modules/pods/pod-routes.js';
+import { registerSystemRoutes } from './modules/system/system-routes.js';
+import { clusterJobHandlers } from './modules/clusters/cluster-jobs.js';
+import { nodePoolJobHandlers } from './modules/node-pools/node-pool-jobs.js';
+import type { JobHandlers } from './modules/jobs/job-types.js';
+
+export type App = FastifyInstance & { jobRunner: JobRunner };
+
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'key',
+  'token',
+  'credentials',
+  '*.key',
+  '*.token',
+  '*.credentials',
+];
+
+/** Builds a ready API from explicit dependencies. It does not listen; main.ts (or a test) decides that. */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    logger:
+      deps.logger === false
+        ? false
+        : { level: deps.config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, ...(typeof deps.logger === 'object' ? deps.logger : {}) },
+    genReqId: () => `req_${randomBase62(20)}`,
+    requestIdLogLabel: 'request_id',
+    bodyLimit: 64 * 1024,
+    maxParamLength: 200,
+    return503OnClosing: true,
+    // Slow clients may not hold sockets for minutes (Node's default header timeout is 60 s).
+    http: { headersTimeout: 10_000, requestTimeout: 60_000 },
+    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(compileValidator);
+  // JSON is the only request body we read; text/plain and the rest answer 415.
+  app.removeContentTypeParser('text/plain');
+  registerErrorHandling(app);
+
+  const keyRepo = createApiKeyRepo(deps.database.db, deps.clock);
+  registerAuthGate(
+    app,
+    createAuthenticator({
+      pepper: deps.pepper,
+      keys: keyRepo.authLookup,
+      verifySession: deps.verifySession,
+      now: () => deps.clock.now(),
+    }),
+    { thirdPartyPublicPrefixes: ['/docs'] },
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'SkaleData control-plane API',
+        version: '1.0.0',
+        description:
+          'Clouds, clusters, node pools and jobs, called with Clerk user sessions or scoped API keys. ' +
+          'Each operation lists its auth requirement in `security` and `x-required-scope`.',
+      },
+      components: { securitySchemes: { ...securitySchemes } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const handlers: JobHandlers = { ...clusterJobHandlers(), ...nodePoolJobHandlers() };
+  const jobRunner = createJobRunner({
+    db: deps.database.db,
+    clock: deps.clock,
+    driver: deps.driver,
+    logger: app.log,
+    pollIntervalMs: deps.config.jobPollIntervalMs,
+    leaseMs: deps.config.jobLeaseMs,
+    instanceId: deps.instanceId ?? `${process.pid}-${randomBase62(6)}`,
+    reclaimAllOnStart: !deps.database.capabilities.sharedByInstances,
+    handlers,
+  });
+
+  registerSystemRoutes(app, deps);
+  registerMeRoutes(app);
+  registerApiKeyRoutes(app, deps, keyRepo);
+  registerCloudRoutes(app, deps);
+  registerClusterRoutes(app, deps);
+  registerNodePoolRoutes(app, deps);
+  registerPodRoutes(app, deps);
+  registerJobRoutes(app, deps, handlers);
+
+  if (deps.runJobs) app.addHook('onReady', async () => jobRunner.start());
+  app.addHook('onClose', async () => {
+    await jobRunner.stop();
+    await keyRepo.flushLastUsed();
+  });
+
+  await app.ready();
+  return Object.assign(app, { jobRunner }) as unknown as App;
+}

@@ -1,0 +1,32 @@
+import type { Scope } from './scopes.js';
+
+export interface UserPrincipal {
+  type: 'user';
+  userId: string;
+  /** The Clerk organisation when the session acts in one, else the user's personal account. */
+  accountId: string;
+  orgId: string | null;
+  email: string | null;
+  sessionId: string;
+}
+
+export interface ApiKeyPrincipal {
+  type: 'api_key';
+  keyId: string;
+  keyName: string;
+  accountId: string;
+  scopes: Scope[];
+  /** The user who created the key. */
+  userId: string;
+}
+
+export type Principal = UserPrincipal | ApiKeyPrincipal;
+
+/** Personal accounts and organisations share one id space: `user_…` and `org_…` as Clerk issues them. */
+export function accountOf(userId: string, orgId: string | null): string {
+  return orgId ?? userId;
+}
+
+export function principalId(principal: Principal): string {
+  return principal.type === 'user' ? principal.userId : principal.keyId;
+}

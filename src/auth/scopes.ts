@@ -1,0 +1,95 @@
+/**
+ * The scope catalogue, word for word from the user's documentation page (shared/seed/api-key-scopes.md).
+ * It is the only place scopes are defined; routes name them, the decision below applies them.
+ */
+export const SCOPES = [
+  'full',
+  'clusters:read',
+  'clusters:write',
+  'apps:read',
+  'apps:deploy',
+  'apps:manage',
+  'jobs:read',
+  'terminal:exec',
+] as const;
+
+export type Scope = (typeof SCOPES)[number];
+
+export const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
+  full: 'All endpoints (default for new keys)',
+  'clusters:read': 'List and get clusters, clouds, node pools, pod list/logs',
+  'clusters:write':
+    'Create, update, upgrade, destroy clusters. Manage clouds, node pools, GitHub integration, cancel jobs',
+  'apps:read': 'List and get applications, health checks',
+  'apps:deploy': 'Deploy images, upload DAGs, get deploy scripts, registry tokens, dev credentials',
+  'apps:manage': 'Create, update, delete, restart applications',
+  'jobs:read': 'List and get jobs',
+  'terminal:exec': 'Terminal pod setup',
+};
+
+export function isScope(value: unknown): value is Scope {
+  return typeof value === 'string' && (SCOPES as readonly string[]).includes(value);
+}
+
+/**
+ * What a route asks of its caller. Every route declares one; a route without one stops the server.
+ * - public: no credentials at all;
+ * - anyPrincipal: any valid user session or API key, whatever its scopes;
+ * - scope: users, and API keys holding `full` or that scope;
+ * - full: users, and API keys holding `full` (an API-key route that names no specific scope);
+ * - userOnly: user sessions only; every API key is refused, `full` included.
+ */
+export type AuthRequirement =
+  | { kind: 'public' }
+  | { kind: 'anyPrincipal' }
+  | { kind: 'scope'; scope: Exclude<Scope, 'full'> }
+  | { kind: 'full' }
+  | { kind: 'userOnly' };
+
+export const publicRoute: AuthRequirement = { kind: 'public' };
+export const anyPrincipal: AuthRequirement = { kind: 'anyPrincipal' };
+export const fullOnly: AuthRequirement = { kind: 'full' };
+export const userOnly: AuthRequirement = { kind: 'userOnly' };
+export const scope = (name: Exclude<Scope, 'full'>): AuthRequirement => ({ kind: 'scope', scope: name });
+
+/** The scope an API key needs for a route, or null when keys are not a question (public, any, user-only). */
+export function requiredScope(requirement: AuthRequirement): Scope | null {
+  if (requirement.kind === 'scope') return requirement.scope;
+  if (requirement.kind === 'full') return 'full';
+  return null;
+}
+
+export type CallerKind = 'user' | 'api_key';
+
+export type Decision =
+  | { allowed: true }
+  | { allowed: false; code: 'user_session_required'; detail: string }
+  | { allowed: false; code: 'insufficient_scope'; detail: string; scope: Scope };
+
+const ALLOWED: Decision = { allowed: true };
+
+/**
+ * Steps 3 and 4 of the decision order (CONTRACT §2) for an authenticated caller. Pure: it never
+ * looks at the resource, so a key without the scope is refused the same way for any id.
+ */
+export function decide(requirement: AuthRequirement, caller: CallerKind, scopes: readonly Scope[]): Decision {
+  if (caller === 'user' || requirement.kind === 'public' || requirement.kind === 'anyPrincipal') return ALLOWED;
+  if (requirement.kind === 'userOnly') {
+    return {
+      allowed: false,
+      code: 'user_session_required',
+      detail: 'This endpoint requires a user session and does not accept API keys.',
+    };
+  }
+  // `full` bypasses every scope check (seed: "A key with the full scope bypasses all scope checks").
+  if (scopes.includes('full')) return ALLOWED;
+  const needed: Scope = requirement.kind === 'scope' ? requirement.scope : 'full';
+  if (scopes.includes(needed)) return ALLOWED;
+  return { allowed: false, code: 'insufficient_scope', detail: `API key missing required scope: ${needed}`, scope: needed };
+}
+
+/** Stored form of a requested scope list: known scopes only, duplicates removed, `full` alone absorbs the rest. */
+export function normalizeScopes(scopes: readonly Scope[]): Scope[] {
+  if (scopes.includes('full')) return ['full'];
+  return SCOPES.filter((name) => scopes.includes(name));
+}

@@ -1,0 +1,85 @@
+import { verifyToken } from '@clerk/backend';
+import { accountOf, type UserPrincipal } from './principal.js';
+
+/**
+ * Verifies Clerk session tokens networklessly (CONTRACT §1). `verifyToken` checks the RSA signature,
+ * `exp`/`nbf`/`iat` with clock skew and `azp`; around it we pin RS256 (the library also takes
+ * RS384/RS512), refuse non-session token categories (JWT templates, OAuth, machine tokens share the
+ * signing key), require `sid`, and compare `iss` ourselves.
+ */
+export interface SessionVerifierOptions {
+  jwtKey: string;
+  issuer: string | null;
+  authorizedParties: string[];
+  emailClaim: string;
+  clockSkewMs?: number;
+}
+
+export class InvalidSessionError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'InvalidSessionError';
+  }
+}
+
+export type SessionVerifier = (token: string) => Promise<UserPrincipal>;
+
+/** Clerk marks session tokens with this `cat` header value; any other category is not a session. */
+const SESSION_CATEGORY = 'cl_B7d4PD111AAA';
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const MAX_TOKEN_LENGTH = 8192;
+
+function decodeHeader(token: string): Record<string, unknown> {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
+    if (typeof header === 'object' && header !== null && !Array.isArray(header)) return header as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new InvalidSessionError('malformed token header');
+}
+
+function nonEmptyString(value: unknown): string | null {
+  return typeof value === 'string' && value.trim() !== '' ? value : null;
+}
+
+export function looksLikeJwt(token: string): boolean {
+  return token.length <= MAX_TOKEN_LENGTH && JWT_SHAPE.test(token);
+}
+
+export function createSessionVerifier(options: SessionVerifierOptions): SessionVerifier {
+  const clockSkewInMs = options.clockSkewMs ?? 5000;
+  return async (token) => {
+    if (!looksLikeJwt(token)) throw new InvalidSessionError('not a JWT');
+    const header = decodeHeader(token);
+    if (header.alg !== 'RS256') throw new InvalidSessionError('algorithm must be RS256');
+    if (header.cat !== undefined && header.cat !== SESSION_CATEGORY) throw new InvalidSessionError('not a session token');
+    // We never fetch keys named by a token, and we understand no critical extensions.
+    for (const forbidden of ['crit', 'jku', 'jwk', 'x5u', 'x5c']) {
+      if (header[forbidden] !== undefined) throw new InvalidSessionError(`header ${forbidden} not accepted`);
+    }
+
+    let claims: Record<string, unknown>;
+    try {
+      claims = (await verifyToken(token, {
+        jwtKey: options.jwtKey,
+        authorizedParties: options.authorizedParties.length > 0 ? options.authorizedParties : undefined,
+        clockSkewInMs,
+      })) as Record<string, unknown>;
+    } catch (error) {
+      throw new InvalidSessionError(error instanceof Error ? error.message : 'verification failed');
+    }
+
+    if (typeof claims.exp !== 'number') throw new InvalidSessionError('exp is required');
+    if (options.issuer !== null && claims.iss !== options.issuer) throw new InvalidSessionError('unexpected issuer');
+    const userId = nonEmptyString(claims.sub);
+    const sessionId = nonEmptyString(claims.sid);
+    if (userId === null) throw new InvalidSessionError('sub is required');
+    if (sessionId === null) throw new InvalidSessionError('sid is required: not a session token');
+
+    const compactOrg = claims.o as { id?: unknown } | undefined;
+    const orgId = nonEmptyString(claims.org_id) ?? nonEmptyString(compactOrg?.id);
+    const email = nonEmptyString(claims[options.emailClaim]);
+    return { type: 'user', userId, accountId: accountOf(userId, orgId), orgId, email, sessionId };
+  };
+}

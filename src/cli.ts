@@ -1,0 +1,48 @@
+import { parseArgs } from 'node:util';
+import { loadDevIssuer } from './auth/dev-issuer.js';
+import { ConfigError, loadConfig } from './config.js';
+import { serve } from './main.js';
+
+const USAGE = `Usage:
+  skaledata serve                       start the API (configuration from the environment)
+  skaledata dev-token --email <e> [--user <id>] [--org <id>] [--ttl <seconds>]
+                                        print a session token from the local development issuer
+  skaledata help`;
+
+function devToken(args: string[]): void {
+  const { values } = parseArgs({
+    args,
+    options: { email: { type: 'string' }, user: { type: 'string' }, org: { type: 'string' }, ttl: { type: 'string' } },
+    strict: true,
+  });
+  const email = values.email;
+  if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) throw new Error('--email is required (e.g. --email you@example.com)');
+  const config = loadConfig();
+  if (config.clerk.jwtKey !== null) {
+    throw new Error('CLERK_JWT_KEY is set, so the server trusts Clerk, not the local development issuer; sign in through Clerk instead.');
+  }
+  // A stable user id per email, so the same person gets the same personal account every time.
+  const userId = values.user ?? `user_dev_${Buffer.from(email.toLowerCase()).toString('base64url').slice(0, 24)}`;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new Error('--user must be 1 to 64 letters, digits, _ or -');
+  if (values.org !== undefined && !/^org_[A-Za-z0-9_-]{1,60}$/.test(values.org)) throw new Error('--org must look like org_<id>');
+  const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
+  if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new Error('--ttl must be whole seconds from 60 to 86400');
+  const issuer = loadDevIssuer(config.dataDir);
+  issuer.mint({ userId, email, orgId: values.org, ttlSeconds: ttl }).then((token) => console.log(token));
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  const [command = 'serve', ...rest] = argv;
+  try {
+    if (command === 'serve') return await serve();
+    if (command === 'dev-token') return devToken(rest);
+    if (command === 'help' || command === '--help' || command === '-h') {
+      console.log(USAGE);
+      return;
+    }
+    throw new Error(`unknown command "${command}"\n${USAGE}`);
+  } catch (error) {
+    console.error(error instanceof ConfigError || error instanceof Error ? error.message : String(error));
+    process.exit(2);
+  }
+}

@@ -1,0 +1,152 @@
+import { createPublicKey } from 'node:crypto';
+import path from 'node:path';
+
+/** Everything the server reads from its environment, validated once at start (CONTRACT §6). */
+export interface Config {
+  host: string;
+  port: number;
+  databaseUrl: string;
+  database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  clerk: {
+    /** PEM public key of the Clerk instance; null selects the local development issuer. */
+    jwtKey: string | null;
+    issuer: string | null;
+    authorizedParties: string[];
+    emailClaim: string;
+  };
+  /** HMAC pepper for API key digests; null means "keep one in the data folder". */
+  apiKeyPepper: Buffer | null;
+  /** AES-256 key for cloud credentials at rest; null means "keep one in the data folder". */
+  encryptionKey: Buffer | null;
+  driver: 'simulated';
+  simulatedStepMs: number;
+  jobPollIntervalMs: number;
+  jobLeaseMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+  }
+  return Number(raw);
+}
+
+function secretBytes(env: Env, name: string, exactLength: number | null): Buffer | null {
+  const raw = read(env, name);
+  if (raw === undefined) return null;
+  const bytes = Buffer.from(raw, 'base64');
+  const roundTrips = bytes.toString('base64').replace(/=+$/, '') === raw.replace(/=+$/, '');
+  if (!roundTrips || (exactLength !== null ? bytes.length !== exactLength : bytes.length < 32)) {
+    const want = exactLength !== null ? `exactly ${exactLength}` : 'at least 32';
+    throw new ConfigError(name, `must be base64 of ${want} random bytes (e.g. \`openssl rand -base64 32\`)`);
+  }
+  return bytes;
+}
+
+function parseDatabaseUrl(raw: string): Config['database'] {
+  if (raw.startsWith('sqlite:')) {
+    const file = raw.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (file === '' || file === ':memory:') {
+      throw new ConfigError('DATABASE_URL', 'must name a file for SQLite, e.g. sqlite:./data/skaledata.db');
+    }
+    return { kind: 'sqlite', file: path.resolve(file) };
+  }
+  if (raw.startsWith('postgres://') || raw.startsWith('postgresql://')) {
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid postgres:// URL');
+    }
+    return { kind: 'postgres', url: raw };
+  }
+  throw new ConfigError('DATABASE_URL', 'must start with sqlite: or postgres://');
+}
+
+function parseClerkKey(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  // Environment files often carry the PEM on one line with literal "\n".
+  const pem = raw.replace(/\\n/g, '\n');
+  try {
+    const key = createPublicKey(pem);
+    const details = key.asymmetricKeyDetails;
+    if (key.asymmetricKeyType !== 'rsa' || details?.modulusLength !== 2048) throw new Error('not RSA-2048');
+  } catch {
+    throw new ConfigError('CLERK_JWT_KEY', 'must be the PEM public key (RSA 2048) shown in the Clerk dashboard');
+  }
+  return pem;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: Env = process.env): Config {
+  const host = read(env, 'HOST') ?? '127.0.0.1';
+  const port = integer(env, 'PORT', 8080, 0, 65535);
+  const databaseUrl = read(env, 'DATABASE_URL') ?? 'sqlite:./data/skaledata.db';
+  const database = parseDatabaseUrl(databaseUrl);
+  const dataDir = path.resolve(read(env, 'DATA_DIR') ?? './data');
+
+  const logLevel = read(env, 'LOG_LEVEL') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  }
+
+  const issuer = read(env, 'CLERK_ISSUER') ?? null;
+  if (issuer !== null && !/^https:\/\/\S+$/.test(issuer)) {
+    throw new ConfigError('CLERK_ISSUER', 'must be the https:// Frontend API URL of the Clerk instance');
+  }
+  const authorizedParties = (read(env, 'CLERK_AUTHORIZED_PARTIES') ?? '')
+    .split(',')
+    .map((party) => party.trim())
+    .filter((party) => party !== '');
+  for (const party of authorizedParties) {
+    if (!/^https?:\/\/[^\s/]+$/.test(party)) {
+      throw new ConfigError('CLERK_AUTHORIZED_PARTIES', `must list origins like https://app.example.com (got "${party}")`);
+    }
+  }
+  const emailClaim = read(env, 'CLERK_EMAIL_CLAIM') ?? 'email';
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(emailClaim)) {
+    throw new ConfigError('CLERK_EMAIL_CLAIM', 'must be a claim name');
+  }
+
+  const driver = read(env, 'INFRA_DRIVER') ?? 'simulated';
+  if (driver !== 'simulated') {
+    throw new ConfigError('INFRA_DRIVER', `must be "simulated", the only driver built in (got "${driver}")`);
+  }
+
+  return {
+    host,
+    port,
+    databaseUrl,
+    database,
+    dataDir,
+    logLevel: logLevel as Config['logLevel'],
+    clerk: { jwtKey: parseClerkKey(read(env, 'CLERK_JWT_KEY')), issuer, authorizedParties, emailClaim },
+    apiKeyPepper: secretBytes(env, 'API_KEY_PEPPER', null),
+    encryptionKey: secretBytes(env, 'ENCRYPTION_KEY', 32),
+    driver,
+    simulatedStepMs: integer(env, 'SIMULATED_STEP_MS', 1500, 0, 600_000),
+    jobPollIntervalMs: integer(env, 'JOB_POLL_INTERVAL_MS', 500, 10, 60_000),
+    jobLeaseMs: integer(env, 'JOB_LEASE_MS', 30_000, 500, 3_600_000),
+  };
+}

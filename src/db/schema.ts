@@ -1,0 +1,121 @@
+
+/**
+ * Table shapes, identical on SQLite and PostgreSQL. Timestamps are ISO-8601 UTC strings of one fixed
+ * width (they compare correctly as text on both), JSON is text, booleans are 0/1 integers.
+ */
+export interface ApiKeyTable {
+  id: string;
+  account_id: string;
+  name: string;
+  scopes: string;
+  prefix: string;
+  last_four: string;
+  key_hash: string;
+  previous_hash: string | null;
+  previous_expires_at: string | null;
+  created_at: string;
+  created_by: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+  rolled_at: string | null;
+}
+
+export interface CloudTable {
+  id: string;
+  account_id: string;
+  name: string;
+  provider: string;
+  region: string;
+  credentials_encrypted: string;
+  credential_hint: string;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface ClusterTable {
+  id: string;
+  account_id: string;
+  cloud_id: string;
+  name: string;
+  region: string;
+  kubernetes_version: string;
+  status: string;
+  status_reason: string | null;
+  endpoint: string | null;
+  labels: string;
+  auto_upgrade: number;
+  active_job_id: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface NodePoolTable {
+  id: string;
+  account_id: string;
+  cluster_id: string;
+  name: string;
+  instance_type: string;
+  min_size: number;
+  max_size: number;
+  desired_size: number;
+  current_size: number;
+  status: string;
+  status_reason: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface JobTable {
+  id: string;
+  account_id: string;
+  type: string;
+  status: string;
+  resource_type: string;
+  resource_id: string;
+  cluster_id: string | null;
+  params: string;
+  error_code: string | null;
+  error_message: string | null;
+  cancel_requested_at: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  attempts: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface JobStepTable {
+  job_id: string;
+  position: number;
+  name: string;
+  status: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface JobLogTable {
+  job_id: string;
+  seq: number;
+  at: string;
+  level: string;
+  step: string | null;
+  message: string;
+}
+
+export interface Database {
+  api_keys: ApiKeyTable;
+  clouds: CloudTable;
+  clusters: ClusterTable;
+  node_pools: NodePoolTable;
+  jobs: JobTable;
+  job_steps: JobStepTable;
+  job_logs: JobLogTable;
+}
+

@@ -1,0 +1,99 @@
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { Authenticator } from '../auth/authenticator.js';
+import { REALM } from '../auth/authenticator.js';
+import type { Principal } from '../auth/principal.js';
+import { decide, requiredScope, type AuthRequirement } from '../auth/scopes.js';
+import { AppError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route. Required on every route: the server will not start without it. */
+    auth?: AuthRequirement;
+    /** Extra words appended to validation messages for a top-level field (e.g. the valid scopes). */
+    validationHints?: Record<string, string>;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export class MissingAuthDeclarationError extends Error {
+  constructor(method: string, url: string) {
+    super(`Route ${method} ${url} declares no auth requirement; every route must (public, anyPrincipal, scope, fullOnly or userOnly).`);
+    this.name = 'MissingAuthDeclarationError';
+  }
+}
+
+const SECURITY_SCHEMES = {
+  userSession: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Clerk session token' },
+  apiKey: { type: 'http', scheme: 'bearer', bearerFormat: 'skd_…', description: 'SkaleData API key' },
+} as const;
+
+export const securitySchemes = SECURITY_SCHEMES;
+
+function openApiSecurity(requirement: AuthRequirement): Array<Record<string, string[]>> {
+  switch (requirement.kind) {
+    case 'public':
+      return [];
+    case 'userOnly':
+      return [{ userSession: [] }];
+    case 'anyPrincipal':
+      return [{ userSession: [] }, { apiKey: [] }];
+    case 'full':
+      return [{ userSession: [] }, { apiKey: ['full'] }];
+    case 'scope':
+      return [{ userSession: [] }, { apiKey: [requirement.scope] }];
+  }
+}
+
+/**
+ * Makes every route declare who may call it (failing closed at registration), writes the same
+ * declaration into the OpenAPI operation, and enforces it before the body is even parsed.
+ */
+export function registerAuthGate(
+  app: FastifyInstance,
+  authenticate: Authenticator,
+  options: { thirdPartyPublicPrefixes?: string[] } = {},
+): void {
+  app.decorateRequest('principal', null);
+  const thirdPartyPublic = options.thirdPartyPublicPrefixes ?? [];
+
+  app.addHook('onRoute', (route: RouteOptions) => {
+    // Plugins we do not write (the rendered docs) cannot declare auth; they are public by this list alone.
+    if (!route.config?.auth && thirdPartyPublic.some((prefix) => route.url === prefix || route.url.startsWith(`${prefix}/`))) {
+      route.config = { ...route.config, auth: { kind: 'public' } };
+    }
+    const auth = route.config?.auth;
+    if (!auth) throw new MissingAuthDeclarationError(String(route.method), route.url);
+    const schema = (route.schema ??= {}) as Record<string, unknown>;
+    schema.security = openApiSecurity(auth);
+    schema['x-auth'] = auth.kind;
+    const scopeName = requiredScope(auth);
+    if (scopeName !== null) schema['x-required-scope'] = scopeName;
+  });
+
+  // onRequest runs before content-type parsing and validation: steps 1–4 always come first.
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const auth = request.routeOptions.config.auth;
+    if (!auth || auth.kind === 'public') return;
+    const principal = await authenticate(request.headers.authorization);
+    const decision = decide(auth, principal.type, principal.type === 'api_key' ? principal.scopes : []);
+    if (!decision.allowed) {
+      if (decision.code === 'user_session_required') throw new AppError('user_session_required', decision.detail);
+      throw new AppError('insufficient_scope', decision.detail, { required_scope: decision.scope }, {
+        'www-authenticate': `${REALM}, error="insufficient_scope", scope="${decision.scope}"`,
+      });
+    }
+    request.principal = principal;
+    request.log = request.log.child({
+      account_id: principal.accountId,
+      principal: principal.type === 'user' ? principal.userId : principal.keyId,
+    });
+  });
+}
+
+/** The caller of an authenticated route; the gate has already refused everyone else. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === null) throw new Error('principalOf called on a route without authentication');
+  return request.principal;
+}

@@ -1,0 +1,68 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type ErrorCode, ERROR_CODES, toProblem } from './errors.js';
+import { toFieldErrors } from './validation.js';
+
+const BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
+  Object.entries(ERROR_CODES).map(([code, { status }]) => [status, code as ErrorCode]),
+);
+
+/** Maps anything thrown to the one problem+json shape; unknown errors become a generic 500 with a log line. */
+function toAppError(error: FastifyError, request: FastifyRequest): AppError {
+  if (error instanceof AppError) return error;
+  if (error.validation) {
+    const part = error.validationContext ?? 'body';
+    const errors = toFieldErrors(error.validation, part, request.routeOptions.config.validationHints);
+    return new AppError('validation_failed', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'The request body is larger than this endpoint accepts.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'Send request bodies as application/json.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('validation_failed', 'The body is empty; send a JSON object.', {
+        errors: [{ path: 'body', message: 'must be a JSON object' }],
+      });
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('validation_failed', 'The body is not valid JSON.', {
+        errors: [{ path: 'body', message: 'is not valid JSON' }],
+      });
+  }
+  // JSON.parse failures surface as SyntaxError with statusCode 400 from Fastify's parser.
+  if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
+    return new AppError('validation_failed', 'The body is not valid JSON.', {
+      errors: [{ path: 'body', message: 'is not valid JSON' }],
+    });
+  }
+  const status = error.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    const code = BY_STATUS[status] ?? 'validation_failed';
+    return new AppError(code, ERROR_CODES[code].title);
+  }
+  return new AppError('internal', 'Something went wrong on our side. Quote the request_id if you contact support.');
+}
+
+export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  return reply.code(error.status).type('application/problem+json').send(toProblem(error, String(reply.request.id)));
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const appError = toAppError(error, request);
+    if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: appError.code }, 'request refused');
+    return sendProblem(reply, appError);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, new AppError('not_found', `No route ${request.method} ${request.url.split("?")[0]?.slice(0, 200) ?? ""}.`)),
+  );
+
+  // Responses describe one caller's account: never cached by browsers or proxies.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+}

@@ -1,0 +1,76 @@
+/** The one error vocabulary (CONTRACT §3): a code, its status and title, and one problem+json shape. */
+export const ERROR_CODES = {
+  unauthenticated: { status: 401, title: 'Unauthorized' },
+  invalid_token: { status: 401, title: 'Unauthorized' },
+  user_session_required: { status: 403, title: 'Forbidden' },
+  insufficient_scope: { status: 403, title: 'Forbidden' },
+  validation_failed: { status: 400, title: 'Bad Request' },
+  not_found: { status: 404, title: 'Not Found' },
+  method_not_allowed: { status: 405, title: 'Method Not Allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  payload_too_large: { status: 413, title: 'Payload Too Large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported Media Type' },
+  rate_limited: { status: 429, title: 'Too Many Requests' },
+  header_too_large: { status: 431, title: 'Request Header Fields Too Large' },
+  internal: { status: 500, title: 'Internal Server Error' },
+  service_unavailable: { status: 503, title: 'Service Unavailable' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export interface ProblemExtras {
+  errors?: FieldError[];
+  required_scope?: string;
+  [key: string]: unknown;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string,
+    readonly extras: ProblemExtras = {},
+    headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = 'AppError';
+    this.status = ERROR_CODES[code].status;
+    this.headers = headers;
+  }
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail: string;
+  request_id: string;
+  [key: string]: unknown;
+}
+
+export function toProblem(error: AppError, requestId: string): Problem {
+  return {
+    type: `https://docs.skaledata.com/errors/${error.code}`,
+    title: ERROR_CODES[error.code].title,
+    status: error.status,
+    code: error.code,
+    detail: error.detail,
+    ...error.extras,
+    request_id: requestId,
+  };
+}
+
+export const notFound = (what: string, id: string): AppError => new AppError('not_found', `No ${what} with id ${id}.`);
+
+export const conflict = (detail: string, extras: ProblemExtras = {}): AppError => new AppError('conflict', detail, extras);
+
+export const validationFailed = (errors: FieldError[]): AppError =>
+  new AppError('validation_failed', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });

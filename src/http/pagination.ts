@@ -1,0 +1,48 @@
+import { Type, type Static } from 'typebox';
+import { AppError } from './errors.js';
+import { isWellFormedId } from '../lib/ids.js';
+
+/** `?limit=` (default 50, max 200) and `?cursor=` on every list (CONTRACT §5). */
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+};
+
+export interface PageRequest {
+  limit: number;
+  /** Rows strictly older (smaller id) than this one. */
+  afterId: string | null;
+}
+
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+export function pageRequest(query: { limit?: number | undefined; cursor?: string | undefined }): PageRequest {
+  const limit = query.limit ?? 50;
+  if (query.cursor === undefined) return { limit, afterId: null };
+  const afterId = Buffer.from(query.cursor, 'base64url').toString('utf8');
+  if (!isWellFormedId(afterId) || Buffer.from(afterId).toString('base64url') !== query.cursor) {
+    throw new AppError('validation_failed', 'cursor is not one this API returned', {
+      errors: [{ path: 'query.cursor', message: 'is not a cursor this API returned' }],
+    });
+  }
+  return { limit, afterId };
+}
+
+/** Repositories fetch limit+1 rows newest first; the extra row only says there is another page. */
+export function toPage<Row extends { id: string }, T>(rows: Row[], request: PageRequest, present: (row: Row) => T): Page<T> {
+  const hasMore = rows.length > request.limit;
+  const shown = hasMore ? rows.slice(0, request.limit) : rows;
+  const last = shown[shown.length - 1];
+  return {
+    data: shown.map(present),
+    next_cursor: hasMore && last ? Buffer.from(last.id).toString('base64url') : null,
+  };
+}
+
+export const pageSchema = <T extends import('typebox').TSchema>(item: T) =>
+  Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+
+export type PageQueryType = Static<ReturnType<typeof Type.Object<typeof PageQuery>>>;

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+
+/** Base62 in ASCII order, so fixed-width base62 strings sort like the numbers they encode. */
+export const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+export const ID_PREFIXES = {
+  apiKey: 'key',
+  cloud: 'cld',
+  cluster: 'cls',
+  nodePool: 'np',
+  job: 'job',
+  app: 'app',
+  deploy: 'dep',
+  request: 'req',
+} as const;
+
+export type IdKind = keyof typeof ID_PREFIXES;
+
+const TIME_WIDTH = 9; // 62^9 ms is ~430,000 years
+const RANDOM_WIDTH = 16;
+
+/** Uniform base62 characters from the CSPRNG, by rejection sampling (no modulo bias). */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    const bytes = randomBytes(Math.max(16, (length - out.length) * 2));
+    for (const byte of bytes) {
+      // 248 = 62 * 4: bytes at or above it would favour the first characters.
+      if (byte < 248) out += BASE62[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+export function toBase62(value: number, width: number): string {
+  let out = '';
+  let rest = Math.floor(value);
+  while (rest > 0) {
+    out = BASE62[rest % 62] + out;
+    rest = Math.floor(rest / 62);
+  }
+  return out.padStart(width, '0');
+}
+
+/**
+ * Prefixed, time-ordered ids (`cls_` + 9 time characters + 16 random ones): sorting by id sorts by
+ * creation time, which is what cursor pagination relies on.
+ */
+export function newId(kind: IdKind, nowMs: number = Date.now()): string {
+  return `${ID_PREFIXES[kind]}_${toBase62(nowMs, TIME_WIDTH)}${randomBase62(RANDOM_WIDTH)}`;
+}
+
+const ID_PATTERN = /^[a-z]{2,3}_[0-9A-Za-z]{25}$/;
+
+/** A string that could be one of our ids (any kind); anything else cannot name a stored row. */
+export function isWellFormedId(value: string): boolean {
+  return ID_PATTERN.test(value);
+}

@@ -1,0 +1,58 @@
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createRuntimeDeps } from './deps.js';
+
+function banner(config: Config, address: string, devIssuer: boolean, driver: string, db: string): string {
+  const lines = [
+    `SkaleData control-plane API listening on ${address}`,
+    `  database: ${db === 'sqlite' && config.database.kind === 'sqlite' ? `SQLite ${config.database.file}` : 'PostgreSQL'}`,
+    `  infrastructure driver: ${driver} (no real clouds are touched)`,
+  ];
+  if (devIssuer) {
+    lines.push(
+      '  sign-in: local development issuer (no CLERK_JWT_KEY set)',
+      '  get a session token:  npx skaledata dev-token --email you@example.com',
+      `  then:                 curl -H "Authorization: Bearer <token>" ${address}/me`,
+    );
+  } else {
+    lines.push('  sign-in: Clerk session tokens, verified with CLERK_JWT_KEY');
+  }
+  lines.push(`  API reference: ${address}/docs`);
+  return lines.join('\n');
+}
+
+/** Reads configuration, builds the app and listens; SIGTERM/SIGINT close it cleanly. */
+export async function serve(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const deps = await createRuntimeDeps(config);
+  const app = await buildApp(deps);
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    app
+      .close()
+      .then(() => deps.database.close())
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        console.error('shutdown failed', error);
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  const address = await app.listen({ host: config.host, port: config.port });
+  console.log(banner(config, address, deps.devIssuer !== null, deps.driver.name, deps.database.kind));
+}

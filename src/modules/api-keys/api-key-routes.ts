@@ -1,0 +1,79 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { AppDeps } from '../../app-context.js';
+import { SCOPES, fullOnly, userOnly } from '../../auth/scopes.js';
+import { principalOf } from '../../http/auth-gate.js';
+import { PageQuery, pageSchema } from '../../http/pagination.js';
+import { IdParams } from '../../http/schemas.js';
+import { AppError } from '../../http/errors.js';
+import type { ApiKeyRepo } from './api-key-repo.js';
+import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, RollApiKeyBody } from './api-key-schemas.js';
+import { createApiKeyService } from './api-key-service.js';
+
+const tags = ['API keys'];
+const scopeHint = { scopes: `valid scopes: ${SCOPES.join(', ')}` };
+
+export function registerApiKeyRoutes(root: FastifyInstance, deps: AppDeps, repo: ApiKeyRepo): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const service = createApiKeyService({ repo, clock: deps.clock, pepper: deps.pepper });
+
+  app.get(
+    '/api-keys',
+    {
+      config: { auth: fullOnly },
+      schema: { tags, summary: "List the account's API keys (never their secrets)", querystring: Type.Object(PageQuery), response: { 200: pageSchema(ApiKey) } },
+    },
+    async (request) => service.list(principalOf(request).accountId, request.query),
+  );
+
+  app.get(
+    '/api-keys/:id',
+    { config: { auth: fullOnly }, schema: { tags, summary: 'Get one API key', params: IdParams, response: { 200: ApiKey } } },
+    async (request) => service.get(principalOf(request).accountId, request.params.id),
+  );
+
+  app.post(
+    '/api-keys',
+    {
+      config: { auth: userOnly, validationHints: scopeHint },
+      schema: {
+        tags,
+        summary: 'Create an API key; the response carries the secret once',
+        body: CreateApiKeyBody,
+        response: { 201: ApiKeyWithSecret },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (principal.type !== 'user') throw new AppError('user_session_required', 'API keys are created with a user session.');
+      reply.code(201);
+      return service.create(principal, request.body);
+    },
+  );
+
+  app.delete(
+    '/api-keys/:id',
+    { config: { auth: userOnly }, schema: { tags, summary: 'Revoke an API key (refused from the next request on)', params: IdParams, response: { 204: Type.Null() } } },
+    async (request, reply) => {
+      await service.revoke(principalOf(request).accountId, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api-keys/:id/roll',
+    {
+      config: { auth: userOnly },
+      schema: {
+        tags,
+        summary: 'Give a key a new secret; the old one works until the optional grace period ends',
+        params: IdParams,
+        body: Type.Optional(RollApiKeyBody),
+        response: { 200: ApiKeyWithSecret },
+      },
+    },
+    async (request) =>
+      service.roll(principalOf(request).accountId, request.params.id, request.body?.expires_in_seconds ?? 0),
+  );
+}

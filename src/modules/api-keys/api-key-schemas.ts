@@ -1,0 +1,45 @@
+import { Type } from 'typebox';
+import { SCOPES } from '../../auth/scopes.js';
+import { Nullable, Timestamp } from '../../http/schemas.js';
+
+export const ScopeName = Type.Union(SCOPES.map((name) => Type.Literal(name)));
+
+export const ApiKey = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  scopes: Type.Array(Type.String()),
+  prefix: Type.String({ description: 'The first characters of the key, for recognising it.' }),
+  last_four: Type.String(),
+  created_at: Timestamp,
+  created_by: Type.String({ description: 'Id of the user who created the key.' }),
+  last_used_at: Nullable(Timestamp),
+  expires_at: Nullable(Timestamp),
+  revoked_at: Nullable(Timestamp),
+});
+
+export const ApiKeyWithSecret = Type.Object({
+  ...ApiKey.properties,
+  key: Type.String({ description: 'The secret. Shown in this response only; store it now.' }),
+});
+
+export const CreateApiKeyBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
+    scopes: Type.Optional(Type.Array(Type.Enum([...SCOPES]), { minItems: 1, maxItems: 16 })),
+    expires_at: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+);
+
+export const RollApiKeyBody = Type.Object(
+  {
+    expires_in_seconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 7 * 24 * 3600,
+        description: 'How long the old secret keeps working (0, the default, refuses it at once).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,125 @@
+import { digestApiKey, displayParts, generateApiKey } from '../../auth/api-key-format.js';
+import type { UserPrincipal } from '../../auth/principal.js';
+import { normalizeScopes, type Scope } from '../../auth/scopes.js';
+import { AppError, conflict, notFound } from '../../http/errors.js';
+import { pageRequest, toPage } from '../../http/pagination.js';
+import type { Clock } from '../../lib/clock.js';
+import { newId } from '../../lib/ids.js';
+import { parseScopes, type ApiKeyRepo, type ApiKeyRow } from './api-key-repo.js';
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  prefix: string;
+  last_four: string;
+  created_at: string;
+  created_by: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export function presentApiKey(row: ApiKeyRow): ApiKeyView {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: parseScopes(row.scopes),
+    prefix: row.prefix,
+    last_four: row.last_four,
+    created_at: row.created_at,
+    created_by: row.created_by,
+    last_used_at: row.last_used_at,
+    expires_at: row.expires_at,
+    revoked_at: row.revoked_at,
+  };
+}
+
+const MAX_LIFETIME_MS = 5 * 366 * 24 * 3600 * 1000;
+
+export function createApiKeyService(deps: { repo: ApiKeyRepo; clock: Clock; pepper: Buffer }) {
+  const { repo, clock, pepper } = deps;
+
+  async function mustGet(accountId: string, id: string): Promise<ApiKeyRow> {
+    const row = await repo.get(accountId, id);
+    if (!row) throw notFound('API key', id);
+    return row;
+  }
+
+  return {
+    async create(user: UserPrincipal, input: { name: string; scopes?: Scope[] | undefined; expires_at?: string | undefined }) {
+      const now = clock.now();
+      let expiresAt: string | null = null;
+      if (input.expires_at !== undefined) {
+        const at = new Date(input.expires_at);
+        if (at.getTime() <= now.getTime() || at.getTime() - now.getTime() > MAX_LIFETIME_MS) {
+          throw new AppError('validation_failed', 'expires_at must be in the future and within 5 years.', {
+            errors: [{ path: 'expires_at', message: 'must be in the future and within 5 years' }],
+          });
+        }
+        expiresAt = at.toISOString();
+      }
+      const key = generateApiKey();
+      const { prefix, lastFour } = displayParts(key);
+      const row: ApiKeyRow = {
+        id: newId('apiKey', now.getTime()),
+        account_id: user.accountId,
+        name: input.name.trim(),
+        scopes: JSON.stringify(normalizeScopes(input.scopes ?? ['full'])),
+        prefix,
+        last_four: lastFour,
+        key_hash: digestApiKey(key, pepper),
+        previous_hash: null,
+        previous_expires_at: null,
+        created_at: now.toISOString(),
+        created_by: user.userId,
+        last_used_at: null,
+        expires_at: expiresAt,
+        revoked_at: null,
+        rolled_at: null,
+      };
+      await repo.insert(row);
+      // The plaintext leaves only after the row is committed, and only in this response.
+      return { ...presentApiKey(row), key };
+    },
+
+    async list(accountId: string, query: { limit?: number; cursor?: string }) {
+      const page = pageRequest(query);
+      return toPage(await repo.list(accountId, page), page, presentApiKey);
+    },
+
+    async get(accountId: string, id: string) {
+      return presentApiKey(await mustGet(accountId, id));
+    },
+
+    async revoke(accountId: string, id: string): Promise<void> {
+      await mustGet(accountId, id);
+      await repo.revoke(accountId, id, clock.now().toISOString());
+    },
+
+    async roll(accountId: string, id: string, graceSeconds: number) {
+      const row = await mustGet(accountId, id);
+      const now = clock.now();
+      if (row.revoked_at !== null) throw conflict(`API key ${id} is revoked; create a new key instead.`);
+      if (row.expires_at !== null && new Date(row.expires_at).getTime() <= now.getTime()) {
+        throw conflict(`API key ${id} has expired; create a new key instead.`);
+      }
+      const key = generateApiKey();
+      const { prefix, lastFour } = displayParts(key);
+      const rolled = await repo.roll(
+        accountId,
+        id,
+        {
+          keyHash: digestApiKey(key, pepper),
+          prefix,
+          lastFour,
+          graceEndsAt: graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1000).toISOString() : null,
+          at: now.toISOString(),
+        },
+        row.key_hash,
+      );
+      if (!rolled) throw conflict(`API key ${id} changed while rolling it; try again.`);
+      return { ...presentApiKey(await mustGet(accountId, id)), key };
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { Selectable } from 'kysely';
+import type { Db } from '../../db/database.js';
+import type { CloudTable } from '../../db/schema.js';
+import type { PageRequest } from '../../http/pagination.js';
+
+export type CloudRow = Selectable<CloudTable>;
+
+export function createCloudRepo(db: Db) {
+  return {
+    async insert(row: CloudRow): Promise<void> {
+      await db.insertInto('clouds').values(row).execute();
+    },
+
+    async list(accountId: string, filter: { provider?: string | undefined }, page: PageRequest): Promise<CloudRow[]> {
+      let query = db.selectFrom('clouds').selectAll().where('account_id', '=', accountId).where('deleted_at', 'is', null);
+      if (filter.provider !== undefined) query = query.where('provider', '=', filter.provider);
+      if (page.afterId !== null) query = query.where('id', '<', page.afterId);
+      return query.orderBy('id', 'desc').limit(page.limit + 1).execute();
+    },
+
+    async get(accountId: string, id: string): Promise<CloudRow | undefined> {
+      return db
+        .selectFrom('clouds')
+        .selectAll()
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+    },
+
+    async update(accountId: string, id: string, changes: Partial<Pick<CloudRow, 'name' | 'region' | 'credentials_encrypted' | 'credential_hint' | 'updated_at'>>): Promise<boolean> {
+      const result = await db
+        .updateTable('clouds')
+        .set(changes)
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    /**
+     * Takes the cloud's row lock for the rest of the transaction (a no-op write), so a cluster being
+     * created on it and the cloud being removed cannot both succeed. False: no such live cloud.
+     */
+    async lockLive(trx: Db, accountId: string, id: string): Promise<boolean> {
+      const result = await trx
+        .updateTable('clouds')
+        .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async liveClusterCount(trx: Db, cloudId: string): Promise<number> {
+      const row = await trx
+        .selectFrom('clusters')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('cloud_id', '=', cloudId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      return Number(row?.n ?? 0);
+    },
+
+    /** Soft removal: the row stays for clusters that referred to it, its secret does not. */
+    async markDeleted(trx: Db, id: string, at: string): Promise<void> {
+      await trx.updateTable('clouds').set({ deleted_at: at, updated_at: at, credentials_encrypted: '' }).where('id', '=', id).execute();
+    },
+  };
+}
+
+export type CloudRepo = ReturnType<typeof createCloudRepo>;

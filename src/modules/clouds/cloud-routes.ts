@@ -1,0 +1,53 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { AppDeps } from '../../app-context.js';
+import { scope } from '../../auth/scopes.js';
+import { principalOf } from '../../http/auth-gate.js';
+import { pageSchema } from '../../http/pagination.js';
+import { IdParams } from '../../http/schemas.js';
+import { Cloud, CloudListQuery, CreateCloudBody, UpdateCloudBody } from './cloud-schemas.js';
+import { createCloudService } from './cloud-service.js';
+
+const tags = ['Clouds'];
+
+export function registerCloudRoutes(root: FastifyInstance, deps: AppDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const service = createCloudService({ db: deps.database.db, clock: deps.clock, encryptionKey: deps.encryptionKey });
+
+  app.get(
+    '/clouds',
+    { config: { auth: scope('clusters:read') }, schema: { tags, summary: 'List connected cloud accounts', querystring: CloudListQuery, response: { 200: pageSchema(Cloud) } } },
+    async (request) => service.list(principalOf(request).accountId, request.query),
+  );
+
+  app.get(
+    '/clouds/:id',
+    { config: { auth: scope('clusters:read') }, schema: { tags, summary: 'One cloud account', params: IdParams, response: { 200: Cloud } } },
+    async (request) => service.get(principalOf(request).accountId, request.params.id),
+  );
+
+  app.post(
+    '/clouds',
+    { config: { auth: scope('clusters:write') }, schema: { tags, summary: 'Connect a cloud account', body: CreateCloudBody, response: { 201: Cloud } } },
+    async (request, reply) => {
+      reply.code(201);
+      return service.create(principalOf(request).accountId, request.body);
+    },
+  );
+
+  app.patch(
+    '/clouds/:id',
+    { config: { auth: scope('clusters:write') }, schema: { tags, summary: 'Rename, move or rotate credentials', params: IdParams, body: UpdateCloudBody, response: { 200: Cloud } } },
+    async (request) => service.update(principalOf(request).accountId, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/clouds/:id',
+    { config: { auth: scope('clusters:write') }, schema: { tags, summary: 'Remove a cloud account (409 while clusters use it)', params: IdParams, response: { 204: Type.Null() } } },
+    async (request, reply) => {
+      await service.remove(principalOf(request).accountId, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+}

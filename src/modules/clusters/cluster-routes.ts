@@ -1,0 +1,63 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { AppDeps } from '../../app-context.js';
+import { scope } from '../../auth/scopes.js';
+import { principalOf } from '../../http/auth-gate.js';
+import { pageSchema } from '../../http/pagination.js';
+import { IdParams } from '../../http/schemas.js';
+import { Cluster, ClusterAccepted, ClusterListQuery, CreateClusterBody, UpdateClusterBody, UpgradeClusterBody } from './cluster-schemas.js';
+import { createClusterService } from './cluster-service.js';
+
+const tags = ['Clusters'];
+
+export function registerClusterRoutes(root: FastifyInstance, deps: AppDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const service = createClusterService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
+  const read = { auth: scope('clusters:read') };
+  const write = { auth: scope('clusters:write') };
+
+  app.get(
+    '/clusters',
+    { config: read, schema: { tags, summary: 'List clusters with their status', querystring: ClusterListQuery, response: { 200: pageSchema(Cluster) } } },
+    async (request) => service.list(principalOf(request).accountId, request.query),
+  );
+
+  app.get(
+    '/clusters/:id',
+    { config: read, schema: { tags, summary: 'One cluster', params: IdParams, response: { 200: Cluster } } },
+    async (request) => service.get(principalOf(request).accountId, request.params.id),
+  );
+
+  app.post(
+    '/clusters',
+    { config: write, schema: { tags, summary: 'Create a cluster (asynchronous: follow the job)', body: CreateClusterBody, response: { 202: ClusterAccepted } } },
+    async (request, reply) => {
+      reply.code(202);
+      return service.create(principalOf(request), request.body);
+    },
+  );
+
+  app.patch(
+    '/clusters/:id',
+    { config: write, schema: { tags, summary: 'Update cluster settings', params: IdParams, body: UpdateClusterBody, response: { 200: Cluster } } },
+    async (request) => service.update(principalOf(request).accountId, request.params.id, request.body),
+  );
+
+  app.post(
+    '/clusters/:id/upgrade',
+    { config: write, schema: { tags, summary: 'Upgrade Kubernetes one minor version (asynchronous)', params: IdParams, body: UpgradeClusterBody, response: { 202: ClusterAccepted } } },
+    async (request, reply) => {
+      reply.code(202);
+      return service.upgrade(principalOf(request), request.params.id, request.body.kubernetes_version);
+    },
+  );
+
+  app.delete(
+    '/clusters/:id',
+    { config: write, schema: { tags, summary: 'Destroy a cluster and its node pools (asynchronous)', params: IdParams, response: { 202: ClusterAccepted } } },
+    async (request, reply) => {
+      reply.code(202);
+      return service.destroy(principalOf(request), request.params.id);
+    },
+  );
+}

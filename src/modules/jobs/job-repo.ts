@@ -1,0 +1,117 @@
+import type { Selectable } from 'kysely';
+import type { Db } from '../../db/database.js';
+import type { JobLogTable, JobStepTable } from '../../db/schema.js';
+import type { PageRequest } from '../../http/pagination.js';
+import { newId } from '../../lib/ids.js';
+import type { JobParams, JobRow, JobStatus, JobType } from './job-types.js';
+
+export type JobStepRow = Selectable<JobStepTable>;
+export type JobLogRow = Selectable<JobLogTable>;
+
+export interface NewJob {
+  /** Pre-generated when the resource must name its job before the job row exists. */
+  id?: string;
+  accountId: string;
+  type: JobType;
+  resourceType: 'cluster' | 'node_pool';
+  resourceId: string;
+  clusterId: string | null;
+  input: Record<string, unknown>;
+  createdBy: string;
+  steps: string[];
+  now: string;
+}
+
+/** Queues a job with its planned steps, inside the caller's transaction (the one that changes the resource). */
+export async function enqueueJob(trx: Db, job: NewJob): Promise<JobRow> {
+  const params: JobParams = { input: job.input, outputs: {} };
+  const row: JobRow = {
+    id: job.id ?? newId('job', Date.parse(job.now)),
+    account_id: job.accountId,
+    type: job.type,
+    status: 'queued',
+    resource_type: job.resourceType,
+    resource_id: job.resourceId,
+    cluster_id: job.clusterId,
+    params: JSON.stringify(params),
+    error_code: null,
+    error_message: null,
+    cancel_requested_at: null,
+    lease_owner: null,
+    lease_expires_at: null,
+    attempts: 0,
+    created_by: job.createdBy,
+    created_at: job.now,
+    updated_at: job.now,
+    started_at: null,
+    finished_at: null,
+  };
+  await trx.insertInto('jobs').values(row).execute();
+  await trx
+    .insertInto('job_steps')
+    .values(job.steps.map((name, position) => ({ job_id: row.id, position, name, status: 'pending', started_at: null, finished_at: null })))
+    .execute();
+  return row;
+}
+
+export interface JobFilter {
+  resource_id?: string | undefined;
+  resource_type?: string | undefined;
+  status?: JobStatus | undefined;
+  type?: JobType | undefined;
+}
+
+export function createJobRepo(db: Db) {
+  return {
+    async list(accountId: string, filter: JobFilter, page: PageRequest): Promise<JobRow[]> {
+      let query = db.selectFrom('jobs').selectAll().where('account_id', '=', accountId);
+      if (filter.resource_id !== undefined) query = query.where('resource_id', '=', filter.resource_id);
+      if (filter.resource_type !== undefined) query = query.where('resource_type', '=', filter.resource_type);
+      if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+      if (filter.type !== undefined) query = query.where('type', '=', filter.type);
+      if (page.afterId !== null) query = query.where('id', '<', page.afterId);
+      return query.orderBy('id', 'desc').limit(page.limit + 1).execute();
+    },
+
+    async get(accountId: string, id: string): Promise<JobRow | undefined> {
+      return db.selectFrom('jobs').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+    },
+
+    async stepsOf(jobIds: string[]): Promise<JobStepRow[]> {
+      if (jobIds.length === 0) return [];
+      return db.selectFrom('job_steps').selectAll().where('job_id', 'in', jobIds).orderBy('job_id').orderBy('position').execute();
+    },
+
+    async logsOf(jobId: string, limit: number): Promise<JobLogRow[]> {
+      const newest = await db.selectFrom('job_logs').selectAll().where('job_id', '=', jobId).orderBy('seq', 'desc').limit(limit).execute();
+      return newest.reverse();
+    },
+
+    /** queued → canceled in one conditional write; false when the runner took the job first. */
+    async cancelQueued(trx: Db, id: string, now: string): Promise<boolean> {
+      const result = await trx
+        .updateTable('jobs')
+        .set({ status: 'canceled', cancel_requested_at: now, finished_at: now, updated_at: now, error_code: 'canceled', error_message: 'Canceled before it started.' })
+        .where('id', '=', id)
+        .where('status', '=', 'queued')
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      await trx.updateTable('job_steps').set({ status: 'canceled' }).where('job_id', '=', id).execute();
+      return true;
+    },
+
+    /** Asks a running job to stop before its next step; false when it is no longer running. */
+    async requestCancel(id: string, now: string): Promise<boolean> {
+      const result = await db
+        .updateTable('jobs')
+        .set({ cancel_requested_at: now, updated_at: now })
+        .where('id', '=', id)
+        .where('status', '=', 'running')
+        .where('cancel_requested_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+  };
+}
+
+export type JobRepo = ReturnType<typeof createJobRepo>;

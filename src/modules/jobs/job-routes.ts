@@ -1,0 +1,52 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { AppDeps } from '../../app-context.js';
+import { scope } from '../../auth/scopes.js';
+import { principalOf } from '../../http/auth-gate.js';
+import { pageSchema } from '../../http/pagination.js';
+import { IdParams } from '../../http/schemas.js';
+import { Job, JobListQuery, JobWithLogs } from './job-schemas.js';
+import { createJobService } from './job-service.js';
+import type { JobHandlers } from './job-types.js';
+
+const tags = ['Jobs'];
+
+export function registerJobRoutes(root: FastifyInstance, deps: AppDeps, handlers: JobHandlers): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const service = createJobService({ db: deps.database.db, clock: deps.clock, handlers });
+
+  app.get(
+    '/jobs',
+    {
+      config: { auth: scope('jobs:read') },
+      schema: { tags, summary: 'List asynchronous operations', querystring: JobListQuery, response: { 200: pageSchema(Job) } },
+    },
+    async (request) => service.list(principalOf(request).accountId, request.query),
+  );
+
+  app.get(
+    '/jobs/:id',
+    {
+      config: { auth: scope('jobs:read') },
+      schema: { tags, summary: 'One job with its steps and log', params: IdParams, response: { 200: JobWithLogs } },
+    },
+    async (request) => service.get(principalOf(request).accountId, request.params.id),
+  );
+
+  app.post(
+    '/jobs/:id/cancel',
+    {
+      config: { auth: scope('clusters:write') },
+      schema: {
+        tags,
+        summary: 'Cancel a queued job (at once) or a running one (before its next step)',
+        params: IdParams,
+        response: { 200: JobWithLogs, 202: JobWithLogs },
+      },
+    },
+    async (request, reply) => {
+      const { status, job } = await service.cancel(principalOf(request).accountId, request.params.id);
+      return reply.code(status).send(job);
+    },
+  );
+}

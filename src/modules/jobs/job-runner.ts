@@ -1,0 +1,294 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../../db/database.js';
+import { StepFailedError, type InfraDriver, type StepContext } from '../../infra/driver.js';
+import type { Clock } from '../../lib/clock.js';
+import { parseParams, type JobHandlers, type JobRow, type JobType } from './job-types.js';
+
+export interface JobRunnerDeps {
+  db: Db;
+  clock: Clock;
+  driver: InfraDriver;
+  logger: FastifyBaseLogger;
+  handlers: JobHandlers;
+  pollIntervalMs: number;
+  leaseMs: number;
+  instanceId: string;
+  /** One process owns the database (SQLite): jobs left running were orphaned by a crash; take them at once. */
+  reclaimAllOnStart: boolean;
+  concurrency?: number;
+}
+
+export interface JobRunner {
+  start(): Promise<void>;
+  /** Stops claiming, interrupts running steps (they resume later) and releases their leases. */
+  stop(): Promise<void>;
+  /** Claims and runs what is due now; the poll loop calls it, tests may too. */
+  tick(): Promise<void>;
+}
+
+/** A job that keeps being picked up after crashes is failed rather than retried forever. */
+export const MAX_ATTEMPTS = 3;
+
+class LeaseLostError extends Error {}
+
+export function createJobRunner(deps: JobRunnerDeps): JobRunner {
+  const { db, clock, driver, logger, handlers } = deps;
+  const concurrency = deps.concurrency ?? 4;
+  const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = true;
+  let ticking: Promise<void> | null = null;
+
+  const now = () => clock.now().toISOString();
+  const leaseUntil = () => new Date(clock.now().getTime() + deps.leaseMs).toISOString();
+
+  async function claim(job: JobRow): Promise<boolean> {
+    const at = now();
+    const result = await db
+      .updateTable('jobs')
+      .set((eb) => ({
+        status: 'running',
+        lease_owner: deps.instanceId,
+        lease_expires_at: leaseUntil(),
+        attempts: eb('attempts', '+', 1),
+        started_at: job.started_at ?? at,
+        updated_at: at,
+      }))
+      .where('id', '=', job.id)
+      .where((eb) =>
+        eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', at)])]),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async function finish(
+    job: JobRow,
+    outcome: { status: 'succeeded' } | { status: 'failed'; code: string; message: string } | { status: 'canceled' },
+  ): Promise<void> {
+    const handler = handlers[job.type as JobType];
+    await db.transaction().execute(async (trx) => {
+      const at = now();
+      const result = await trx
+        .updateTable('jobs')
+        .set({
+          status: outcome.status,
+          error_code: outcome.status === 'failed' ? outcome.code : outcome.status === 'canceled' ? 'canceled' : null,
+          error_message:
+            outcome.status === 'failed' ? outcome.message : outcome.status === 'canceled' ? 'Canceled while running.' : null,
+          finished_at: at,
+          updated_at: at,
+          lease_owner: null,
+          lease_expires_at: null,
+        })
+        .where('id', '=', job.id)
+        .where('lease_owner', '=', deps.instanceId)
+        .where('status', '=', 'running')
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) throw new LeaseLostError();
+      await trx
+        .updateTable('job_steps')
+        .set({ status: outcome.status === 'canceled' ? 'canceled' : 'skipped' })
+        .where('job_id', '=', job.id)
+        .where('status', 'in', ['pending', 'running'])
+        .execute();
+      const fresh = await trx.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+      if (outcome.status === 'succeeded') await handler.succeeded(trx, fresh, parseParams(fresh).outputs, at);
+      else if (outcome.status === 'failed') await handler.failed(trx, fresh, outcome.message, at);
+      else await handler.canceled(trx, fresh, at);
+    });
+  }
+
+  async function execute(claimed: JobRow, signal: AbortSignal): Promise<void> {
+    const handler = handlers[claimed.type as JobType];
+    let job = await db.selectFrom('jobs').selectAll().where('id', '=', claimed.id).executeTakeFirstOrThrow();
+    const lastLog = await db.selectFrom('job_logs').select((eb) => eb.fn.max('seq').as('seq')).where('job_id', '=', job.id).executeTakeFirst();
+    let seq = Number(lastLog?.seq ?? 0);
+    let logChain: Promise<unknown> = Promise.resolve();
+    let currentStep: string | null = null;
+    const log: StepContext['log'] = (message, level = 'info') => {
+      const row = { job_id: job.id, seq: ++seq, at: now(), level, step: currentStep, message: message.slice(0, 2000) };
+      logChain = logChain.then(() => db.insertInto('job_logs').values(row).execute()).catch((error: unknown) => {
+        logger.warn({ err: error, job_id: job.id }, 'could not store a job log line');
+      });
+    };
+    const context: StepContext = { log, signal };
+
+    if (!handler) {
+      log(`unknown job type ${job.type}`, 'error');
+      await logChain;
+      await finish(job, { status: 'failed', code: 'unknown_job_type', message: `No handler for job type ${job.type}.` });
+      return;
+    }
+    if (job.attempts > MAX_ATTEMPTS) {
+      log(`abandoned after ${MAX_ATTEMPTS} attempts interrupted by restarts`, 'error');
+      await logChain;
+      await finish(job, { status: 'failed', code: 'abandoned', message: `The job was interrupted ${MAX_ATTEMPTS} times and was not retried again.` });
+      return;
+    }
+
+    const operation = await handler.operation(db, job);
+    const steps = await db.selectFrom('job_steps').selectAll().where('job_id', '=', job.id).orderBy('position').execute();
+    if (job.attempts > 1) log(`resuming (attempt ${job.attempts}) on ${deps.instanceId}`, 'warn');
+    else log(`started on ${deps.instanceId} with driver ${driver.name}`);
+
+    const completed: string[] = [];
+    for (const step of steps) {
+      if (step.status === 'succeeded') {
+        completed.push(step.name);
+        continue;
+      }
+      job = await db.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+      if (job.lease_owner !== deps.instanceId || job.status !== 'running') throw new LeaseLostError();
+      currentStep = null;
+      if (job.cancel_requested_at !== null) {
+        log(`cancel requested; stopping before step ${step.name}`, 'warn');
+        await driver.compensate(operation, completed, context);
+        await logChain;
+        await finish(job, { status: 'canceled' });
+        return;
+      }
+      currentStep = step.name;
+      await db
+        .updateTable('job_steps')
+        .set({ status: 'running', started_at: now() })
+        .where('job_id', '=', job.id)
+        .where('position', '=', step.position)
+        .execute();
+      try {
+        const outputs = await driver.runStep(operation, step.name, context);
+        if (Object.keys(outputs).length > 0) {
+          const params = parseParams(job);
+          await db
+            .updateTable('jobs')
+            .set({ params: JSON.stringify({ ...params, outputs: { ...params.outputs, ...outputs } }) })
+            .where('id', '=', job.id)
+            .execute();
+        }
+      } catch (error) {
+        if (signal.aborted) {
+          // Shutdown or lost lease: the step runs again, from the start, wherever the job resumes.
+          await db.updateTable('job_steps').set({ status: 'pending', started_at: null }).where('job_id', '=', job.id).where('position', '=', step.position).execute();
+          await logChain;
+          throw error;
+        }
+        const message = error instanceof StepFailedError ? error.message : 'the driver failed unexpectedly';
+        if (!(error instanceof StepFailedError)) logger.error({ err: error, job_id: job.id }, 'driver step threw');
+        await db
+          .updateTable('job_steps')
+          .set({ status: 'failed', finished_at: now() })
+          .where('job_id', '=', job.id)
+          .where('position', '=', step.position)
+          .execute();
+        log(`step ${step.name} failed: ${message}`, 'error');
+        await logChain;
+        await finish(job, { status: 'failed', code: 'step_failed', message: `Step ${step.name} failed: ${message}` });
+        return;
+      }
+      await db
+        .updateTable('job_steps')
+        .set({ status: 'succeeded', finished_at: now() })
+        .where('job_id', '=', job.id)
+        .where('position', '=', step.position)
+        .execute();
+      completed.push(step.name);
+    }
+    currentStep = null;
+    log('all steps succeeded');
+    await logChain;
+    job = await db.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+    await finish(job, { status: 'succeeded' });
+  }
+
+  function launch(job: JobRow): void {
+    const controller = new AbortController();
+    const renew = setInterval(() => {
+      db.updateTable('jobs')
+        .set({ lease_expires_at: leaseUntil() })
+        .where('id', '=', job.id)
+        .where('lease_owner', '=', deps.instanceId)
+        .where('status', '=', 'running')
+        .executeTakeFirst()
+        .then((result) => {
+          if (Number(result.numUpdatedRows) !== 1) controller.abort(new LeaseLostError());
+        })
+        .catch(() => undefined);
+    }, Math.max(100, Math.floor(deps.leaseMs / 3)));
+    const done = execute(job, controller.signal)
+      .catch((error: unknown) => {
+        if (controller.signal.aborted || error instanceof LeaseLostError) {
+          logger.info({ job_id: job.id }, 'job interrupted; it will resume');
+          return;
+        }
+        logger.error({ err: error, job_id: job.id }, 'job runner error');
+        // Leave the job to be picked up again after its lease; MAX_ATTEMPTS bounds the retries.
+      })
+      .finally(() => {
+        clearInterval(renew);
+        running.delete(job.id);
+      });
+    running.set(job.id, { controller, done });
+  }
+
+  async function tick(): Promise<void> {
+    if (ticking) return ticking;
+    ticking = (async () => {
+      const free = concurrency - running.size;
+      if (free <= 0 || stopped) return;
+      const at = now();
+      const due = await db
+        .selectFrom('jobs')
+        .selectAll()
+        .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', at)])]))
+        .orderBy('id')
+        .limit(free * 2)
+        .execute();
+      for (const job of due) {
+        if (running.size >= concurrency || stopped) break;
+        if (running.has(job.id)) continue;
+        if (await claim(job)) launch(job);
+      }
+    })()
+      .catch((error: unknown) => logger.error({ err: error }, 'job poll failed'))
+      .finally(() => {
+        ticking = null;
+      });
+    return ticking;
+  }
+
+  return {
+    tick,
+    async start() {
+      if (!stopped) return;
+      stopped = false;
+      if (deps.reclaimAllOnStart) {
+        // Nobody else runs on this database: a job still "running" was left by a crashed process.
+        await db.updateTable('jobs').set({ lease_expires_at: new Date(0).toISOString() }).where('status', '=', 'running').execute();
+      }
+      const loop = async () => {
+        await tick();
+        if (!stopped) timer = setTimeout(loop, deps.pollIntervalMs);
+      };
+      timer = setTimeout(loop, 0);
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await ticking;
+      const jobs = [...running.entries()];
+      for (const [, entry] of jobs) entry.controller.abort();
+      await Promise.all(jobs.map(([, entry]) => entry.done));
+      if (jobs.length > 0) {
+        // Hand the interrupted jobs back at once instead of waiting for their leases to run out.
+        await db
+          .updateTable('jobs')
+          .set({ lease_owner: null, lease_expires_at: new Date(0).toISOString() })
+          .where('id', 'in', jobs.map(([id]) => id))
+          .where('lease_owner', '=', deps.instanceId)
+          .where('status', '=', 'running')
+          .execute()
+          .catch(() => undefined);
+      }
+    },
+  };
+}

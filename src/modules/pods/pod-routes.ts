@@ -1,0 +1,96 @@
+import { Readable } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { AppDeps } from '../../app-context.js';
+import { scope } from '../../auth/scopes.js';
+import { principalOf } from '../../http/auth-gate.js';
+import { conflict, notFound } from '../../http/errors.js';
+import { IdParam, Timestamp } from '../../http/schemas.js';
+import { createClusterRepo, loadClusterSpec } from '../clusters/cluster-repo.js';
+
+const tags = ['Pods'];
+/** A followed log stream ends after this long; clients reconnect with ?tail to continue. */
+const MAX_FOLLOW_MS = 10 * 60_000;
+
+const Pod = Type.Object({
+  name: Type.String(),
+  namespace: Type.String(),
+  node: Type.String(),
+  status: Type.String(),
+  restarts: Type.Integer(),
+  started_at: Timestamp,
+});
+
+const PodParams = Type.Object({
+  id: IdParam,
+  pod: Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
+});
+
+const LogQuery = Type.Object(
+  {
+    tail: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 100, description: 'How many of the latest lines to send first.' })),
+    follow: Type.Optional(Type.Boolean({ default: false, description: 'Keep the response open and stream new lines.' })),
+  },
+  { additionalProperties: false },
+);
+
+export function registerPodRoutes(root: FastifyInstance, deps: AppDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const clusters = createClusterRepo(deps.database.db);
+
+  /** Pods exist only on a cluster that is up; anything else is a state conflict, not an empty list. */
+  async function runningSpec(accountId: string, clusterId: string) {
+    const cluster = await clusters.get(accountId, clusterId);
+    if (!cluster) throw notFound('cluster', clusterId);
+    if (cluster.status !== 'running' && cluster.status !== 'upgrading') {
+      throw conflict(`Cluster ${clusterId} is ${cluster.status}; pods can be listed while it is running.`, { cluster_status: cluster.status });
+    }
+    return loadClusterSpec(deps.database.db, clusterId);
+  }
+
+  app.get(
+    '/clusters/:id/pods',
+    {
+      config: { auth: scope('clusters:read') },
+      schema: { tags, summary: "List the cluster's pods", params: Type.Object({ id: IdParam }), response: { 200: Type.Object({ data: Type.Array(Pod) }) } },
+    },
+    async (request) => {
+      const spec = await runningSpec(principalOf(request).accountId, request.params.id);
+      return { data: await deps.driver.listPods(spec) };
+    },
+  );
+
+  app.get(
+    '/clusters/:id/pods/:pod/logs',
+    {
+      config: { auth: scope('clusters:read') },
+      schema: {
+        tags,
+        summary: 'Pod logs as text/plain; with follow=true the response streams',
+        params: PodParams,
+        querystring: LogQuery,
+        produces: ['text/plain'],
+      },
+    },
+    async (request, reply) => {
+      const spec = await runningSpec(principalOf(request).accountId, request.params.id);
+      const controller = new AbortController();
+      const follow = request.query.follow ?? false;
+      const lines = await deps.driver.podLogs(spec, request.params.pod, { tail: request.query.tail ?? 100, follow, signal: controller.signal });
+      if (!lines) throw notFound('pod', request.params.pod);
+      const limit = setTimeout(() => controller.abort(), MAX_FOLLOW_MS);
+      request.raw.on('close', () => controller.abort());
+      const stream = Readable.from(
+        (async function* () {
+          try {
+            for await (const line of lines) yield `${line}\n`;
+          } finally {
+            clearTimeout(limit);
+          }
+        })(),
+      );
+      return reply.type('text/plain; charset=utf-8').send(stream);
+    },
+  );
+}
