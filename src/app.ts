@@ -44,13 +44,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         ? false
         : { level: deps.config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, ...(typeof deps.logger === 'object' ? deps.logger : {}) },
     genReqId: () => `req_${randomBase62(20)}`,
-    requestIdLogLabel: 'request_id',
     bodyLimit: 64 * 1024,
-    maxParamLength: 200,
     return503OnClosing: true,
     // Slow clients may not hold sockets for minutes (Node's default header timeout is 60 s).
     http: { headersTimeout: 10_000, requestTimeout: 60_000 },
-    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true },
+    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(compileValidator);

@@ -1,0 +1,26 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCluster } from '../helpers/fixtures.js';
+import { startHarness, TEST_DIALECT, type Harness } from '../helpers/harness.js';
+
+describe(`smoke (${TEST_DIALECT})`, () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ runJobs: true });
+  });
+  afterAll(async () => h.close());
+
+  it('serves /healthz and a user reaches /me', async () => {
+    expect((await h.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    const account = await h.newAccount();
+    const me = await h.inject({ method: 'GET', url: '/me', headers: account.auth });
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toMatchObject({ type: 'user', user_id: account.userId, account_id: account.accountId });
+  });
+
+  it('creates a cluster that reaches running', async () => {
+    const account = await h.newAccount();
+    const { clusterId } = await createCluster(h, account, { wait: true });
+    const cluster = await h.inject({ method: 'GET', url: `/clusters/${clusterId}`, headers: account.auth });
+    expect(cluster.json()).toMatchObject({ status: 'running', active_job_id: null });
+  });
+});
