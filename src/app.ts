@@ -54,6 +54,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(compileValidator);
   // JSON is the only request body we read; text/plain and the rest answer 415.
   app.removeContentTypeParser('text/plain');
+  // An empty JSON body is no body (clients often send the header on bodiless POSTs); the rest is
+  // Fastify's own parser, which refuses __proto__ and constructor keys.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString();
+    if (text.trim() === '') return done(null, undefined);
+    return parseJson(request, text, done);
+  });
   registerErrorHandling(app);
 
   const keyRepo = createApiKeyRepo(deps.database.db, deps.clock);

@@ -28,6 +28,11 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
         errors: [{ path: 'body', message: 'is not valid JSON' }],
       });
   }
+  if (/forbidden (prototype|constructor) property/i.test(error.message)) {
+    return new AppError('validation_failed', 'The body contains a forbidden key (__proto__ or constructor.prototype).', {
+      errors: [{ path: 'body', message: 'must not contain __proto__ or constructor.prototype keys' }],
+    });
+  }
   // JSON.parse failures surface as SyntaxError with statusCode 400 from Fastify's parser.
   if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
     return new AppError('validation_failed', 'The body is not valid JSON.', {

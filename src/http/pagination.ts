@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import { AppError } from './errors.js';
 import { isWellFormedId } from '../lib/ids.js';
 
@@ -42,7 +42,6 @@ export function toPage<Row extends { id: string }, T>(rows: Row[], request: Page
   };
 }
 
-export const pageSchema = <T extends import('typebox').TSchema>(item: T) =>
+export const pageSchema = <T extends TSchema>(item: T) =>
   Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
 
-export type PageQueryType = Static<ReturnType<typeof Type.Object<typeof PageQuery>>>;

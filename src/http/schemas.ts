@@ -1,8 +1,8 @@
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 
 /** Shared schema pieces: timestamps, nullable fields, path ids. */
 export const Timestamp = Type.String({ format: 'date-time' });
-export const Nullable = <T extends import('typebox').TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 /** Ids in paths are opaque strings; bounded so nothing unbounded reaches a query. */
 export const IdParam = Type.String({ minLength: 1, maxLength: 64 });

@@ -69,8 +69,12 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: AppDeps, repo:
         tags,
         summary: 'Give a key a new secret; the old one works until the optional grace period ends',
         params: IdParams,
-        body: Type.Optional(RollApiKeyBody),
+        body: RollApiKeyBody,
         response: { 200: ApiKeyWithSecret },
+      },
+      // The body is optional: no body means "no grace period".
+      preValidation: async (request) => {
+        request.body ??= {};
       },
     },
     async (request) =>

@@ -1,7 +1,8 @@
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
-import { AppError, conflict, notFound, validationFailed } from '../../http/errors.js';
+import type { AppError} from '../../http/errors.js';
+import { conflict, notFound, validationFailed } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { InfraDriver } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
