@@ -88,8 +88,8 @@ export function decide(requirement: AuthRequirement, caller: CallerKind, scopes:
   return { allowed: false, code: 'insufficient_scope', detail: `API key missing required scope: ${needed}`, scope: needed };
 }
 
-/** Stored form of a requested scope list: known scopes only, duplicates removed, `full` alone absorbs the rest. */
+/** Stored form of a requested scope list: in the order given, duplicates removed, `full` alone absorbs the rest. */
 export function normalizeScopes(scopes: readonly Scope[]): Scope[] {
   if (scopes.includes('full')) return ['full'];
-  return SCOPES.filter((name) => scopes.includes(name));
+  return [...new Set(scopes)];
 }

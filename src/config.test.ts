@@ -1,0 +1,50 @@
+import path from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('applies the contract defaults', () => {
+    const config = loadConfig({});
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.port).toBe(8080);
+    expect(config.database).toEqual({ kind: 'sqlite', file: path.resolve('./data/skaledata.db') });
+    expect(config.clerk).toEqual({ jwtKey: null, issuer: null, authorizedParties: [], emailClaim: 'email' });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['DATABASE_URL', 'sqlite:'],
+    ['CLERK_JWT_KEY', 'not a pem'],
+    ['CLERK_ISSUER', 'http://insecure.example'],
+    ['CLERK_AUTHORIZED_PARTIES', 'not-an-origin'],
+    ['ENCRYPTION_KEY', 'c2hvcnQ='],
+    ['API_KEY_PEPPER', 'short'],
+    ['LOG_LEVEL', 'loud'],
+    ['INFRA_DRIVER', 'aws'],
+  ])('refuses %s=%s with one line naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(name);
+    expect((error as Error).message).toMatch(new RegExp(`^Invalid configuration: ${name} `));
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('accepts a Clerk PEM given on one line with \\n escapes', () => {
+    const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const config = loadConfig({ CLERK_JWT_KEY: pem.replace(/\n/g, '\\n'), CLERK_AUTHORIZED_PARTIES: 'https://a.example, https://b.example' });
+    expect(config.clerk.jwtKey).toBe(pem);
+    expect(config.clerk.authorizedParties).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it('reads postgres URLs', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/db' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@127.0.0.1:5432/db' });
+  });
+});
