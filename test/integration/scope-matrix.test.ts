@@ -1,0 +1,276 @@
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AWS_CREDENTIALS, createCluster, waitForJob } from '../helpers/fixtures.js';
+import { startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
+import {
+  describeAuth,
+  EXPECTED_ROUTES,
+  expectedForKey,
+  KEY_SCOPE_SETS,
+  routeKey,
+  type ExpectedKeyOutcome,
+  type ExpectedRoute,
+  type KeyScopeSet,
+} from './expected-routes.js';
+
+/**
+ * The full scope matrix (seed: api-key-scopes.md, CONTRACT §2 steps 3–4): every route × every key
+ * scope set, with ids that exist and ids that do not, plus a user session on every route.
+ * Expectations come from the hand-written table in expected-routes.ts, never from src/.
+ */
+
+type IdVariant = 'real' | 'missing' | 'none';
+
+interface Ids {
+  key: string;
+  cloud: string;
+  cluster: string;
+  pool: string;
+  pod: string;
+  job: string;
+}
+
+/** Well-formed ids (prefix + 25 base62 characters) that name nothing. */
+const MISSING: Ids = {
+  key: 'key_0000000000000000000000000',
+  cloud: 'cld_0000000000000000000000000',
+  cluster: 'cls_0000000000000000000000000',
+  pool: 'np_0000000000000000000000000',
+  pod: 'no-such-pod',
+  job: 'job_0000000000000000000000000',
+};
+
+const NODE_POOL_BODY = { name: 'workers', instance_type: 'm6i.large', min_size: 1, max_size: 3, desired_size: 1 };
+
+/**
+ * Bodies that would succeed if the gate let them through. Refused requests carry these, so a leak in
+ * the gate would show up as a changed row count or resource.
+ */
+function validBody(key: string, real: Ids): unknown {
+  switch (key) {
+    case 'POST /api-keys':
+      return { name: 'escalation-attempt', scopes: ['full'] };
+    case 'POST /api-keys/{id}/roll':
+      return { expires_in_seconds: 0 };
+    case 'POST /clouds':
+      return { name: 'leaked-cloud', provider: 'aws', region: 'us-east-1', credentials: AWS_CREDENTIALS };
+    case 'PATCH /clouds/{id}':
+      return { name: 'renamed-cloud' };
+    case 'POST /clusters':
+      return { name: 'leaked-cluster', cloud_id: real.cloud };
+    case 'PATCH /clusters/{id}':
+      return { name: 'renamed-cluster' };
+    case 'POST /clusters/{id}/upgrade':
+      return { kubernetes_version: '1.33' };
+    case 'POST /clusters/{id}/node-pools':
+      return { ...NODE_POOL_BODY, name: 'leaked-pool' };
+    case 'PATCH /clusters/{id}/node-pools/{pool}':
+      return { desired_size: 2 };
+    default:
+      return undefined;
+  }
+}
+
+/** Not a JSON object: every body schema rejects it with 400, so an allowed request changes nothing. */
+const INVALID_BODY = ['not', 'an', 'object'];
+
+/**
+ * Writes that have no body to reject: with a real id an allowed caller would really delete or cancel
+ * the fixtures, so those are only sent with ids that do not exist.
+ */
+const WITHOUT_BODY_TO_REJECT = new Set([
+  'DELETE /api-keys/{id}',
+  'DELETE /clouds/{id}',
+  'DELETE /clusters/{id}',
+  'DELETE /clusters/{id}/node-pools/{pool}',
+  'POST /jobs/{id}/cancel',
+]);
+
+const ALLOWED_STATUSES = [200, 201, 202, 204, 400, 404, 409];
+
+const hasParams = (route: ExpectedRoute): boolean => route.path.includes('{');
+
+function fillPath(path: string, ids: Ids): string {
+  const resource = path.split('/')[1];
+  const idFor: Record<string, string> = { 'api-keys': ids.key, clouds: ids.cloud, clusters: ids.cluster, jobs: ids.job };
+  return path
+    .replace('{id}', idFor[resource ?? ''] ?? 'unknown-resource')
+    .replace('{pool}', ids.pool)
+    .replace('{pod}', ids.pod);
+}
+
+function variantsFor(route: ExpectedRoute, allowed: boolean): IdVariant[] {
+  if (!hasParams(route)) return ['none'];
+  if (allowed && WITHOUT_BODY_TO_REJECT.has(routeKey(route.method, route.path))) return ['missing'];
+  return ['real', 'missing'];
+}
+
+function outcomeLabel(outcome: ExpectedKeyOutcome): string {
+  if (outcome.allowed) return 'allowed';
+  return outcome.code === 'insufficient_scope' ? `403 insufficient_scope (${outcome.scope})` : '403 user_session_required';
+}
+
+const variantLabel = (variant: IdVariant): string => (variant === 'none' ? '' : ` [${variant} id]`);
+
+interface KeyCase {
+  name: string;
+  route: ExpectedRoute;
+  variant: IdVariant;
+  expected: ExpectedKeyOutcome;
+}
+
+function keyCasesFor(keySet: KeyScopeSet): KeyCase[] {
+  return EXPECTED_ROUTES.flatMap((route) => {
+    const expected = expectedForKey(route.auth, keySet.scopes);
+    return variantsFor(route, expected.allowed).map((variant) => ({
+      name: `${route.method} ${route.path}${variantLabel(variant)} (needs ${describeAuth(route.auth)}) → ${outcomeLabel(expected)}`,
+      route,
+      variant,
+      expected,
+    }));
+  });
+}
+
+interface UserCase {
+  name: string;
+  route: ExpectedRoute;
+  variant: IdVariant;
+}
+
+const USER_CASES: UserCase[] = EXPECTED_ROUTES.flatMap((route) =>
+  variantsFor(route, true).map((variant) => ({
+    name: `${route.method} ${route.path}${variantLabel(variant)} is reached`,
+    route,
+    variant,
+  })),
+);
+
+const TABLES = ['api_keys', 'clouds', 'clusters', 'node_pools', 'jobs', 'job_steps', 'job_logs'] as const;
+
+describe(`scope matrix (${TEST_DIALECT})`, () => {
+  let h: Harness;
+  let owner: Account;
+  let real: Ids;
+  const secrets = new Map<string, string>();
+
+  beforeAll(async () => {
+    h = await startHarness({ runJobs: true });
+    owner = await h.newAccount();
+    const { cloudId, clusterId, jobId } = await createCluster(h, owner, { wait: true });
+
+    const pool = await h.inject({ method: 'POST', url: `/clusters/${clusterId}/node-pools`, headers: owner.auth, payload: NODE_POOL_BODY });
+    if (pool.statusCode !== 202) throw new Error(`node pool: ${pool.statusCode} ${pool.body}`);
+    const accepted = pool.json() as { node_pool: { id: string }; job: { id: string } };
+    const poolJob = await waitForJob(h, owner, accepted.job.id);
+    if (poolJob.status !== 'succeeded') throw new Error(`node pool job ${poolJob.status}`);
+
+    const pods = await h.inject({ method: 'GET', url: `/clusters/${clusterId}/pods`, headers: owner.auth });
+    const podName = (pods.json() as { data: Array<{ name: string }> }).data[0]?.name;
+    if (pods.statusCode !== 200 || !podName) throw new Error(`pods: ${pods.statusCode} ${pods.body}`);
+
+    // The target of the key-management routes; it never authenticates, so its row never changes on its own.
+    const victim = await h.createKey(owner, ['full']);
+    real = { key: victim.id, cloud: cloudId, cluster: clusterId, pool: accepted.node_pool.id, pod: podName, job: jobId };
+
+    for (const keySet of KEY_SCOPE_SETS) secrets.set(keySet.name, (await h.createKey(owner, keySet.scopes)).key);
+  });
+  afterAll(async () => h?.close());
+
+  /** Row counts of every table plus the fixture rows themselves: a refused write must change none of them. */
+  async function snapshot(): Promise<unknown> {
+    const db = h.deps.database.db;
+    const counts: Record<string, number> = {};
+    for (const table of TABLES) {
+      const row = await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+      counts[table] = Number(row.n);
+    }
+    return {
+      counts,
+      key: await db.selectFrom('api_keys').selectAll().where('id', '=', real.key).executeTakeFirst(),
+      cloud: await db.selectFrom('clouds').selectAll().where('id', '=', real.cloud).executeTakeFirst(),
+      cluster: await db.selectFrom('clusters').selectAll().where('id', '=', real.cluster).executeTakeFirst(),
+      pool: await db.selectFrom('node_pools').selectAll().where('id', '=', real.pool).executeTakeFirst(),
+      job: await db.selectFrom('jobs').selectAll().where('id', '=', real.job).executeTakeFirst(),
+    };
+  }
+
+  async function send(route: ExpectedRoute, variant: IdVariant, authorization: string, bodyKind: 'valid' | 'invalid'): Promise<LightMyRequestResponse> {
+    const ids = variant === 'missing' ? MISSING : real;
+    const key = routeKey(route.method, route.path);
+    const body = validBody(key, real);
+    const payload = body === undefined ? undefined : bodyKind === 'valid' ? body : INVALID_BODY;
+    return h.inject({
+      method: route.method,
+      url: fillPath(route.path, ids),
+      headers: { authorization },
+      ...(payload === undefined ? {} : { payload }),
+    });
+  }
+
+  /** Allowed callers get real ids with a body that fails validation, and missing ids with one that would pass. */
+  const allowedBodyKind = (variant: IdVariant): 'valid' | 'invalid' => (variant === 'missing' ? 'valid' : 'invalid');
+
+  function expectReached(response: LightMyRequestResponse, route: ExpectedRoute, variant: IdVariant): void {
+    expect(ALLOWED_STATUSES, `status ${response.statusCode}: ${response.body.slice(0, 300)}`).toContain(response.statusCode);
+    // Reads are safe to really perform: with ids that exist they succeed, with ids that do not they are 404.
+    if (route.method === 'GET') expect(response.statusCode, response.body.slice(0, 300)).toBe(variant === 'missing' ? 404 : 200);
+  }
+
+  it('keys were stored with the scopes the matrix assumes', async () => {
+    for (const keySet of KEY_SCOPE_SETS) {
+      const me = await h.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${secrets.get(keySet.name)}` } });
+      expect(me.statusCode).toBe(200);
+      const body = me.json() as { type: string; api_key: { scopes: string[] } };
+      expect(body.type).toBe('api_key');
+      expect([...body.api_key.scopes].sort(), keySet.name).toEqual([...keySet.scopes].sort());
+    }
+  });
+
+  async function checkKeyCase(keySet: KeyScopeSet, { route, variant, expected }: KeyCase): Promise<void> {
+    const authorization = `Bearer ${secrets.get(keySet.name) ?? 'missing-secret'}`;
+    const isWrite = route.method !== 'GET';
+    const before = isWrite ? await snapshot() : null;
+    const response = await send(route, variant, authorization, expected.allowed ? allowedBodyKind(variant) : 'valid');
+
+    if (expected.allowed) {
+      expectReached(response, route, variant);
+    } else {
+      expect(response.statusCode, response.body.slice(0, 300)).toBe(403);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const body = response.json() as Record<string, unknown>;
+      if (expected.code === 'insufficient_scope') {
+        expect(body).toMatchObject({
+          status: 403,
+          code: 'insufficient_scope',
+          detail: `API key missing required scope: ${expected.scope}`,
+          required_scope: expected.scope,
+        });
+        expect(response.headers['www-authenticate']).toBe(`Bearer realm="skaledata", error="insufficient_scope", scope="${expected.scope}"`);
+      } else {
+        expect(body).toMatchObject({ status: 403, code: 'user_session_required' });
+      }
+    }
+
+    // Nothing changes: refused writes carried bodies that would have succeeded.
+    if (before !== null) expect(await snapshot()).toEqual(before);
+  }
+
+  for (const keySet of KEY_SCOPE_SETS) {
+    describe(`API key "${keySet.name}" ${JSON.stringify(keySet.scopes)}`, () => {
+      for (const testCase of keyCasesFor(keySet)) it(testCase.name, () => checkKeyCase(keySet, testCase));
+    });
+  }
+
+  describe('user session', () => {
+    for (const { name, route, variant } of USER_CASES) {
+      it(name, async () => {
+        const before = route.method !== 'GET' ? await snapshot() : null;
+        const response = await send(route, variant, owner.auth.authorization, allowedBodyKind(variant));
+        expect(response.statusCode).not.toBe(401);
+        expect(response.statusCode).not.toBe(403);
+        expectReached(response, route, variant);
+        if (before !== null) expect(await snapshot()).toEqual(before);
+      });
+    }
+  });
+});
