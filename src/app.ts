@@ -36,13 +36,36 @@ export const REDACTED_PATHS = [
   '*.credentials',
 ];
 
+/** Query-string values that look like secrets never reach a log line, even when a client misplaces a key. */
+export function redactUrl(url: string): string {
+  const question = url.indexOf('?');
+  if (question === -1) return url;
+  const params = new URLSearchParams(url.slice(question + 1));
+  for (const name of [...params.keys()]) {
+    if (/key|token|secret|password|auth|credential|sig/i.test(name)) params.set(name, '[redacted]');
+  }
+  return `${url.slice(0, question)}?${params.toString()}`;
+}
+
+const requestSerializer = (request: { method: string; url: string; id: string; ip?: string }) => ({
+  method: request.method,
+  url: redactUrl(request.url),
+  request_id: request.id,
+  remote_address: request.ip,
+});
+
 /** Builds a ready API from explicit dependencies. It does not listen; main.ts (or a test) decides that. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
     logger:
       deps.logger === false
         ? false
-        : { level: deps.config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, ...(typeof deps.logger === 'object' ? deps.logger : {}) },
+        : {
+            level: deps.config.logLevel,
+            redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+            serializers: { req: requestSerializer },
+            ...(typeof deps.logger === 'object' ? deps.logger : {}),
+          },
     genReqId: () => `req_${randomBase62(20)}`,
     bodyLimit: 64 * 1024,
     return503OnClosing: true,

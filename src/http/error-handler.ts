@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/database.js';
 import { AppError, type ErrorCode, ERROR_CODES, toProblem } from './errors.js';
 import { toFieldErrors } from './validation.js';
 
@@ -43,6 +44,9 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
   if (status !== undefined && status >= 400 && status < 500) {
     const code = BY_STATUS[status] ?? 'validation_failed';
     return new AppError(code, ERROR_CODES[code].title);
+  }
+  if (isDatabaseUnavailable(error)) {
+    return new AppError('service_unavailable', 'The database is unavailable; retry shortly.', {}, { 'retry-after': '5' });
   }
   return new AppError('internal', 'Something went wrong on our side. Quote the request_id if you contact support.');
 }
