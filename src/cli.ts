@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadDevIssuer } from './auth/dev-issuer.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -22,7 +23,7 @@ function devToken(args: string[]): void {
     throw new Error('CLERK_JWT_KEY is set, so the server trusts Clerk, not the local development issuer; sign in through Clerk instead.');
   }
   // A stable user id per email, so the same person gets the same personal account every time.
-  const userId = values.user ?? `user_dev_${Buffer.from(email.toLowerCase()).toString('base64url').slice(0, 24)}`;
+  const userId = values.user ?? `user_dev_${createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 24)}`;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new Error('--user must be 1 to 64 letters, digits, _ or -');
   if (values.org !== undefined && !/^org_[A-Za-z0-9_-]{1,60}$/.test(values.org)) throw new Error('--org must look like org_<id>');
   const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
