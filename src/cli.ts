@@ -10,7 +10,7 @@ const USAGE = `Usage:
                                         print a session token from the local development issuer
   skaledata help`;
 
-function devToken(args: string[]): void {
+async function devToken(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: { email: { type: 'string' }, user: { type: 'string' }, org: { type: 'string' }, ttl: { type: 'string' } },
@@ -29,14 +29,14 @@ function devToken(args: string[]): void {
   const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new Error('--ttl must be whole seconds from 60 to 86400');
   const issuer = loadDevIssuer(config.dataDir);
-  issuer.mint({ userId, email, orgId: values.org, ttlSeconds: ttl }).then((token) => console.log(token));
+  console.log(await issuer.mint({ userId, email, orgId: values.org, ttlSeconds: ttl }));
 }
 
 export async function runCli(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   try {
     if (command === 'serve') return await serve();
-    if (command === 'dev-token') return devToken(rest);
+    if (command === 'dev-token') return await devToken(rest);
     if (command === 'help' || command === '--help' || command === '-h') {
       console.log(USAGE);
       return;
