@@ -132,6 +132,9 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     if (job.attempts > 1) log(`resuming (attempt ${job.attempts}) on ${deps.instanceId}`, 'warn');
     else log(`started on ${deps.instanceId} with driver ${driver.name}`);
 
+    const setStep = (position: number, changes: { status: string; started_at?: string | null; finished_at?: string }) =>
+      db.updateTable('job_steps').set(changes).where('job_id', '=', job.id).where('position', '=', position).execute();
+
     const completed: string[] = [];
     for (const step of steps) {
       if (step.status === 'succeeded') {
@@ -149,12 +152,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         return;
       }
       currentStep = step.name;
-      await db
-        .updateTable('job_steps')
-        .set({ status: 'running', started_at: now() })
-        .where('job_id', '=', job.id)
-        .where('position', '=', step.position)
-        .execute();
+      await setStep(step.position, { status: 'running', started_at: now() });
       try {
         const outputs = await driver.runStep(operation, step.name, context);
         if (Object.keys(outputs).length > 0) {
@@ -168,29 +166,19 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       } catch (error) {
         if (signal.aborted) {
           // Shutdown or lost lease: the step runs again, from the start, wherever the job resumes.
-          await db.updateTable('job_steps').set({ status: 'pending', started_at: null }).where('job_id', '=', job.id).where('position', '=', step.position).execute();
+          await setStep(step.position, { status: 'pending', started_at: null });
           await logChain;
           throw error;
         }
         const message = error instanceof StepFailedError ? error.message : 'the driver failed unexpectedly';
         if (!(error instanceof StepFailedError)) logger.error({ err: error, job_id: job.id }, 'driver step threw');
-        await db
-          .updateTable('job_steps')
-          .set({ status: 'failed', finished_at: now() })
-          .where('job_id', '=', job.id)
-          .where('position', '=', step.position)
-          .execute();
+        await setStep(step.position, { status: 'failed', finished_at: now() });
         log(`step ${step.name} failed: ${message}`, 'error');
         await logChain;
         await finish(job, { status: 'failed', code: 'step_failed', message: `Step ${step.name} failed: ${message}` });
         return;
       }
-      await db
-        .updateTable('job_steps')
-        .set({ status: 'succeeded', finished_at: now() })
-        .where('job_id', '=', job.id)
-        .where('position', '=', step.position)
-        .execute();
+      await setStep(step.position, { status: 'succeeded', finished_at: now() });
       completed.push(step.name);
     }
     currentStep = null;
