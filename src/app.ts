@@ -89,7 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerErrorHandling(app);
 
   const keyRepo = createApiKeyRepo(deps.database.db, deps.clock);
-  registerAuthGate(
+  const routes = registerAuthGate(
     app,
     createAuthenticator({
       pepper: deps.pepper,
@@ -128,7 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     handlers,
   });
 
-  registerSystemRoutes(app, deps);
+  registerSystemRoutes(app, deps, routes);
   registerMeRoutes(app);
   registerApiKeyRoutes(app, deps, keyRepo);
   registerCloudRoutes(app, deps);

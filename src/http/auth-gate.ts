@@ -50,13 +50,17 @@ function openApiSecurity(requirement: AuthRequirement): Array<Record<string, str
  * Makes every route declare who may call it (failing closed at registration), writes the same
  * declaration into the OpenAPI operation, and enforces it before the body is even parsed.
  */
+/** Every route with its declared requirement, as registered: the source for GET /scopes' endpoint lists. */
+export type RouteInventory = Array<{ method: string; url: string; auth: AuthRequirement }>;
+
 export function registerAuthGate(
   app: FastifyInstance,
   authenticate: Authenticator,
   options: { thirdPartyPublicPrefixes?: string[] } = {},
-): void {
+): RouteInventory {
   app.decorateRequest('principal', null);
   const thirdPartyPublic = options.thirdPartyPublicPrefixes ?? [];
+  const inventory: RouteInventory = [];
 
   app.addHook('onRoute', (route: RouteOptions) => {
     // Plugins we do not write (the rendered docs) cannot declare auth; they are public by this list alone.
@@ -70,6 +74,9 @@ export function registerAuthGate(
     schema['x-auth'] = auth.kind;
     const scopeName = requiredScope(auth);
     if (scopeName !== null) schema['x-required-scope'] = scopeName;
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD' && auth.kind !== 'public') inventory.push({ method, url: route.url.replace(/:(\w+)/g, '{$1}'), auth });
+    }
   });
 
   // onRequest runs before content-type parsing and validation: steps 1–4 always come first.
@@ -90,6 +97,7 @@ export function registerAuthGate(
       principal: principal.type === 'user' ? principal.userId : principal.keyId,
     });
   });
+  return inventory;
 }
 
 /** The caller of an authenticated route; the gate has already refused everyone else. */

@@ -17,6 +17,19 @@ describe(`smoke (${TEST_DIALECT})`, () => {
     expect(me.json()).toMatchObject({ type: 'user', user_id: account.userId, account_id: account.accountId });
   });
 
+  it('publishes the scope catalogue with the endpoints each scope unlocks', async () => {
+    const body = (await h.inject({ method: 'GET', url: '/scopes' })).json() as {
+      data: Array<{ name: string; endpoints: string[] }>;
+      user_only_endpoints: string[];
+    };
+    const byName = new Map(body.data.map((entry) => [entry.name, entry.endpoints]));
+    expect(byName.get('clusters:write')).toContain('DELETE /clusters/{id}');
+    expect(byName.get('clusters:read')).not.toContain('DELETE /clusters/{id}');
+    expect(byName.get('jobs:read')).toEqual(['GET /jobs', 'GET /jobs/{id}']);
+    expect(byName.get('full')).not.toContain('POST /api-keys');
+    expect(body.user_only_endpoints.sort()).toEqual(['DELETE /api-keys/{id}', 'POST /api-keys', 'POST /api-keys/{id}/roll']);
+  });
+
   it('creates a cluster that reaches running', async () => {
     const account = await h.newAccount();
     const { clusterId } = await createCluster(h, account, { wait: true });
