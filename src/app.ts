@@ -5,7 +5,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-context.js';
 import { createAuthenticator } from './auth/authenticator.js';
 import { registerAuthGate, securitySchemes } from './http/auth-gate.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { registerErrorHandling, sendProblem } from './http/error-handler.js';
+import { AppError } from './http/errors.js';
 import { compileValidator } from './http/validation.js';
 import { randomBase62 } from './lib/ids.js';
 import { createApiKeyRepo } from './modules/api-keys/api-key-repo.js';
@@ -37,14 +38,18 @@ export const REDACTED_PATHS = [
 ];
 
 /** Query-string values that look like secrets never reach a log line, even when a client misplaces a key. */
+const SECRET_SHAPES = /skd_[0-9A-Za-z]{8,}|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
+
 export function redactUrl(url: string): string {
-  const question = url.indexOf('?');
-  if (question === -1) return url;
-  const params = new URLSearchParams(url.slice(question + 1));
+  // Anything shaped like one of our keys or a JWT, wherever it sits in the URL.
+  const shaped = url.replace(SECRET_SHAPES, '[redacted]');
+  const question = shaped.indexOf('?');
+  if (question === -1) return shaped;
+  const params = new URLSearchParams(shaped.slice(question + 1));
   for (const name of [...params.keys()]) {
     if (/key|token|secret|password|auth|credential|sig/i.test(name)) params.set(name, '[redacted]');
   }
-  return `${url.slice(0, question)}?${params.toString()}`;
+  return `${shaped.slice(0, question)}?${params.toString()}`;
 }
 
 const requestSerializer = (request: { method: string; url: string; id: string; ip?: string }) => ({
@@ -69,6 +74,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     genReqId: () => `req_${randomBase62(20)}`,
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
+    // Router-level refusals (malformed percent-encoding, over-long path segments) get the same problem+json.
+    frameworkErrors: (error, _request, reply) => {
+      const detail = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is longer than any id.' : 'The URL is malformed.';
+      return sendProblem(reply, new AppError('validation_failed', detail, { errors: [{ path: 'path', message: detail }] }));
+    },
     // Slow clients may not hold sockets for minutes (Node's default header timeout is 60 s).
     http: { headersTimeout: 10_000, requestTimeout: 60_000 },
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 200 },

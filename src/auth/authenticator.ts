@@ -43,7 +43,9 @@ const invalidToken = (): AppError =>
     'www-authenticate': `${REALM}, error="invalid_token"`,
   });
 
-const BEARER = /^Bearer ([!-~]+)$/i;
+// RFC 6750: `Bearer` 1*SP token. Only SP and HTAB are optional whitespace around a header value (RFC 9110).
+const BEARER = /^Bearer +([!-~]+)$/i;
+const stripOws = (value: string) => value.replace(/^[ \t]+|[ \t]+$/g, '');
 
 /** Steps 1 and 2 of the decision order (CONTRACT §2): who is calling, or a 401 saying why not. */
 export type Authenticator = (authorization: string | undefined) => Promise<Principal>;
@@ -74,8 +76,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   }
 
   return async (authorization) => {
-    if (authorization === undefined || authorization.trim() === '') throw unauthenticated();
-    const match = BEARER.exec(authorization.trim());
+    const header = authorization === undefined ? '' : stripOws(authorization);
+    if (header === '') throw unauthenticated();
+    const match = BEARER.exec(header);
     if (!match?.[1]) throw unauthenticated();
     const token = match[1];
     if (token.startsWith(API_KEY_PREFIX)) return authenticateKey(token);

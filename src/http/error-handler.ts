@@ -45,13 +45,23 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
     const code = BY_STATUS[status] ?? 'validation_failed';
     return new AppError(code, ERROR_CODES[code].title);
   }
+  // PostgreSQL refuses text it cannot store (NUL bytes, bad encodings): the input was bad, not the server.
+  if (error.code === '22021' || error.code === '22P05') {
+    return new AppError('validation_failed', 'The request contains characters that cannot be stored.', {
+      errors: [{ path: 'request', message: 'contains characters that cannot be stored (e.g. NUL)' }],
+    });
+  }
   if (isDatabaseUnavailable(error)) {
     return new AppError('service_unavailable', 'The database is unavailable; retry shortly.', {}, { 'retry-after': '5' });
   }
   return new AppError('internal', 'Something went wrong on our side. Quote the request_id if you contact support.');
 }
 
+const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+  // Set here as well as in onSend: router-level errors are answered before any hook runs.
+  reply.headers(COMMON_HEADERS);
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   return reply.code(error.status).type('application/problem+json').send(toProblem(error, String(reply.request.id)));
 }
@@ -70,8 +80,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
   // Responses describe one caller's account: never cached by browsers or proxies.
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('cache-control', 'no-store');
-    reply.header('x-content-type-options', 'nosniff');
+    reply.headers(COMMON_HEADERS);
     return payload;
   });
 }

@@ -55,6 +55,12 @@ function describe(error: ErrorObject | FastifySchemaValidationError): string {
       return `must be at most ${String(params.limit)}`;
     case 'type':
       return `must be ${String(params.type)}`;
+    case 'minProperties':
+      return params.limit === 1 ? 'must not be empty' : `must have at least ${String(params.limit)} fields`;
+    case 'maxProperties':
+      return `must have at most ${String(params.limit)} entries`;
+    case 'propertyNames':
+      return 'has a key that is not allowed';
     case 'format':
       return `must be a valid ${String(params.format)}`;
     case 'pattern':
@@ -63,6 +69,9 @@ function describe(error: ErrorObject | FastifySchemaValidationError): string {
       return error.message ?? 'is invalid';
   }
 }
+
+/** How a path names where the value came from: body fields bare, the rest prefixed. */
+const PART_PREFIX: Record<string, string> = { body: '', querystring: 'query.', params: 'path.', headers: 'header.' };
 
 /** Turns validator errors into `[{path, message}]`, the path naming the field as the client sent it. */
 export function toFieldErrors(
@@ -76,9 +85,10 @@ export function toFieldErrors(
     if (error.keyword === 'required') pointer += `/${String(params.missingProperty)}`;
     if (error.keyword === 'additionalProperties') pointer += `/${String(params.additionalProperty)}`;
     const segments = pointer.split('/').filter((s) => s !== '');
-    const root = part === 'body' ? '' : `${part}.`;
-    const path = segments.length === 0 ? part : `${root}${segments.join('.')}`;
-    const hint = segments[0] !== undefined ? hints[segments[0]] : undefined;
+    const root = PART_PREFIX[part] ?? `${part}.`;
+    const path = segments.length === 0 ? (root === '' ? 'body' : root.slice(0, -1)) : `${root}${segments.join('.')}`;
+    const field = segments[0];
+    const hint = field !== undefined && Object.hasOwn(hints, field) ? hints[field] : undefined;
     return { path, message: hint ? `${describe(error)} (${hint})` : describe(error) };
   });
 }

@@ -46,7 +46,7 @@ const NODE_POOL_BODY = { name: 'workers', instance_type: 'm6i.large', min_size: 
  * Bodies that would succeed if the gate let them through. Refused requests carry these, so a leak in
  * the gate would show up as a changed row count or resource.
  */
-function validBody(key: string, real: Ids): unknown {
+function validBody(key: string, real: Ids): Record<string, unknown> | undefined {
   switch (key) {
     case 'POST /api-keys':
       return { name: 'escalation-attempt', scopes: ['full'] };
@@ -72,7 +72,7 @@ function validBody(key: string, real: Ids): unknown {
 }
 
 /** Not a JSON object: every body schema rejects it with 400, so an allowed request changes nothing. */
-const INVALID_BODY = ['not', 'an', 'object'];
+const INVALID_BODY: string[] = ['not', 'an', 'object'];
 
 /**
  * Writes that have no body to reject: with a real id an allowed caller would really delete or cancel
@@ -179,19 +179,20 @@ describe(`scope matrix (${TEST_DIALECT})`, () => {
   /** Row counts of every table plus the fixture rows themselves: a refused write must change none of them. */
   async function snapshot(): Promise<unknown> {
     const db = h.deps.database.db;
-    const counts: Record<string, number> = {};
-    for (const table of TABLES) {
-      const row = await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-      counts[table] = Number(row.n);
-    }
-    return {
-      counts,
-      key: await db.selectFrom('api_keys').selectAll().where('id', '=', real.key).executeTakeFirst(),
-      cloud: await db.selectFrom('clouds').selectAll().where('id', '=', real.cloud).executeTakeFirst(),
-      cluster: await db.selectFrom('clusters').selectAll().where('id', '=', real.cluster).executeTakeFirst(),
-      pool: await db.selectFrom('node_pools').selectAll().where('id', '=', real.pool).executeTakeFirst(),
-      job: await db.selectFrom('jobs').selectAll().where('id', '=', real.job).executeTakeFirst(),
-    };
+    const counts = await Promise.all(
+      TABLES.map(async (table) => {
+        const row = await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+        return [table, Number(row.n)] as const;
+      }),
+    );
+    const [key, cloud, cluster, pool, job] = await Promise.all([
+      db.selectFrom('api_keys').selectAll().where('id', '=', real.key).executeTakeFirst(),
+      db.selectFrom('clouds').selectAll().where('id', '=', real.cloud).executeTakeFirst(),
+      db.selectFrom('clusters').selectAll().where('id', '=', real.cluster).executeTakeFirst(),
+      db.selectFrom('node_pools').selectAll().where('id', '=', real.pool).executeTakeFirst(),
+      db.selectFrom('jobs').selectAll().where('id', '=', real.job).executeTakeFirst(),
+    ]);
+    return { counts: Object.fromEntries(counts), key, cloud, cluster, pool, job };
   }
 
   async function send(route: ExpectedRoute, variant: IdVariant, authorization: string, bodyKind: 'valid' | 'invalid'): Promise<LightMyRequestResponse> {

@@ -22,7 +22,7 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: AppDeps, repo:
     '/api-keys',
     {
       config: { auth: fullOnly },
-      schema: { tags, summary: "List the account's API keys (never their secrets)", querystring: Type.Object(PageQuery), response: { 200: pageSchema(ApiKey) } },
+      schema: { tags, summary: "List the account's API keys (never their secrets)", querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageSchema(ApiKey) } },
     },
     async (request) => service.list(principalOf(request).accountId, request.query),
   );

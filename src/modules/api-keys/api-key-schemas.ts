@@ -1,8 +1,6 @@
 import { Type } from 'typebox';
 import { SCOPES } from '../../auth/scopes.js';
-import { Nullable, Timestamp } from '../../http/schemas.js';
-
-export const ScopeName = Type.Union(SCOPES.map((name) => Type.Literal(name)));
+import { DisplayName, Nullable, Timestamp } from '../../http/schemas.js';
 
 export const ApiKey = Type.Object({
   id: Type.String(),
@@ -24,7 +22,7 @@ export const ApiKeyWithSecret = Type.Object({
 
 export const CreateApiKeyBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
+    name: DisplayName(100),
     scopes: Type.Optional(Type.Array(Type.Enum([...SCOPES]), { minItems: 1, maxItems: 16 })),
     expires_at: Type.Optional(Timestamp),
   },

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { PageQuery } from '../../http/pagination.js';
-import { Nullable, Timestamp } from '../../http/schemas.js';
+import { IdParam, Nullable, Timestamp } from '../../http/schemas.js';
 import { JOB_STATUSES, JOB_TYPES } from './job-types.js';
 
 const Step = Type.Object({
@@ -36,7 +36,7 @@ export const JobWithLogs = Type.Object({ ...jobProperties, logs: Type.Array(LogL
 export const JobListQuery = Type.Object(
   {
     ...PageQuery,
-    resource_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    resource_id: Type.Optional(IdParam),
     resource_type: Type.Optional(Type.Enum(['cluster', 'node_pool'])),
     status: Type.Optional(Type.Enum([...JOB_STATUSES])),
     type: Type.Optional(Type.Enum([...JOB_TYPES])),
