@@ -9,25 +9,15 @@ import { digestApiKey } from '../../src/auth/api-key-format.js';
 import { SCOPES } from '../../src/auth/scopes.js';
 import { loadConfig } from '../../src/config.js';
 import { createRuntimeDeps, type RuntimeDeps } from '../../src/deps.js';
-import type { Clock } from '../../src/lib/clock.js';
 import { sharedTestClerk } from '../helpers/clerk.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/database.js';
 import { bearer, startHarness, TEST_DIALECT, waitFor, type Account, type Harness } from '../helpers/harness.js';
+import { MovableClock } from '../helpers/movable-clock.js';
 
 const KEY_REGEX = /^skd_[0-9A-Za-z]{38}$/;
 const OBJECT_FIELDS = ['id', 'name', 'scopes', 'prefix', 'last_four', 'created_at', 'created_by', 'last_used_at', 'expires_at', 'revoked_at'];
 const INVALID_TOKEN_CHALLENGE = 'Bearer realm="skaledata", error="invalid_token"';
 
-/** The server's clock, moved by the test: expiry and roll grace without sleeping. */
-class MovableClock implements Clock {
-  private offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-  advance(ms: number): void {
-    this.offsetMs += ms;
-  }
-}
 
 interface ApiKeyBody {
   id: string;

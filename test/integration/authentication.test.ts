@@ -6,9 +6,10 @@ import { sql } from 'kysely';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../src/auth/api-key-format.js';
-import type { Clock } from '../../src/lib/clock.js';
 import { createTestClerk, type TestClerk } from '../helpers/clerk.js';
 import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
+import { MovableClock } from '../helpers/movable-clock.js';
+import type { Problem } from '../helpers/problem.js';
 
 // CONTRACT §2, steps 1–2: who gets `unauthenticated` and who gets `invalid_token`, and the exact header.
 const REALM = 'Bearer realm="skaledata"';
@@ -18,25 +19,7 @@ const M2M_CATEGORY = 'cl_B7d4PD333AAA';
 const ISSUER = 'https://clerk.test.skaledata.local';
 const APP_ORIGIN = 'https://app.skaledata.local';
 
-/** A clock the test moves: key expiry and roll grace are judged by the server's injected clock. */
-class MovableClock implements Clock {
-  private offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-  advance(ms: number): void {
-    this.offsetMs += ms;
-  }
-}
 
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail: string;
-  request_id: string;
-}
 
 const b64url = (value: unknown): string =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');

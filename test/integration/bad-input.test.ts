@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/lib/ids.js';
 import { AWS_CREDENTIALS, createCloud, createCluster, waitForJob } from '../helpers/fixtures.js';
 import { startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
+import type { Problem } from '../helpers/problem.js';
 
 /**
  * Bad input (security plan T7/T9/T11/T13, CONTRACT §3): every malformed, oversized, unknown or
@@ -12,16 +13,6 @@ import { startHarness, TEST_DIALECT, type Account, type Harness } from '../helpe
 
 type Method = NonNullable<InjectOptions['method']>;
 
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail: string;
-  request_id: string;
-  errors?: Array<{ path: string; message: string }>;
-  [key: string]: unknown;
-}
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 

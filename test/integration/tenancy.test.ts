@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/lib/ids.js';
 import { AWS_CREDENTIALS, createCloud, createCluster, waitForJob } from '../helpers/fixtures.js';
 import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
+import type { Problem } from '../helpers/problem.js';
 
 /**
  * Tenancy (CONTRACT §1, security plan T1/T2): a principal sees only its account's resources, and
@@ -12,15 +13,6 @@ import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 type Headers = Record<string, string>;
 
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail: string;
-  request_id: string;
-  [key: string]: unknown;
-}
 
 /** The ids one id-route needs: a cloud, cluster, pool, pod, job and API key. */
 interface Ids {
