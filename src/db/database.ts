@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration }
 import pg from 'pg';
 import type { Config } from '../config.js';
 import * as initial from './migrations/0001-initial.js';
+import * as appsAndIntegrations from './migrations/0002-apps-and-integrations.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -25,6 +26,7 @@ export interface DatabaseHandle {
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-apps-and-integrations': appsAndIntegrations,
 };
 
 export function openDatabase(database: Config['database']): DatabaseHandle {

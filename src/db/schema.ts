@@ -109,6 +109,119 @@ export interface JobLogTable {
   message: string;
 }
 
+export interface AppTable {
+  id: string;
+  account_id: string;
+  cluster_id: string;
+  name: string;
+  type: string;
+  image: string | null;
+  status: string;
+  status_reason: string | null;
+  config: string;
+  current_deploy_id: string | null;
+  active_job_id: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface DeployTable {
+  id: string;
+  account_id: string;
+  app_id: string;
+  image: string;
+  status: string;
+  job_id: string | null;
+  previous_image: string | null;
+  error_message: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+export interface DagBundleTable {
+  id: string;
+  account_id: string;
+  app_id: string;
+  version: number;
+  digest: string;
+  size_bytes: number;
+  file_count: number;
+  files: string;
+  status: string;
+  job_id: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DevCredentialTable {
+  id: string;
+  account_id: string;
+  app_id: string;
+  issued_to: string;
+  principal_type: string;
+  expires_at: string;
+  created_at: string;
+}
+
+export interface TerminalSessionTable {
+  id: string;
+  account_id: string;
+  cluster_id: string;
+  pod: string;
+  namespace: string;
+  token_hash: string;
+  expires_at: string;
+  used_at: string | null;
+  created_by: string;
+  created_at: string;
+}
+
+export interface GithubIntegrationTable {
+  account_id: string;
+  installation_id: string;
+  repository: string;
+  branch: string;
+  dag_path: string;
+  connected_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface BillingAccountTable {
+  account_id: string;
+  plan: string;
+  status: string;
+  provider_customer_id: string | null;
+  current_period_start: string;
+  current_period_end: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UsageRecordTable {
+  id: string;
+  account_id: string;
+  resource_type: string;
+  resource_id: string;
+  quantity: number;
+  started_at: string;
+  ended_at: string | null;
+}
+
+export interface SigningKeyTable {
+  kid: string;
+  algorithm: string;
+  private_key_encrypted: string;
+  public_jwk: string;
+  created_at: string;
+  retired_at: string | null;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   clouds: CloudTable;
@@ -117,5 +230,14 @@ export interface Database {
   jobs: JobTable;
   job_steps: JobStepTable;
   job_logs: JobLogTable;
+  apps: AppTable;
+  deploys: DeployTable;
+  dag_bundles: DagBundleTable;
+  dev_credentials: DevCredentialTable;
+  terminal_sessions: TerminalSessionTable;
+  github_integrations: GithubIntegrationTable;
+  billing_accounts: BillingAccountTable;
+  usage_records: UsageRecordTable;
+  signing_keys: SigningKeyTable;
 }
 

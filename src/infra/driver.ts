@@ -21,13 +21,32 @@ export interface ClusterSpec {
   nodePools: Array<NodePoolSpec & { currentSize: number }>;
 }
 
+export interface AppSpec {
+  id: string;
+  name: string;
+  type: 'airflow' | 'service';
+  /** The image serving now (null before the first deploy). */
+  image: string | null;
+}
+
+export interface DagBundleSpec {
+  id: string;
+  version: number;
+  digest: string;
+  fileCount: number;
+}
+
 export type Operation =
   | { kind: 'cluster.create'; cluster: ClusterSpec }
   | { kind: 'cluster.upgrade'; cluster: ClusterSpec; toVersion: string }
   | { kind: 'cluster.destroy'; cluster: ClusterSpec }
   | { kind: 'node_pool.create'; cluster: ClusterSpec; pool: NodePoolSpec }
   | { kind: 'node_pool.resize'; cluster: ClusterSpec; pool: NodePoolSpec; to: { minSize: number; maxSize: number; desiredSize: number } }
-  | { kind: 'node_pool.delete'; cluster: ClusterSpec; pool: NodePoolSpec };
+  | { kind: 'node_pool.delete'; cluster: ClusterSpec; pool: NodePoolSpec }
+  | { kind: 'app.deploy'; cluster: ClusterSpec; app: AppSpec; image: string }
+  | { kind: 'app.restart'; cluster: ClusterSpec; app: AppSpec }
+  | { kind: 'app.delete'; cluster: ClusterSpec; app: AppSpec }
+  | { kind: 'dag.sync'; cluster: ClusterSpec; app: AppSpec; bundle: DagBundleSpec };
 
 export type OperationKind = Operation['kind'];
 
@@ -65,6 +84,13 @@ export interface LogReadOptions {
   signal: AbortSignal;
 }
 
+export interface HealthCheck {
+  name: string;
+  status: 'pass' | 'warn' | 'fail' | 'unknown';
+  message: string;
+  checked_at: string;
+}
+
 export interface InfraDriver {
   /** Shown in job logs and the start-up banner. */
   readonly name: string;
@@ -80,4 +106,8 @@ export interface InfraDriver {
   listPods(cluster: ClusterSpec): Promise<Pod[]>;
   /** Log lines of a pod, oldest first; with follow, keeps yielding until the signal aborts. Null: no such pod. */
   podLogs(cluster: ClusterSpec, pod: string, options: LogReadOptions): Promise<AsyncIterable<string> | null>;
+  /** What the cluster reports about an app's components (scheduler, webserver, readiness, ...). */
+  appHealth(cluster: ClusterSpec, app: AppSpec & { status: string }): Promise<HealthCheck[]>;
+  /** Starts a pod a user can open a shell in; the control plane hands out the session and its token. */
+  createTerminalPod(cluster: ClusterSpec, sessionId: string): Promise<{ pod: string; namespace: string }>;
 }

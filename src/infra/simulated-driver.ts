@@ -4,6 +4,7 @@ import {
   StepFailedError,
   type ClusterSpec,
   type InfraDriver,
+  type HealthCheck,
   type LogReadOptions,
   type Operation,
   type Pod,
@@ -47,11 +48,25 @@ function stepsOf(operation: Operation): string[] {
         : ['update-node-group', 'wait-for-nodes-ready'];
     case 'node_pool.delete':
       return ['cordon-and-drain-nodes', 'delete-node-group'];
+    case 'app.deploy':
+      return operation.app.type === 'airflow'
+        ? ['pull-image', 'migrate-airflow-database', 'apply-manifests', 'wait-for-rollout']
+        : ['pull-image', 'apply-manifests', 'wait-for-rollout'];
+    case 'app.restart':
+      return ['rolling-restart', 'wait-for-rollout'];
+    case 'app.delete':
+      return ['delete-workloads', 'delete-storage'];
+    case 'dag.sync':
+      return ['upload-bundle', 'sync-to-workers', 'parse-dags'];
   }
 }
 
+/** The names a failure can be injected through: the pool, the app (and the image being deployed), or the cluster. */
 function subjectName(operation: Operation): string {
-  return 'pool' in operation ? operation.pool.name : operation.cluster.name;
+  if ('pool' in operation) return operation.pool.name;
+  if (operation.kind === 'app.deploy') return `${operation.app.name} ${operation.image}`;
+  if ('app' in operation) return operation.app.name;
+  return operation.cluster.name;
 }
 
 function digest(...parts: string[]): string {
@@ -98,6 +113,7 @@ function stepLines(operation: Operation, step: string): string[] {
     default:
       break;
   }
+  if ('app' in operation) return appStepLines(operation, step);
   if (!('pool' in operation)) return [`${step} done`];
   const { pool } = operation;
   switch (step) {
@@ -124,7 +140,38 @@ function stepLines(operation: Operation, step: string): string[] {
   }
 }
 
+function appStepLines(operation: Extract<Operation, { app: unknown }>, step: string): string[] {
+  const { app } = operation;
+  switch (step) {
+    case 'pull-image':
+      return operation.kind === 'app.deploy' ? [`pulling ${operation.image}`, 'image pulled'] : [];
+    case 'migrate-airflow-database':
+      return ['running airflow db migrate', 'metadata database up to date'];
+    case 'apply-manifests':
+      return [`applying ${app.type === 'airflow' ? 'scheduler, webserver and triggerer' : 'deployment and service'} manifests for ${app.name}`];
+    case 'wait-for-rollout':
+      return [`waiting for ${app.name} pods to become ready`, 'rollout complete'];
+    case 'rolling-restart':
+      return [`restarting ${app.name} pods one at a time`];
+    case 'delete-workloads':
+      return [`deleting workloads of ${app.name}`];
+    case 'delete-storage':
+      return [`deleting volumes and secrets of ${app.name}`];
+    case 'upload-bundle':
+      return operation.kind === 'dag.sync' ? [`uploading DAG bundle v${operation.bundle.version} (${operation.bundle.digest.slice(0, 19)}…)`] : [];
+    case 'sync-to-workers':
+      return ['syncing DAG files to scheduler and workers'];
+    case 'parse-dags':
+      return operation.kind === 'dag.sync' ? [`parsed ${operation.bundle.fileCount} file(s); no import errors`] : [];
+    default:
+      return [`${step} done`];
+  }
+}
+
 const FAILURE_MESSAGE: Record<string, string> = {
+  'pull-image': 'the registry refused the image (simulated ImagePullBackOff)',
+  'wait-for-rollout': 'new pods did not become ready within the timeout (simulated CrashLoopBackOff)',
+  'parse-dags': 'the scheduler reported import errors in the bundle (simulated)',
   'validate-cloud-credentials': 'the cloud rejected the credentials (simulated AccessDenied)',
   'create-control-plane': 'control plane did not become healthy within the timeout (simulated)',
   'create-node-group': 'instance capacity unavailable in the region (simulated InsufficientInstanceCapacity)',
@@ -190,6 +237,22 @@ export function createSimulatedDriver(options: SimulatedDriverOptions): InfraDri
         ...nodes.map((node) => pod(`kube-proxy-${digest(node).slice(0, 5)}`, node)),
       ];
       return pods;
+    },
+
+    async appHealth(_cluster, app): Promise<HealthCheck[]> {
+      const checked_at = new Date().toISOString();
+      const names = app.type === 'airflow' ? ['scheduler', 'webserver', 'triggerer', 'metadata-database'] : ['readiness', 'liveness'];
+      const verdict = (): Pick<HealthCheck, 'status' | 'message'> => {
+        if (app.status === 'running') return { status: 'pass', message: 'ok' };
+        if (app.status === 'deploying' || app.status === 'restarting') return { status: 'warn', message: `pods are rolling (${app.status})` };
+        if (app.status === 'failed') return { status: 'fail', message: 'no ready pods' };
+        return { status: 'unknown', message: `nothing is deployed (${app.status})` };
+      };
+      return names.map((name) => ({ name, ...verdict(), checked_at }));
+    },
+
+    async createTerminalPod(cluster, sessionId) {
+      return { pod: `terminal-${digest(cluster.id, sessionId).slice(0, 10)}`, namespace: 'skaledata-terminals' };
     },
 
     async podLogs(cluster, podName, read: LogReadOptions) {

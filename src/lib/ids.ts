@@ -11,6 +11,11 @@ export const ID_PREFIXES = {
   job: 'job',
   app: 'app',
   deploy: 'dep',
+  dagBundle: 'dag',
+  devCredential: 'dcr',
+  terminalSession: 'trm',
+  usageRecord: 'use',
+  signingKey: 'sk',
   request: 'req',
 } as const;
 

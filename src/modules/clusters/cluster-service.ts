@@ -82,6 +82,16 @@ export function createClusterService(deps: ClusterServiceDeps) {
       const claimed = await repo.claimForJob(trx, principal.accountId, cluster.id, jobId, allowed, { ...changes, updated_at: now });
       if (!claimed) return null;
       if (type === 'cluster.destroy') {
+        // Applications run on the cluster: they are deleted first, on purpose, not swept away with it.
+        const apps = await trx
+          .selectFrom('apps')
+          .select((eb) => eb.fn.countAll<string | number>().as('n'))
+          .where('cluster_id', '=', cluster.id)
+          .where('deleted_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(apps?.n ?? 0) > 0) {
+          throw conflict(`Cluster ${cluster.id} still runs ${Number(apps?.n)} application(s); delete them first.`, { apps: Number(apps?.n) });
+        }
         await trx.updateTable('node_pools').set({ status: 'deleting', updated_at: now }).where('cluster_id', '=', cluster.id).where('deleted_at', 'is', null).execute();
       }
       return enqueueJob(trx, {

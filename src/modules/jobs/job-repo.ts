@@ -3,7 +3,7 @@ import type { Db } from '../../db/database.js';
 import type { JobLogTable, JobStepTable } from '../../db/schema.js';
 import type { PageRequest } from '../../http/pagination.js';
 import { newId } from '../../lib/ids.js';
-import type { JobParams, JobRow, JobStatus, JobType } from './job-types.js';
+import type { JobParams, JobResourceType, JobRow, JobStatus, JobType } from './job-types.js';
 
 export type JobStepRow = Selectable<JobStepTable>;
 export type JobLogRow = Selectable<JobLogTable>;
@@ -13,7 +13,7 @@ export interface NewJob {
   id?: string;
   accountId: string;
   type: JobType;
-  resourceType: 'cluster' | 'node_pool';
+  resourceType: JobResourceType;
   resourceId: string;
   clusterId: string | null;
   input: Record<string, unknown>;

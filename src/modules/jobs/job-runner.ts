@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../../db/database.js';
 import { StepFailedError, type InfraDriver, type StepContext } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
-import { parseParams, type JobHandlers, type JobRow, type JobType } from './job-types.js';
+import { handlerFor, parseParams, type JobHandlers, type JobRow, type JobType } from './job-types.js';
 
 export interface JobRunnerDeps {
   db: Db;
@@ -66,7 +66,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     job: JobRow,
     outcome: { status: 'succeeded' } | { status: 'failed'; code: string; message: string } | { status: 'canceled' },
   ): Promise<void> {
-    const handler = handlers[job.type as JobType];
+    const handler = handlerFor(handlers, job.type);
     await db.transaction().execute(async (trx) => {
       const at = now();
       const result = await trx

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { PageQuery } from '../../http/pagination.js';
 import { IdParam, Nullable, Timestamp } from '../../http/schemas.js';
-import { JOB_STATUSES, JOB_TYPES } from './job-types.js';
+import { JOB_RESOURCE_TYPES, JOB_STATUSES, JOB_TYPES } from './job-types.js';
 
 const Step = Type.Object({
   name: Type.String(),
@@ -37,7 +37,7 @@ export const JobListQuery = Type.Object(
   {
     ...PageQuery,
     resource_id: Type.Optional(IdParam),
-    resource_type: Type.Optional(Type.Enum(['cluster', 'node_pool'])),
+    resource_type: Type.Optional(Type.Enum([...JOB_RESOURCE_TYPES])),
     status: Type.Optional(Type.Enum([...JOB_STATUSES])),
     type: Type.Optional(Type.Enum([...JOB_TYPES])),
   },

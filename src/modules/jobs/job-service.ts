@@ -3,7 +3,7 @@ import { conflict, notFound } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { createJobRepo, type JobFilter, type JobLogRow, type JobStepRow } from './job-repo.js';
-import { FINISHED_STATUSES, type JobHandlers, type JobRow, type JobStatus, type JobType } from './job-types.js';
+import { FINISHED_STATUSES, handlerFor, type JobHandlers, type JobRow, type JobStatus } from './job-types.js';
 
 export interface JobView {
   id: string;
@@ -86,7 +86,7 @@ export function createJobService(deps: { db: Db; clock: Clock; handlers: JobHand
       const canceledAtOnce = await deps.db.transaction().execute(async (trx) => {
         if (!(await repo.cancelQueued(trx, id, now))) return false;
         const fresh = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-        await deps.handlers[row.type as JobType].canceled(trx, fresh, now);
+        await handlerFor(deps.handlers, row.type).canceled(trx, fresh, now);
         return true;
       });
       if (canceledAtOnce) return { status: 200, job: await getView(accountId, id) };

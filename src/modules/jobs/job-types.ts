@@ -12,6 +12,10 @@ export const JOB_TYPES = [
   'node_pool.create',
   'node_pool.resize',
   'node_pool.delete',
+  'app.deploy',
+  'app.restart',
+  'app.delete',
+  'dag.sync',
 ] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
@@ -31,7 +35,11 @@ export interface JobHandler {
   canceled(trx: Db, job: JobRow, now: string): Promise<void>;
 }
 
-export type JobHandlers = Record<JobType, JobHandler>;
+/** Each module supplies the handlers of its job types; buildApp refuses to start when one is missing. */
+export type JobHandlers = Partial<Record<JobType, JobHandler>>;
+
+export const JOB_RESOURCE_TYPES = ['cluster', 'node_pool', 'app', 'dag_bundle'] as const;
+export type JobResourceType = (typeof JOB_RESOURCE_TYPES)[number];
 
 /** What a job carries besides its resource: the request's input and what its steps learned. */
 export interface JobParams {
@@ -42,4 +50,18 @@ export interface JobParams {
 export function parseParams(job: JobRow): JobParams {
   const parsed = JSON.parse(job.params) as Partial<JobParams>;
   return { input: parsed.input ?? {}, outputs: parsed.outputs ?? {} };
+}
+
+export class MissingJobHandlerError extends Error {
+  constructor(type: string) {
+    super(`No handler is registered for job type ${type}.`);
+    this.name = 'MissingJobHandlerError';
+  }
+}
+
+/** The handler of a job type; buildApp has already checked every type has one. */
+export function handlerFor(handlers: JobHandlers, type: string): JobHandler {
+  const handler = handlers[type as JobType];
+  if (!handler) throw new MissingJobHandlerError(type);
+  return handler;
 }
