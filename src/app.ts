@@ -19,9 +19,17 @@ import { registerMeRoutes } from './modules/me/me-routes.js';
 import { registerNodePoolRoutes } from './modules/node-pools/node-pool-routes.js';
 import { registerPodRoutes } from './modules/pods/pod-routes.js';
 import { registerSystemRoutes } from './modules/system/system-routes.js';
+import { registerGithubRoutes } from './modules/github/github-routes.js';
+import { registerBillingRoutes } from './modules/billing/billing-routes.js';
+import { registerIssuedTokenRoutes } from './modules/signing-keys/issued-token-routes.js';
 import { clusterJobHandlers } from './modules/clusters/cluster-jobs.js';
 import { nodePoolJobHandlers } from './modules/node-pools/node-pool-jobs.js';
+import { appJobHandlers } from './modules/apps/app-jobs.js';
+import { registerAppRoutes } from './modules/apps/app-routes.js';
+import { registerDeployRoutes } from './modules/deploys/deploy-routes.js';
 import type { JobHandlers } from './modules/jobs/job-types.js';
+import { dagJobHandlers } from './modules/dags/dag-jobs.js';
+import { registerDagRoutes } from './modules/dags/dag-routes.js';
 
 export type App = FastifyInstance & { jobRunner: JobRunner };
 
@@ -61,6 +69,13 @@ const requestSerializer = (request: { method: string; url: string; id: string; i
 
 /** Builds a ready API from explicit dependencies. It does not listen; main.ts (or a test) decides that. */
 export async function buildApp(deps: AppDeps): Promise<App> {
+  const keyRepo = createApiKeyRepo(deps.database.db, deps.clock);
+  const authenticate = createAuthenticator({
+    pepper: deps.pepper,
+    keys: keyRepo.authLookup,
+    verifySession: deps.verifySession,
+    now: () => deps.clock.now(),
+  });
   const app = Fastify({
     logger:
       deps.logger === false
@@ -74,14 +89,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     genReqId: () => `req_${randomBase62(20)}`,
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
-    // Router-level refusals (malformed percent-encoding, over-long path segments) get the same problem+json.
-    frameworkErrors: (error, _request, reply) => {
+    // Router-level refusals (malformed percent-encoding, over-long path segments) get the same
+    // problem+json — and still answer missing or invalid credentials first (CONTRACT §2 step 1–2).
+    frameworkErrors: (error, request, reply) => {
       const detail = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is longer than any id.' : 'The URL is malformed.';
-      return sendProblem(reply, new AppError('validation_failed', detail, { errors: [{ path: 'path', message: detail }] }));
+      const malformed = new AppError('validation_failed', detail, { errors: [{ path: 'path', message: detail }] });
+      void authenticate(request.headers.authorization).then(
+        () => sendProblem(reply, malformed),
+        (authError: unknown) => sendProblem(reply, authError instanceof AppError ? authError : malformed),
+      );
     },
     // Slow clients may not hold sockets for minutes (Node's default header timeout is 60 s).
     http: { headersTimeout: 10_000, requestTimeout: 60_000 },
-    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 200 },
+    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 2000 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(compileValidator);
@@ -98,17 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   registerErrorHandling(app);
 
-  const keyRepo = createApiKeyRepo(deps.database.db, deps.clock);
-  const routes = registerAuthGate(
-    app,
-    createAuthenticator({
-      pepper: deps.pepper,
-      keys: keyRepo.authLookup,
-      verifySession: deps.verifySession,
-      now: () => deps.clock.now(),
-    }),
-    { thirdPartyPublicPrefixes: ['/docs'] },
-  );
+  const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: ['/docs'] });
 
   await app.register(swagger, {
     openapi: {
@@ -125,7 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const handlers: JobHandlers = { ...clusterJobHandlers(), ...nodePoolJobHandlers() };
+  const handlers: JobHandlers = { ...clusterJobHandlers(), ...nodePoolJobHandlers(), ...appJobHandlers(), ...dagJobHandlers() };
   const jobRunner = createJobRunner({
     db: deps.database.db,
     clock: deps.clock,
@@ -146,6 +156,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerNodePoolRoutes(app, deps);
   registerPodRoutes(app, deps);
   registerJobRoutes(app, deps, handlers);
+  registerAppRoutes(app, deps);
+  registerDeployRoutes(app, deps);
+  registerDagRoutes(app, deps);
+  registerGithubRoutes(app, deps);
+  registerBillingRoutes(app, deps);
+  registerIssuedTokenRoutes(app, deps);
 
   if (deps.runJobs) app.addHook('onReady', async () => jobRunner.start());
   app.addHook('onClose', async () => {

@@ -3,11 +3,13 @@ import { parseArgs } from 'node:util';
 import { loadDevIssuer } from './auth/dev-issuer.js';
 import { ConfigError, loadConfig } from './config.js';
 import { serve } from './main.js';
+import { rotateSigningKeyCommand } from './modules/signing-keys/rotate-command.js';
 
 const USAGE = `Usage:
   skaledata serve                       start the API (configuration from the environment)
   skaledata dev-token --email <e> [--user <id>] [--org <id>] [--ttl <seconds>]
                                         print a session token from the local development issuer
+  skaledata rotate-signing-key          make a new key for the tokens this API signs; the old one stays published until its tokens expire
   skaledata help`;
 
 async function devToken(args: string[]): Promise<void> {
@@ -19,12 +21,14 @@ async function devToken(args: string[]): Promise<void> {
   const email = values.email;
   if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) throw new Error('--email is required (e.g. --email you@example.com)');
   const config = loadConfig();
-  if (config.clerk.jwtKey !== null) {
-    throw new Error('CLERK_JWT_KEY is set, so the server trusts Clerk, not the local development issuer; sign in through Clerk instead.');
+  if (!config.clerk.devIssuer) {
+    throw new Error('The local development issuer is off (CLERK_JWT_KEY is set, or PostgreSQL without DEV_ISSUER=on); sign in through Clerk instead.');
   }
   // A stable user id per email, so the same person gets the same personal account every time.
   const userId = values.user ?? `user_dev_${createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 24)}`;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new Error('--user must be 1 to 64 letters, digits, _ or -');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId) || userId.startsWith('org_')) {
+    throw new Error('--user must be 1 to 64 letters, digits, _ or - and must not look like an organisation (org_…)');
+  }
   if (values.org !== undefined && !/^org_[A-Za-z0-9_-]{1,60}$/.test(values.org)) throw new Error('--org must look like org_<id>');
   const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new Error('--ttl must be whole seconds from 60 to 86400');
@@ -37,6 +41,10 @@ export async function runCli(argv: string[]): Promise<void> {
   try {
     if (command === 'serve') return await serve();
     if (command === 'dev-token') return await devToken(rest);
+    if (command === 'rotate-signing-key') {
+      for (const line of await rotateSigningKeyCommand(loadConfig())) console.log(line);
+      return;
+    }
     if (command === 'help' || command === '--help' || command === '-h') {
       console.log(USAGE);
       return;

@@ -9,7 +9,7 @@ describe('loadConfig', () => {
     expect(config.host).toBe('127.0.0.1');
     expect(config.port).toBe(8080);
     expect(config.database).toEqual({ kind: 'sqlite', file: path.resolve('./data/skaledata.db') });
-    expect(config.clerk).toEqual({ jwtKey: null, issuer: null, authorizedParties: [], emailClaim: 'email' });
+    expect(config.clerk).toEqual({ jwtKey: null, devIssuer: true, issuer: null, authorizedParties: [], emailClaim: 'email' });
   });
 
   it.each([
@@ -45,6 +45,12 @@ describe('loadConfig', () => {
   });
 
   it('reads postgres URLs', () => {
-    expect(loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/db' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@127.0.0.1:5432/db' });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', DEV_ISSUER: 'on' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@127.0.0.1:5432/db' });
+  });
+
+  it('wants Clerk (or an explicit DEV_ISSUER=on) in front of a shared PostgreSQL database', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/db' })).toThrow(/^Invalid configuration: CLERK_JWT_KEY is required with PostgreSQL/);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', DEV_ISSUER: 'on' }).clerk.devIssuer).toBe(true);
+    expect(() => loadConfig({ DEV_ISSUER: 'off' })).toThrow(/^Invalid configuration: CLERK_JWT_KEY is required when DEV_ISSUER=off/);
   });
 });

@@ -10,8 +10,10 @@ export interface Config {
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   clerk: {
-    /** PEM public key of the Clerk instance; null selects the local development issuer. */
+    /** PEM public key of the Clerk instance; null when the local development issuer is used instead. */
     jwtKey: string | null;
+    /** Trust the local development issuer (no CLERK_JWT_KEY). On by default for SQLite only. */
+    devIssuer: boolean;
     issuer: string | null;
     authorizedParties: string[];
     emailClaim: string;
@@ -24,6 +26,10 @@ export interface Config {
   simulatedStepMs: number;
   jobPollIntervalMs: number;
   jobLeaseMs: number;
+  /** Where clients reach this API (the `iss` of tokens we sign, links we hand out); no trailing slash. */
+  publicUrl: string;
+  /** The container registry's service name: the `aud` of registry tokens and the host images are pushed to. */
+  registryService: string;
 }
 
 export class ConfigError extends Error {
@@ -97,6 +103,24 @@ function parseClerkKey(raw: string | undefined): string | null {
   return pem;
 }
 
+/** PUBLIC_URL: an http(s) origin with an optional path, defaulting to where the server listens. */
+function parsePublicUrl(raw: string | undefined, host: string, port: number): string {
+  const fallback = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const value = raw ?? fallback;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('PUBLIC_URL', `must be an http:// or https:// URL (got "${value}")`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw new ConfigError('PUBLIC_URL', `must be an http:// or https:// URL without credentials, query or fragment (got "${value}")`);
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+const REGISTRY_HOST = /^(?=.{1,253}(:|$))[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function loadConfig(env: Env = process.env): Config {
@@ -129,9 +153,34 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('CLERK_EMAIL_CLAIM', 'must be a claim name');
   }
 
+  const jwtKey = parseClerkKey(read(env, 'CLERK_JWT_KEY'));
+  // A shared database means a real deployment: trusting tokens minted from a file in the data folder
+  // must then be asked for explicitly.
+  const devIssuerSetting = read(env, 'DEV_ISSUER');
+  if (devIssuerSetting !== undefined && !['on', 'off'].includes(devIssuerSetting)) {
+    throw new ConfigError('DEV_ISSUER', `must be "on" or "off" (got "${devIssuerSetting}")`);
+  }
+  if (jwtKey !== null && devIssuerSetting === 'on') {
+    throw new ConfigError('DEV_ISSUER', 'cannot be "on" while CLERK_JWT_KEY is set: sessions come from Clerk');
+  }
+  const devIssuer = jwtKey === null && (devIssuerSetting === 'on' || (devIssuerSetting === undefined && database.kind === 'sqlite'));
+  if (jwtKey === null && !devIssuer) {
+    throw new ConfigError(
+      'CLERK_JWT_KEY',
+      database.kind === 'postgres'
+        ? 'is required with PostgreSQL (or set DEV_ISSUER=on for a development setup)'
+        : 'is required when DEV_ISSUER=off',
+    );
+  }
+
   const driver = read(env, 'INFRA_DRIVER') ?? 'simulated';
   if (driver !== 'simulated') {
     throw new ConfigError('INFRA_DRIVER', `must be "simulated", the only driver built in (got "${driver}")`);
+  }
+
+  const registryService = read(env, 'REGISTRY_SERVICE') ?? 'registry.skaledata.local';
+  if (!REGISTRY_HOST.test(registryService)) {
+    throw new ConfigError('REGISTRY_SERVICE', `must be a lowercase host name with an optional :port, e.g. registry.example.com (got "${registryService}")`);
   }
 
   return {
@@ -141,12 +190,14 @@ export function loadConfig(env: Env = process.env): Config {
     database,
     dataDir,
     logLevel: logLevel as Config['logLevel'],
-    clerk: { jwtKey: parseClerkKey(read(env, 'CLERK_JWT_KEY')), issuer, authorizedParties, emailClaim },
+    clerk: { jwtKey, devIssuer, issuer, authorizedParties, emailClaim },
     apiKeyPepper: secretBytes(env, 'API_KEY_PEPPER', null),
     encryptionKey: secretBytes(env, 'ENCRYPTION_KEY', 32),
     driver,
     simulatedStepMs: integer(env, 'SIMULATED_STEP_MS', 1500, 0, 600_000),
     jobPollIntervalMs: integer(env, 'JOB_POLL_INTERVAL_MS', 500, 10, 60_000),
     jobLeaseMs: integer(env, 'JOB_LEASE_MS', 30_000, 500, 3_600_000),
+    publicUrl: parsePublicUrl(read(env, 'PUBLIC_URL'), host, port),
+    registryService,
   };
 }

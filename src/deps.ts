@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { loadDevIssuer, DEV_ISSUER, type DevIssuer } from './auth/dev-issuer.js';
 import { createSessionVerifier } from './auth/session-verifier.js';
 import { migrate, openDatabase } from './db/database.js';
+import { checkSecretFingerprints } from './db/secret-fingerprints.js';
 import { createSimulatedDriver } from './infra/simulated-driver.js';
 import { systemClock } from './lib/clock.js';
 import { loadOrCreateSecretFile } from './lib/secret-files.js';
@@ -21,7 +22,22 @@ function secretFromDataDir(dataDir: string, name: string, bytes: number): Buffer
 export async function createRuntimeDeps(config: Config, options: { runJobs?: boolean } = {}): Promise<RuntimeDeps> {
   const database = openDatabase(config.database);
   await migrate(database.db);
-  const devIssuer = config.clerk.jwtKey === null ? loadDevIssuer(config.dataDir) : null;
+  const pepper = config.apiKeyPepper ?? secretFromDataDir(config.dataDir, 'api-key-pepper', 32);
+  const encryptionKey = config.encryptionKey ?? secretFromDataDir(config.dataDir, 'encryption-key', 32);
+  try {
+    await checkSecretFingerprints(
+      database.db,
+      [
+        { variable: 'API_KEY_PEPPER', value: pepper },
+        { variable: 'ENCRYPTION_KEY', value: encryptionKey },
+      ],
+      new Date().toISOString(),
+    );
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const devIssuer = config.clerk.devIssuer ? loadDevIssuer(config.dataDir) : null;
   const verifySession = createSessionVerifier(
     devIssuer
       ? { jwtKey: devIssuer.publicKeyPem, issuer: DEV_ISSUER, authorizedParties: [], emailClaim: 'email' }
@@ -33,8 +49,8 @@ export async function createRuntimeDeps(config: Config, options: { runJobs?: boo
     clock: systemClock,
     driver: createSimulatedDriver({ stepMs: config.simulatedStepMs }),
     verifySession,
-    pepper: config.apiKeyPepper ?? secretFromDataDir(config.dataDir, 'api-key-pepper', 32),
-    encryptionKey: config.encryptionKey ?? secretFromDataDir(config.dataDir, 'encryption-key', 32),
+    pepper,
+    encryptionKey,
     runJobs: options.runJobs ?? true,
     devIssuer,
   };

@@ -33,7 +33,16 @@ export async function serve(): Promise<void> {
     }
     throw error;
   }
-  const deps = await createRuntimeDeps(config);
+  let deps: Awaited<ReturnType<typeof createRuntimeDeps>>;
+  try {
+    deps = await createRuntimeDeps(config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
   const app = await buildApp(deps);
   let closing = false;
   const shutdown = (signal: string) => {

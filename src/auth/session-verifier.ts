@@ -70,7 +70,17 @@ export function createSessionVerifier(options: SessionVerifierOptions): SessionV
       throw new InvalidSessionError(error instanceof Error ? error.message : 'verification failed');
     }
 
-    if (typeof claims.exp !== 'number') throw new InvalidSessionError('exp is required');
+    // The library compares dates built from these claims; absurd values (1e300) make every comparison
+    // false. Require sane integers and check the window here as well.
+    const nowSeconds = Date.now() / 1000;
+    const skewSeconds = clockSkewInMs / 1000;
+    const { exp, nbf, iat } = claims;
+    if (!Number.isSafeInteger(exp) || (exp as number) <= nowSeconds - skewSeconds) throw new InvalidSessionError('exp is required and must be in the future');
+    for (const [name, value] of [['nbf', nbf], ['iat', iat]] as const) {
+      if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) > nowSeconds + skewSeconds)) {
+        throw new InvalidSessionError(`${name} must be a time in the past`);
+      }
+    }
     if (options.issuer !== null && claims.iss !== options.issuer) throw new InvalidSessionError('unexpected issuer');
     const userId = nonEmptyString(claims.sub);
     const sessionId = nonEmptyString(claims.sid);

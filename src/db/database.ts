@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import * as initial from './migrations/0001-initial.js';
 import * as appsAndIntegrations from './migrations/0002-apps-and-integrations.js';
+import * as settings from './migrations/0003-settings.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -27,6 +28,7 @@ export interface DatabaseHandle {
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-apps-and-integrations': appsAndIntegrations,
+  '0003-settings': settings,
 };
 
 export function openDatabase(database: Config['database']): DatabaseHandle {

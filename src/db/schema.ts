@@ -222,6 +222,12 @@ export interface SigningKeyTable {
   retired_at: string | null;
 }
 
+export interface SettingTable {
+  name: string;
+  value: string;
+  created_at: string;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   clouds: CloudTable;
@@ -239,5 +245,6 @@ export interface Database {
   billing_accounts: BillingAccountTable;
   usage_records: UsageRecordTable;
   signing_keys: SigningKeyTable;
+  settings: SettingTable;
 }
 

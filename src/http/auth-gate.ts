@@ -15,6 +15,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
   }
+  interface FastifyInstance {
+    /**
+     * Runs the route's authentication and scope decision again for a request still in flight. Long
+     * responses (followed log streams) call it periodically so a revoked key stops reading.
+     */
+    stillAuthorized(request: FastifyRequest): Promise<boolean>;
+  }
 }
 
 export class MissingAuthDeclarationError extends Error {
@@ -76,6 +83,17 @@ export function registerAuthGate(
     if (scopeName !== null) schema['x-required-scope'] = scopeName;
     for (const method of [route.method].flat()) {
       if (method !== 'HEAD' && auth.kind !== 'public') inventory.push({ method, url: route.url.replace(/:(\w+)/g, '{$1}'), auth });
+    }
+  });
+
+  app.decorate('stillAuthorized', async (request: FastifyRequest) => {
+    const auth = request.routeOptions.config.auth;
+    if (!auth || auth.kind === 'public') return true;
+    try {
+      const principal = await authenticate(request.headers.authorization);
+      return decide(auth, principal.type, principal.type === 'api_key' ? principal.scopes : []).allowed;
+    } catch {
+      return false;
     }
   });
 

@@ -69,7 +69,8 @@ export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error, request);
-    if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+    // The contract keeps stack traces out of log lines too: the error's kind, code and message identify it.
+    if (appError.status >= 500) request.log.error({ error: { type: error.name, code: error.code, message: error.message } }, 'request failed');
     else request.log.info({ code: appError.code }, 'request refused');
     return sendProblem(reply, appError);
   });

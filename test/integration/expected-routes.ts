@@ -46,13 +46,19 @@ export interface ExpectedRoute {
   auth: ExpectedAuth;
   /** False only for the OpenAPI document itself, which does not list its own endpoint. */
   documented?: boolean;
+  /** A query string a request needs to be well-formed (for the matrix's allowed cases). */
+  query?: string;
 }
 
 const clustersRead = { scope: 'clusters:read' } as const;
 const clustersWrite = { scope: 'clusters:write' } as const;
 const jobsRead = { scope: 'jobs:read' } as const;
+const appsRead = { scope: 'apps:read' } as const;
+const appsDeploy = { scope: 'apps:deploy' } as const;
+const appsManage = { scope: 'apps:manage' } as const;
+const terminalExec = { scope: 'terminal:exec' } as const;
 
-/** Every route that exists now (issue 2): CONTRACT §5 rows for system, identity, keys, clouds, clusters, node pools, pods, jobs. */
+/** Every route that exists: CONTRACT §5 rows (issues 2 and 3), plus the additions marked as ours. */
 export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   { method: 'GET', path: '/healthz', auth: 'public' },
   { method: 'GET', path: '/readyz', auth: 'public' },
@@ -97,6 +103,43 @@ export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   { method: 'GET', path: '/jobs', auth: jobsRead },
   { method: 'GET', path: '/jobs/{id}', auth: jobsRead },
   { method: 'POST', path: '/jobs/{id}/cancel', auth: clustersWrite },
+
+  // Issue 3. apps:read "List and get applications, health checks".
+  { method: 'GET', path: '/apps', auth: appsRead },
+  { method: 'GET', path: '/apps/{id}', auth: appsRead },
+  { method: 'GET', path: '/apps/{id}/health', auth: appsRead },
+  { method: 'GET', path: '/apps/{id}/deploys', auth: appsRead },
+  { method: 'GET', path: '/apps/{id}/dags', auth: appsRead },
+  // apps:manage "Create, update, delete, restart applications".
+  { method: 'POST', path: '/apps', auth: appsManage },
+  { method: 'PATCH', path: '/apps/{id}', auth: appsManage },
+  { method: 'DELETE', path: '/apps/{id}', auth: appsManage },
+  { method: 'POST', path: '/apps/{id}/restart', auth: appsManage },
+  // apps:deploy "Deploy images, upload DAGs, get deploy scripts, registry tokens, dev credentials".
+  { method: 'POST', path: '/apps/{id}/deploys', auth: appsDeploy },
+  // Our addition (not in CONTRACT §5): one deploy, so a CI/CD key can follow the deploy it started.
+  { method: 'GET', path: '/apps/{id}/deploys/{deploy}', auth: appsDeploy },
+  { method: 'POST', path: '/apps/{id}/dags', auth: appsDeploy },
+  { method: 'GET', path: '/apps/{id}/deploy-script', auth: appsDeploy },
+  { method: 'POST', path: '/apps/{id}/registry-token', auth: appsDeploy },
+  { method: 'POST', path: '/apps/{id}/dev-credentials', auth: appsDeploy },
+  // terminal:exec "Terminal pod setup".
+  { method: 'POST', path: '/clusters/{id}/terminal', auth: terminalExec },
+  // Our addition: the terminal gateway redeems a session's single-use token (the token is the credential).
+  { method: 'POST', path: '/terminal-sessions/redeem', auth: 'public' },
+  // "POST /clusters/{id}/data-plane-token — data plane handoff (needs user email)" rejects API keys (seed).
+  { method: 'POST', path: '/clusters/{id}/data-plane-token', auth: 'user-only' },
+  { method: 'GET', path: '/.well-known/jwks.json', auth: 'public' },
+  // clusters:write "Manage ... GitHub integration".
+  { method: 'GET', path: '/integrations/github', auth: clustersRead },
+  { method: 'PUT', path: '/integrations/github', auth: clustersWrite },
+  { method: 'DELETE', path: '/integrations/github', auth: clustersWrite },
+  // "POST /billing/* — billing management" rejects API keys (seed); reading billing needs `full`.
+  { method: 'GET', path: '/billing', auth: 'full' },
+  { method: 'POST', path: '/billing/subscription', auth: 'user-only' },
+  { method: 'POST', path: '/billing/portal-session', auth: 'user-only' },
+  // Our addition: the local payment provider's stand-in portal page (no account data, takes no payments).
+  { method: 'GET', path: '/billing/local-portal', auth: 'public', query: 'session=0123456789abcdefghijABCDEFGHIJkl' },
 ];
 
 /** Routes registered by a plugin we do not write (@fastify/swagger-ui): public by prefix, not in the table. */

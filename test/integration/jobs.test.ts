@@ -164,6 +164,25 @@ describe(`job lifecycle (${TEST_DIALECT})`, () => {
     expect(await getJson(h, account, `/clusters/${clusterId}`)).toMatchObject({ active_job_id: null, status: 'running' });
   });
 
+  it('settles node pools when a destroy fails after removing them', async () => {
+    const { clusterId } = await createCluster(h, account, { name: 'd-simfail-delete-control-plane', wait: true });
+    const add = await h.inject({
+      method: 'POST',
+      url: `/clusters/${clusterId}/node-pools`,
+      headers: account.auth,
+      payload: { name: 'workers', instance_type: 'm6i.large', min_size: 1, max_size: 3, desired_size: 1 },
+    });
+    const added = add.json() as { node_pool: { id: string }; job: { id: string } };
+    expect((await waitForJob(h, account, added.job.id)).status).toBe('succeeded');
+    const destroy = await h.inject({ method: 'DELETE', url: `/clusters/${clusterId}`, headers: account.auth });
+    const job = await waitForJob(h, account, (destroy.json() as { job: { id: string } }).job.id);
+    expect(job.status).toBe('failed');
+    expect(job.steps.find((step) => step.name === 'delete-node-pools')?.status).toBe('succeeded');
+    expect(await getJson(h, account, `/clusters/${clusterId}`)).toMatchObject({ status: 'failed', active_job_id: null });
+    // The pools were removed before the failure: they are gone, not stuck in 'deleting'.
+    expect(await getJson(h, account, `/clusters/${clusterId}/node-pools/${added.node_pool.id}`)).toMatchObject({ status: 'deleted' });
+  });
+
   it('filters jobs by resource, type and status', async () => {
     const other = await h.newAccount();
     const { clusterId, jobId } = await createCluster(h, other, { wait: true });
@@ -209,6 +228,34 @@ describe(`cancellation (${TEST_DIALECT})`, () => {
     const cancel = await h.inject({ method: 'POST', url: `/jobs/${jobId}/cancel`, headers: account.auth });
     expect(cancel.statusCode).toBe(200);
     expect(await getJson(h, account, `/clusters/${clusterId}`)).toMatchObject({ status: 'running', active_job_id: null });
+  });
+
+  it('puts every pool back to its own status when a queued destroy is canceled', async () => {
+    await h.app.jobRunner.start();
+    let clusterId = '';
+    const pools: Record<string, string> = {};
+    try {
+      ({ clusterId } = await createCluster(h, account, { wait: true }));
+      for (const name of ['good', 'bad-simfail-create-node-group']) {
+        const add = await h.inject({
+          method: 'POST',
+          url: `/clusters/${clusterId}/node-pools`,
+          headers: account.auth,
+          payload: { name, instance_type: 'm6i.large', min_size: 0, max_size: 2, desired_size: 1 },
+        });
+        const added = add.json() as { node_pool: { id: string }; job: { id: string } };
+        pools[name] = added.node_pool.id;
+        await waitForJob(h, account, added.job.id);
+      }
+    } finally {
+      await h.app.jobRunner.stop();
+    }
+    const destroy = await h.inject({ method: 'DELETE', url: `/clusters/${clusterId}`, headers: account.auth });
+    const jobId = (destroy.json() as { job: { id: string } }).job.id;
+    expect(await getJson(h, account, `/clusters/${clusterId}/node-pools/${pools.good}`)).toMatchObject({ status: 'deleting' });
+    expect((await h.inject({ method: 'POST', url: `/jobs/${jobId}/cancel`, headers: account.auth })).statusCode).toBe(200);
+    expect(await getJson(h, account, `/clusters/${clusterId}/node-pools/${pools.good}`)).toMatchObject({ status: 'running' });
+    expect(await getJson(h, account, `/clusters/${clusterId}/node-pools/${pools['bad-simfail-create-node-group']}`)).toMatchObject({ status: 'failed' });
   });
 
   it('stops a running create before its next step, rolls back and deletes the cluster', async () => {
@@ -296,6 +343,41 @@ describe(`pods and logs (${TEST_DIALECT})`, () => {
     expect(lines[4]).toContain(coredns?.name);
     const missing = await h.inject({ method: 'GET', url: `/clusters/${clusterId}/pods/no-such-pod/logs`, headers: account.auth });
     expect(missing.statusCode).toBe(404);
+  });
+
+  it('pages the pod list by name', async () => {
+    const all = await getJson<{ data: Array<{ name: string }>; next_cursor: string | null }>(h, account, `/clusters/${clusterId}/pods`);
+    expect(all.next_cursor).toBeNull();
+    const names: string[] = [];
+    let url = `/clusters/${clusterId}/pods?limit=1`;
+    for (;;) {
+      const page = await getJson<{ data: Array<{ name: string }>; next_cursor: string | null }>(h, account, url);
+      names.push(...page.data.map((pod) => pod.name));
+      if (page.next_cursor === null) break;
+      url = `/clusters/${clusterId}/pods?limit=1&cursor=${page.next_cursor}`;
+    }
+    expect(names).toEqual(all.data.map((pod) => pod.name));
+    expect(names).toEqual([...names].sort());
+  });
+
+  it('ends a followed stream within seconds once its API key is revoked', async () => {
+    const { id: keyId, key } = await h.createKey(account, ['clusters:read']);
+    const pods = await getJson<{ data: Array<{ name: string }> }>(h, account, `/clusters/${clusterId}/pods`);
+    const response = await fetch(`${baseUrl}/clusters/${clusterId}/pods/${pods.data[0]?.name ?? ''}/logs?tail=1&follow=true`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body?.getReader();
+    expect((await reader?.read())?.done).toBe(false);
+    expect((await h.inject({ method: 'DELETE', url: `/api-keys/${keyId}`, headers: account.auth })).statusCode).toBe(204);
+    const revokedAt = Date.now();
+    for (;;) {
+      const chunk = await reader?.read();
+      if (!chunk || chunk.done) break;
+      if (Date.now() - revokedAt > 10_000) throw new Error('the stream kept going after the key was revoked');
+    }
+    // The stream re-checks credentials every 2 s.
+    expect(Date.now() - revokedAt).toBeLessThan(4_000);
   });
 
   it('streams new lines with follow=true until the client leaves', async () => {

@@ -117,7 +117,8 @@ describe(`route inventory (${TEST_DIALECT})`, () => {
     // Building the real app registers every real route through the gate: it would throw on an undeclared one.
     h = await startHarness();
     user = await h.newAccount();
-    noScopeKey = (await h.createKey(user, ['apps:deploy'])).key;
+    // A key whose one scope (terminal:exec) no GET route asks for.
+    noScopeKey = (await h.createKey(user, ['terminal:exec'])).key;
     fullKey = (await h.createKey(user, ['full'])).key;
   });
   afterAll(async () => h?.close());
@@ -213,7 +214,7 @@ describe(`route inventory (${TEST_DIALECT})`, () => {
   it.each(EXPECTED_ROUTES.filter((route) => route.auth !== 'public').map((route) => [routeKey(route.method, route.path), route] as const))(
     '%s without credentials → 401 unauthenticated',
     async (_name, route: ExpectedRoute) => {
-      const url = route.path.replace('{id}', MISSING_CLUSTER).replace('{pool}', 'np_0000000000000000000000000').replace('{pod}', 'no-such-pod');
+      const url = route.path.replace('{id}', MISSING_CLUSTER).replace('{pool}', 'np_0000000000000000000000000').replace('{pod}', 'no-such-pod').replace('{deploy}', 'dep_0000000000000000000000000');
       const response = await h.inject({ method: route.method, url, ...(route.method === 'GET' || route.method === 'DELETE' ? {} : { payload: {} }) });
       expect(response.statusCode).toBe(401);
       expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -225,7 +226,7 @@ describe(`route inventory (${TEST_DIALECT})`, () => {
   it.each(EXPECTED_ROUTES.filter((route) => route.method === 'GET' && typeof route.auth === 'object').map((route) => [route.path, route] as const))(
     'HEAD %s goes through the same gate as GET',
     async (_name, route: ExpectedRoute) => {
-      const url = route.path.replace('{id}', MISSING_CLUSTER).replace('{pool}', 'np_0000000000000000000000000').replace('{pod}', 'no-such-pod');
+      const url = route.path.replace('{id}', MISSING_CLUSTER).replace('{pool}', 'np_0000000000000000000000000').replace('{pod}', 'no-such-pod').replace('{deploy}', 'dep_0000000000000000000000000');
       expect((await h.inject({ method: 'HEAD', url })).statusCode).toBe(401);
       const refused = await h.inject({ method: 'HEAD', url, headers: { authorization: `Bearer ${noScopeKey}` } });
       expect(refused.statusCode).toBe(403);

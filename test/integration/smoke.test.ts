@@ -27,7 +27,14 @@ describe(`smoke (${TEST_DIALECT})`, () => {
     expect(byName.get('clusters:read')).not.toContain('DELETE /clusters/{id}');
     expect(byName.get('jobs:read')).toEqual(['GET /jobs', 'GET /jobs/{id}']);
     expect(byName.get('full')).not.toContain('POST /api-keys');
-    expect(body.user_only_endpoints.sort()).toEqual(['DELETE /api-keys/{id}', 'POST /api-keys', 'POST /api-keys/{id}/roll']);
+    expect(body.user_only_endpoints.sort()).toEqual([
+      'DELETE /api-keys/{id}',
+      'POST /api-keys',
+      'POST /api-keys/{id}/roll',
+      'POST /billing/portal-session',
+      'POST /billing/subscription',
+      'POST /clusters/{id}/data-plane-token',
+    ]);
   });
 
   it('creates a cluster that reaches running', async () => {

@@ -39,7 +39,7 @@ describe(`the server as a real process (${TEST_DIALECT})`, () => {
   beforeAll(async () => {
     scratch = await createScratchDatabase();
     // No CLERK_JWT_KEY: the local development issuer, exactly as a newcomer runs it.
-    env = { DATABASE_URL: scratch.url, DATA_DIR: scratch.dataDir, SIMULATED_STEP_MS: '250', JOB_POLL_INTERVAL_MS: '50', JOB_LEASE_MS: '1500' };
+    env = { DATABASE_URL: scratch.url, DATA_DIR: scratch.dataDir, DEV_ISSUER: 'on', SIMULATED_STEP_MS: '250', JOB_POLL_INTERVAL_MS: '50', JOB_LEASE_MS: '1500' };
     token = (await runCli(['dev-token', '--email', 'newcomer@example.com'], env)).trim();
   });
   afterAll(async () => scratch.drop());
@@ -138,7 +138,10 @@ describe(`the server as a real process (${TEST_DIALECT})`, () => {
     server = await startServer(env);
     try {
       const job = await pollJob(server.baseUrl, token, jobId, (j) => j.status === 'succeeded');
-      expect(job.attempts).toBe(2);
+      // A graceful hand-back is not counted as a failed attempt, but the log says where it resumed.
+      expect(job.attempts).toBe(1);
+      const logs = job.logs as Array<{ message: string }>;
+      expect(logs.some((line) => /resuming \(attempt 1\) at step /.test(line.message))).toBe(true);
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;

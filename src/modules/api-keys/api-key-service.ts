@@ -52,7 +52,8 @@ export function createApiKeyService(deps: { repo: ApiKeyRepo; clock: Clock; pepp
       let expiresAt: string | null = null;
       if (input.expires_at !== undefined) {
         const at = new Date(input.expires_at);
-        if (at.getTime() <= now.getTime() || at.getTime() - now.getTime() > MAX_LIFETIME_MS) {
+        // Formats such as leap seconds (23:59:60) pass the schema but are no instant JavaScript can hold.
+        if (Number.isNaN(at.getTime()) || at.getTime() <= now.getTime() || at.getTime() - now.getTime() > MAX_LIFETIME_MS) {
           throw new AppError('validation_failed', 'expires_at must be in the future and within 5 years.', {
             errors: [{ path: 'expires_at', message: 'must be in the future and within 5 years' }],
           });

@@ -92,6 +92,9 @@ export function createClusterService(deps: ClusterServiceDeps) {
         if (Number(apps?.n ?? 0) > 0) {
           throw conflict(`Cluster ${cluster.id} still runs ${Number(apps?.n)} application(s); delete them first.`, { apps: Number(apps?.n) });
         }
+        // Remember each pool's status: a destroy canceled or failed before it removed the pools puts them back.
+        const pools = await trx.selectFrom('node_pools').select(['id', 'status']).where('cluster_id', '=', cluster.id).where('deleted_at', 'is', null).execute();
+        input = { ...input, pool_statuses: Object.fromEntries(pools.map((pool) => [pool.id, pool.status])) };
         await trx.updateTable('node_pools').set({ status: 'deleting', updated_at: now }).where('cluster_id', '=', cluster.id).where('deleted_at', 'is', null).execute();
       }
       return enqueueJob(trx, {

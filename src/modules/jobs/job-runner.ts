@@ -40,6 +40,9 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   let ticking: Promise<void> | null = null;
 
   const now = () => clock.now().toISOString();
+  // Only job types this build can run are claimed: during a rolling upgrade an older instance leaves
+  // newer types to the instances that know them.
+  const knownTypes = Object.keys(handlers);
   const leaseUntil = () => new Date(clock.now().getTime() + deps.leaseMs).toISOString();
 
   async function claim(job: JobRow): Promise<boolean> {
@@ -55,6 +58,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         updated_at: at,
       }))
       .where('id', '=', job.id)
+      .where('type', 'in', knownTypes)
       .where((eb) =>
         eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', at)])]),
       )
@@ -106,11 +110,21 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     let seq = Number(lastLog?.seq ?? 0);
     let logChain: Promise<unknown> = Promise.resolve();
     let currentStep: string | null = null;
+    // Every write of a running job is fenced by its lease: an instance that lost the job (its lease ran
+    // out and another took it) changes nothing more, however far it gets before it notices.
+    const stillOwned = (q: Db) =>
+      q.selectFrom('jobs').select('id').where('id', '=', job.id).where('lease_owner', '=', deps.instanceId).where('status', '=', 'running');
     const log: StepContext['log'] = (message, level = 'info') => {
       const row = { job_id: job.id, seq: ++seq, at: now(), level, step: currentStep, message: message.slice(0, 2000) };
-      logChain = logChain.then(() => db.insertInto('job_logs').values(row).execute()).catch((error: unknown) => {
-        logger.warn({ err: error, job_id: job.id }, 'could not store a job log line');
-      });
+      logChain = logChain
+        .then(() =>
+          db.transaction().execute(async (trx) => {
+            if (await stillOwned(trx).executeTakeFirst()) await trx.insertInto('job_logs').values(row).execute();
+          }),
+        )
+        .catch((error: unknown) => {
+          logger.warn({ err: error, job_id: job.id }, 'could not store a job log line');
+        });
     };
     const context: StepContext = { log, signal };
 
@@ -129,11 +143,23 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
 
     const operation = await handler.operation(db, job);
     const steps = await db.selectFrom('job_steps').selectAll().where('job_id', '=', job.id).orderBy('position').execute();
-    if (job.attempts > 1) log(`resuming (attempt ${job.attempts}) on ${deps.instanceId}`, 'warn');
-    else log(`started on ${deps.instanceId} with driver ${driver.name}`);
+    const resumeAt = steps.find((step) => step.status !== 'succeeded');
+    if (job.attempts > 1 || steps.some((step) => step.status === 'succeeded')) {
+      log(`resuming (attempt ${job.attempts}) at step ${resumeAt?.name ?? '-'} on ${deps.instanceId}`, 'warn');
+    } else {
+      log(`started on ${deps.instanceId} with driver ${driver.name}`);
+    }
 
-    const setStep = (position: number, changes: { status: string; started_at?: string | null; finished_at?: string }) =>
-      db.updateTable('job_steps').set(changes).where('job_id', '=', job.id).where('position', '=', position).execute();
+    const setStep = async (position: number, changes: { status: string; started_at?: string | null; finished_at?: string }) => {
+      const result = await db
+        .updateTable('job_steps')
+        .set(changes)
+        .where('job_id', '=', job.id)
+        .where('position', '=', position)
+        .where((eb) => eb.exists(stillOwned(db)))
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) throw new LeaseLostError();
+    };
 
     const completed: string[] = [];
     for (const step of steps) {
@@ -157,16 +183,18 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         const outputs = await driver.runStep(operation, step.name, context);
         if (Object.keys(outputs).length > 0) {
           const params = parseParams(job);
-          await db
+          const saved = await db
             .updateTable('jobs')
             .set({ params: JSON.stringify({ ...params, outputs: { ...params.outputs, ...outputs } }) })
             .where('id', '=', job.id)
-            .execute();
+            .where('lease_owner', '=', deps.instanceId)
+            .executeTakeFirst();
+          if (Number(saved.numUpdatedRows) !== 1) throw new LeaseLostError();
         }
       } catch (error) {
         if (signal.aborted) {
           // Shutdown or lost lease: the step runs again, from the start, wherever the job resumes.
-          await setStep(step.position, { status: 'pending', started_at: null });
+          await setStep(step.position, { status: 'pending', started_at: null }).catch(() => undefined);
           await logChain;
           throw error;
         }
@@ -190,7 +218,10 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
 
   function launch(job: JobRow): void {
     const controller = new AbortController();
+    let renewedAt = Date.now();
     const renew = setInterval(() => {
+      // Unable to renew for most of a lease (database unreachable): stop before another instance may take over.
+      if (Date.now() - renewedAt > deps.leaseMs * 0.8) controller.abort(new LeaseLostError());
       db.updateTable('jobs')
         .set({ lease_expires_at: leaseUntil() })
         .where('id', '=', job.id)
@@ -199,6 +230,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         .executeTakeFirst()
         .then((result) => {
           if (Number(result.numUpdatedRows) !== 1) controller.abort(new LeaseLostError());
+          else renewedAt = Date.now();
         })
         .catch(() => undefined);
     }, Math.max(100, Math.floor(deps.leaseMs / 3)));
@@ -228,6 +260,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         .selectFrom('jobs')
         .selectAll()
         .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', at)])]))
+        .where('type', 'in', knownTypes)
         .orderBy('id')
         .limit(free * 2)
         .execute();
@@ -270,7 +303,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         // Hand the interrupted jobs back at once instead of waiting for their leases to run out.
         await db
           .updateTable('jobs')
-          .set({ lease_owner: null, lease_expires_at: new Date(0).toISOString() })
+          // A graceful hand-back is not a crash: it does not count towards MAX_ATTEMPTS.
+          .set((eb) => ({ lease_owner: null, lease_expires_at: new Date(0).toISOString(), attempts: eb('attempts', '-', 1) }))
           .where('id', 'in', jobs.map(([id]) => id))
           .where('lease_owner', '=', deps.instanceId)
           .where('status', '=', 'running')

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/database.js';
+import { startUsage, stopUsage } from '../billing/usage-recorder.js';
 import { loadClusterSpec, releaseCluster } from '../clusters/cluster-repo.js';
 import type { JobHandler, JobRow } from '../jobs/job-types.js';
 import { parseParams } from '../jobs/job-types.js';
@@ -30,6 +31,7 @@ export function nodePoolJobHandlers(): Record<'node_pool.create' | 'node_pool.re
       succeeded: async (trx, job, _outputs, now) => {
         const pool = await trx.selectFrom('node_pools').select('desired_size').where('id', '=', job.resource_id).executeTakeFirstOrThrow();
         await settle(trx, job, { status: 'running', status_reason: null, current_size: pool.desired_size }, now);
+        await startUsage(trx, { accountId: job.account_id, resourceType: 'node_pool', resourceId: job.resource_id, quantity: pool.desired_size }, now);
       },
       failed: (trx, job, reason, now) => settle(trx, job, { status: 'failed', status_reason: reason, current_size: 0 }, now),
       canceled: (trx, job, now) => settle(trx, job, { status: 'deleted', status_reason: 'Creation was canceled.', current_size: 0, deleted_at: now }, now),
@@ -41,9 +43,10 @@ export function nodePoolJobHandlers(): Record<'node_pool.create' | 'node_pool.re
         const sizes = sizesOf(job);
         return { kind: 'node_pool.resize', ...base, to: { minSize: sizes.min_size, maxSize: sizes.max_size, desiredSize: sizes.desired_size } };
       },
-      succeeded: (trx, job, _outputs, now) => {
+      succeeded: async (trx, job, _outputs, now) => {
         const sizes = sizesOf(job);
-        return settle(trx, job, { status: 'running', status_reason: null, ...sizes, current_size: sizes.desired_size }, now);
+        await settle(trx, job, { status: 'running', status_reason: null, ...sizes, current_size: sizes.desired_size }, now);
+        await startUsage(trx, { accountId: job.account_id, resourceType: 'node_pool', resourceId: job.resource_id, quantity: sizes.desired_size }, now);
       },
       // The node group keeps its old sizes when a resize does not go through.
       failed: (trx, job, reason, now) => settle(trx, job, { status: 'running', status_reason: `Resize failed: ${reason}` }, now),
@@ -52,7 +55,10 @@ export function nodePoolJobHandlers(): Record<'node_pool.create' | 'node_pool.re
 
     'node_pool.delete': {
       operation: async (db, job) => ({ kind: 'node_pool.delete', ...(await poolOperationBase(db, job)) }),
-      succeeded: (trx, job, _outputs, now) => settle(trx, job, { status: 'deleted', status_reason: null, current_size: 0, deleted_at: now }, now),
+      succeeded: async (trx, job, _outputs, now) => {
+        await settle(trx, job, { status: 'deleted', status_reason: null, current_size: 0, deleted_at: now }, now);
+        await stopUsage(trx, job.resource_id, now);
+      },
       failed: (trx, job, reason, now) => settle(trx, job, { status: 'failed', status_reason: `Removal failed: ${reason}` }, now),
       canceled: (trx, job, now) =>
         job.started_at === null

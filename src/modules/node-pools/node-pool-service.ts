@@ -47,6 +47,18 @@ export function sizeErrors(sizes: Sizes): FieldError[] {
   return errors;
 }
 
+/** Moves the pool into its job's status only if it is still in a state that allows it (re-checked in the transaction). */
+async function claimPool(trx: Db, poolId: string, allowed: string[], status: string, now: string): Promise<void> {
+  const result = await trx
+    .updateTable('node_pools')
+    .set({ status, status_reason: null, updated_at: now })
+    .where('id', '=', poolId)
+    .where('status', 'in', allowed)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) throw conflict(`Node pool ${poolId} changed meanwhile; read it again and retry.`);
+}
+
 const toSpec = (row: NodePoolRow): NodePoolSpec => ({
   id: row.id,
   name: row.name,
@@ -190,7 +202,7 @@ export function createNodePoolService(deps: { db: Db; clock: Clock; driver: Infr
         'node_pool.resize',
         { kind: 'node_pool.resize', cluster, pool: toSpec(pool), to: { minSize: sizes.min_size, maxSize: sizes.max_size, desiredSize: sizes.desired_size } },
         async (trx, _jobId, now) => {
-          await trx.updateTable('node_pools').set({ status: 'resizing', status_reason: null, updated_at: now }).where('id', '=', poolId).execute();
+          await claimPool(trx, poolId, ['running'], 'resizing', now);
         },
         poolId,
         { ...sizes },
@@ -211,7 +223,7 @@ export function createNodePoolService(deps: { db: Db; clock: Clock; driver: Infr
         'node_pool.delete',
         { kind: 'node_pool.delete', cluster, pool: toSpec(pool) },
         async (trx, _jobId, now) => {
-          await trx.updateTable('node_pools').set({ status: 'deleting', status_reason: null, updated_at: now }).where('id', '=', poolId).execute();
+          await claimPool(trx, poolId, ['running', 'failed'], 'deleting', now);
         },
         poolId,
         { previous_status: pool.status },

@@ -5,13 +5,15 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
 import { principalOf } from '../../http/auth-gate.js';
-import { conflict, notFound } from '../../http/errors.js';
+import { AppError, conflict, notFound } from '../../http/errors.js';
 import { IdParam, Timestamp } from '../../http/schemas.js';
 import { createClusterRepo, loadClusterSpec } from '../clusters/cluster-repo.js';
 
 const tags = ['Pods'];
 /** A followed log stream ends after this long; clients reconnect with ?tail to continue. */
 const MAX_FOLLOW_MS = 10 * 60_000;
+/** How often a followed stream re-checks its caller's credentials (the revocation bound for streams). */
+const REAUTH_INTERVAL_MS = 2_000;
 
 const Pod = Type.Object({
   name: Type.String(),
@@ -22,10 +24,17 @@ const Pod = Type.Object({
   started_at: Timestamp,
 });
 
+const POD_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
 const PodParams = Type.Object({
   id: IdParam,
-  pod: Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
+  pod: Type.String({ minLength: 1, maxLength: 253, pattern: POD_NAME.source }),
 });
+
+const PodListQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })), cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 400 })) },
+  { additionalProperties: false },
+);
 
 const LogQuery = Type.Object(
   {
@@ -53,11 +62,32 @@ export function registerPodRoutes(root: FastifyInstance, deps: AppDeps): void {
     '/clusters/:id/pods',
     {
       config: { auth: scope('clusters:read') },
-      schema: { tags, summary: "List the cluster's pods", params: Type.Object({ id: IdParam }), response: { 200: Type.Object({ data: Type.Array(Pod) }) } },
+      schema: {
+        tags,
+        summary: "List the cluster's pods (by name)",
+        params: Type.Object({ id: IdParam }),
+        querystring: PodListQuery,
+        response: { 200: Type.Object({ data: Type.Array(Pod), next_cursor: Type.Union([Type.String(), Type.Null()]) }) },
+      },
     },
     async (request) => {
       const spec = await runningSpec(principalOf(request).accountId, request.params.id);
-      return { data: await deps.driver.listPods(spec) };
+      const limit = request.query.limit ?? 50;
+      let after: string | null = null;
+      if (request.query.cursor !== undefined) {
+        after = Buffer.from(request.query.cursor, 'base64url').toString('utf8');
+        if (!POD_NAME.test(after)) {
+          throw new AppError('validation_failed', 'cursor is not one this API returned', {
+            errors: [{ path: 'query.cursor', message: 'is not a cursor this API returned' }],
+          });
+        }
+      }
+      const pods = (await deps.driver.listPods(spec))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .filter((pod) => after === null || pod.name > after);
+      const page = pods.slice(0, limit);
+      const last = page[page.length - 1];
+      return { data: page, next_cursor: pods.length > limit && last ? Buffer.from(last.name).toString('base64url') : null };
     },
   );
 
@@ -80,13 +110,30 @@ export function registerPodRoutes(root: FastifyInstance, deps: AppDeps): void {
       const lines = await deps.driver.podLogs(spec, request.params.pod, { tail: request.query.tail ?? 100, follow, signal: controller.signal });
       if (!lines) throw notFound('pod', request.params.pod);
       const limit = setTimeout(() => controller.abort(), MAX_FOLLOW_MS);
+      // A followed stream outlives the check made when it opened: re-check the credentials every few
+      // seconds, so a revoked or expired key (or session) stops reading within that bound.
+      const recheck = follow
+        ? setInterval(() => {
+            root
+              .stillAuthorized(request)
+              .then((ok) => {
+                if (!ok) controller.abort();
+              })
+              .catch(() => controller.abort());
+          }, REAUTH_INTERVAL_MS)
+        : null;
+      const cleanup = () => {
+        clearTimeout(limit);
+        if (recheck) clearInterval(recheck);
+      };
+      controller.signal.addEventListener('abort', cleanup);
       request.raw.on('close', () => controller.abort());
       const stream = Readable.from(
         (async function* () {
           try {
             for await (const line of lines) yield `${line}\n`;
           } finally {
-            clearTimeout(limit);
+            cleanup();
           }
         })(),
       );

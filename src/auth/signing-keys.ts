@@ -1,0 +1,188 @@
+import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import type { Db } from '../db/database.js';
+import type { Clock } from '../lib/clock.js';
+import { newId } from '../lib/ids.js';
+import { open, seal } from '../lib/secret-box.js';
+
+/**
+ * The key pairs that sign the tokens this API issues (registry, data-plane, dev credentials). They
+ * live in the database with the private half sealed by ENCRYPTION_KEY, so every instance that shares
+ * the database and the key signs and verifies alike, and a database leak alone reveals no private key.
+ */
+export const SIGNING_ALGORITHM = 'ES256';
+
+/** The longest lifetime of any token we sign; TokenIssuer refuses anything longer. */
+export const MAX_TOKEN_TTL_SECONDS = 15 * 60;
+
+/** Instances re-read the keys this often, so a rotation reaches all of them within it. */
+export const KEY_REFRESH_MS = 60_000;
+
+/**
+ * A retired key stays published while tokens it signed may still be valid: the longest lifetime,
+ * plus the refresh interval during which other instances may still sign with it after a rotation.
+ */
+export const RETIRED_KEY_PUBLISHED_MS = MAX_TOKEN_TTL_SECONDS * 1000 + KEY_REFRESH_MS;
+
+/** Unknown kids trigger a re-read at most this often, so garbage kids cannot hammer the database. */
+const UNKNOWN_KID_REFRESH_MS = 5_000;
+
+/** A P-256 public key as published in the JWKS. */
+export interface PublicJwk {
+  kid: string;
+  kty: string;
+  alg: typeof SIGNING_ALGORITHM;
+  use: 'sig';
+  crv: string;
+  x: string;
+  y: string;
+}
+
+type SigningKeyObject = Awaited<ReturnType<typeof importJWK>>;
+
+interface CachedKey {
+  kid: string;
+  publicJwk: PublicJwk;
+  publicKey: SigningKeyObject;
+  retiredAt: string | null;
+}
+
+interface KeyCache {
+  loadedAt: number;
+  keys: CachedKey[];
+  active: KeyRow;
+}
+
+interface KeyRow {
+  kid: string;
+  algorithm: string;
+  private_key_encrypted: string;
+  public_jwk: string;
+  created_at: string;
+  retired_at: string | null;
+}
+
+const sealedFor = (kid: string) => `signing-key:${kid}`;
+
+async function newKeyRow(clock: Clock, encryptionKey: Buffer): Promise<KeyRow> {
+  const now = clock.now();
+  const kid = newId('signingKey', now.getTime());
+  const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
+  const privateJwk = await exportJWK(privateKey);
+  const { kty, crv, x, y } = await exportJWK(publicKey);
+  const publicJwk: Partial<PublicJwk> = { kty, crv, x, y, kid, alg: SIGNING_ALGORITHM, use: 'sig' };
+  return {
+    kid,
+    algorithm: SIGNING_ALGORITHM,
+    private_key_encrypted: seal(encryptionKey, JSON.stringify(privateJwk), sealedFor(kid)),
+    public_jwk: JSON.stringify(publicJwk),
+    created_at: now.toISOString(),
+    retired_at: null,
+  };
+}
+
+/** Newest first: the active key every instance signs with is the first live row in this order. */
+async function readPublishedRows(db: Db, now: Date): Promise<KeyRow[]> {
+  const oldestRetirement = new Date(now.getTime() - RETIRED_KEY_PUBLISHED_MS).toISOString();
+  return db
+    .selectFrom('signing_keys')
+    .selectAll()
+    .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', oldestRetirement)]))
+    .orderBy('created_at', 'desc')
+    .orderBy('kid', 'desc')
+    .execute();
+}
+
+/**
+ * Makes a new active key and retires every other active one, in one transaction (key generation
+ * happens before it). This is what `skaledata rotate-signing-key` runs.
+ */
+export async function rotateSigningKey(db: Db, clock: Clock, encryptionKey: Buffer): Promise<{ kid: string; retired: string[] }> {
+  const row = await newKeyRow(clock, encryptionKey);
+  const retired = await db.transaction().execute(async (trx) => {
+    const active = await trx.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).execute();
+    await trx.insertInto('signing_keys').values(row).execute();
+    if (active.length > 0) {
+      await trx
+        .updateTable('signing_keys')
+        .set({ retired_at: row.created_at })
+        .where('kid', 'in', active.map((key) => key.kid))
+        .where('retired_at', 'is', null)
+        .execute();
+    }
+    return active.map((key) => key.kid);
+  });
+  return { kid: row.kid, retired };
+}
+
+export interface SigningKeyStore {
+  /** The key to sign with now (created on first use). */
+  activeKey(): Promise<{ kid: string; privateKey: SigningKeyObject }>;
+  /** A published key by kid, re-reading the table once when the kid is not known yet. */
+  publicKey(kid: string): Promise<SigningKeyObject | null>;
+  /** What GET /.well-known/jwks.json publishes: the active key(s) and recently retired ones. */
+  publishedKeys(): Promise<PublicJwk[]>;
+}
+
+export function createSigningKeyStore(deps: { db: Db; clock: Clock; encryptionKey: Buffer }): SigningKeyStore {
+  const { db, clock, encryptionKey } = deps;
+  let cache: KeyCache | null = null;
+  let loading: Promise<KeyCache> | null = null;
+  let activePrivate: { kid: string; privateKey: SigningKeyObject } | null = null;
+
+  async function load(): Promise<KeyCache> {
+    let rows = await readPublishedRows(db, clock.now());
+    if (!rows.some((row) => row.retired_at === null)) {
+      // Two instances may both get here at once: both insert, both then sign with the newest row,
+      // and the other stays published (and is retired by the next rotation).
+      await db.insertInto('signing_keys').values(await newKeyRow(clock, encryptionKey)).execute();
+      rows = await readPublishedRows(db, clock.now());
+    }
+    const active = rows.find((row) => row.retired_at === null);
+    if (!active) throw new Error('no active signing key after creating one');
+    const keys = await Promise.all(
+      rows.map(async (row) => {
+        const publicJwk = JSON.parse(row.public_jwk) as PublicJwk;
+        return { kid: row.kid, publicJwk, publicKey: await importJWK(publicJwk, SIGNING_ALGORITHM), retiredAt: row.retired_at };
+      }),
+    );
+    return { loadedAt: clock.now().getTime(), keys, active };
+  }
+
+  async function refresh(maxAgeMs: number): Promise<KeyCache> {
+    if (cache && clock.now().getTime() - cache.loadedAt < maxAgeMs) return cache;
+    // One read at a time per instance, however many requests arrive together.
+    loading ??= load().finally(() => {
+      loading = null;
+    });
+    cache = await loading;
+    return cache;
+  }
+
+  function stillPublished(key: CachedKey, now: number): boolean {
+    return key.retiredAt === null || Date.parse(key.retiredAt) + RETIRED_KEY_PUBLISHED_MS > now;
+  }
+
+  return {
+    async activeKey() {
+      const { active } = await refresh(KEY_REFRESH_MS);
+      if (activePrivate?.kid !== active.kid) {
+        const jwk = JSON.parse(open(encryptionKey, active.private_key_encrypted, sealedFor(active.kid))) as JWK;
+        activePrivate = { kid: active.kid, privateKey: await importJWK(jwk, SIGNING_ALGORITHM) };
+      }
+      return activePrivate;
+    },
+
+    async publicKey(kid) {
+      let state = await refresh(KEY_REFRESH_MS);
+      if (!state.keys.some((key) => key.kid === kid)) state = await refresh(UNKNOWN_KID_REFRESH_MS);
+      const key = state.keys.find((candidate) => candidate.kid === kid);
+      return key && stillPublished(key, clock.now().getTime()) ? key.publicKey : null;
+    },
+
+    async publishedKeys() {
+      const state = await refresh(KEY_REFRESH_MS);
+      const now = clock.now().getTime();
+      return state.keys.filter((key) => stillPublished(key, now)).map((key) => key.publicJwk);
+    },
+  };
+}

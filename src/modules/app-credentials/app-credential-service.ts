@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import type { Principal } from '../../auth/principal.js';
+import { principalId } from '../../auth/principal.js';
+import { MAX_TOKEN_TTL_SECONDS } from '../../auth/signing-keys.js';
+import type { TokenIssuer } from '../../auth/token-issuer.js';
+import type { Db } from '../../db/database.js';
+import { conflict, notFound } from '../../http/errors.js';
+import type { Clock } from '../../lib/clock.js';
+import { newId } from '../../lib/ids.js';
+import { createAppCredentialRepo, type AppForCredentials } from './app-credential-repo.js';
+import { renderDeployScript } from './deploy-script.js';
+
+/** Registry tokens live as long as the distribution spec's clients expect to reuse one: one push. */
+export const REGISTRY_TOKEN_TTL_SECONDS = MAX_TOKEN_TTL_SECONDS;
+export const DEV_CREDENTIAL_DEFAULT_TTL_SECONDS = MAX_TOKEN_TTL_SECONDS;
+
+export type RegistryAction = 'pull' | 'push';
+
+/** Apps on their way out get no new credentials; everything else (even a failed app) can be worked on. */
+const CLOSED_STATUSES = new Set(['deleting', 'deleted']);
+
+/**
+ * One repository namespace per account. Registry paths are lowercase, so a mixed-case account id also
+ * gets a digest suffix: otherwise `user_Ab` and `user_aB` would share (and could push to) one namespace.
+ */
+export function registryRepository(accountId: string, appName: string): string {
+  const lower = accountId.toLowerCase();
+  const namespace = lower === accountId ? lower : `${lower}-${createHash('sha256').update(accountId).digest('hex').slice(0, 10)}`;
+  return `${namespace}/${appName.toLowerCase()}`;
+}
+
+/** Kubernetes namespace the app runs in: one per app name, which is unique on its cluster. */
+export const appNamespace = (appName: string): string => `app-${appName}`.slice(0, 63);
+
+function airflowUrl(app: AppForCredentials): string | null {
+  if (app.cluster_endpoint === null) return null;
+  try {
+    return `https://${app.name}.apps.${new URL(app.cluster_endpoint).host}`;
+  } catch {
+    return null;
+  }
+}
+
+export interface AppCredentialServiceDeps {
+  db: Db;
+  clock: Clock;
+  issuer: TokenIssuer;
+  publicUrl: string;
+  registryService: string;
+}
+
+export function createAppCredentialService(deps: AppCredentialServiceDeps) {
+  const { clock, issuer, publicUrl, registryService } = deps;
+  const repo = createAppCredentialRepo(deps.db);
+
+  async function openApp(accountId: string, appId: string): Promise<AppForCredentials> {
+    const app = await repo.findLiveApp(accountId, appId);
+    if (!app) throw notFound('app', appId);
+    if (CLOSED_STATUSES.has(app.status)) {
+      throw conflict(`App ${appId} is ${app.status}; it no longer gets credentials.`, { app_status: app.status });
+    }
+    return app;
+  }
+
+  return {
+    /** A Docker distribution token (docs.docker.com registry token spec) for the app's repository only. */
+    async registryToken(principal: Principal, appId: string, actions: readonly RegistryAction[]) {
+      const app = await openApp(principal.accountId, appId);
+      const repository = registryRepository(app.account_id, app.name);
+      const granted = (['pull', 'push'] as const).filter((action) => actions.includes(action));
+      const issued = await issuer.sign(
+        { access: [{ type: 'repository', name: repository, actions: granted }] },
+        { audience: registryService, subject: principalId(principal), ttlSeconds: REGISTRY_TOKEN_TTL_SECONDS },
+      );
+      return {
+        token: issued.token,
+        access_token: issued.token,
+        expires_in: REGISTRY_TOKEN_TTL_SECONDS,
+        issued_at: issued.issuedAt.toISOString(),
+        expires_at: issued.expiresAt.toISOString(),
+        registry: registryService,
+        repository,
+      };
+    },
+
+    /** A token scoped to one app plus the settings a local toolchain needs; each issuance is recorded. */
+    async devCredentials(principal: Principal, appId: string, ttlSeconds: number) {
+      const app = await openApp(principal.accountId, appId);
+      const id = newId('devCredential', clock.now().getTime());
+      const issued = await issuer.sign(
+        { app_id: app.id, account: app.account_id, cluster_id: app.cluster_id, token_use: 'app_dev' },
+        { audience: `skaledata:app:${app.id}`, subject: principalId(principal), ttlSeconds, jti: id },
+      );
+      // Recorded after signing so the stored expiry is the token's own; the token itself is never stored.
+      await repo.recordDevCredential({
+        id,
+        account_id: app.account_id,
+        app_id: app.id,
+        issued_to: principalId(principal),
+        principal_type: principal.type,
+        expires_at: issued.expiresAt.toISOString(),
+        created_at: issued.issuedAt.toISOString(),
+      });
+      return {
+        id,
+        app_id: app.id,
+        expires_at: issued.expiresAt.toISOString(),
+        token: issued.token,
+        connection: {
+          api_url: publicUrl,
+          cluster_endpoint: app.cluster_endpoint,
+          namespace: appNamespace(app.name),
+          app_name: app.name,
+          type: app.type,
+          ...(app.type === 'airflow' ? { airflow_url: airflowUrl(app) } : {}),
+        },
+      };
+    },
+
+    async deployScript(accountId: string, appId: string): Promise<{ filename: string; script: string }> {
+      const app = await openApp(accountId, appId);
+      return { filename: `deploy-${app.name}.sh`, script: renderDeployScript({ appId: app.id, appName: app.name, apiUrl: publicUrl }) };
+    },
+  };
+}
+
+export type AppCredentialService = ReturnType<typeof createAppCredentialService>;

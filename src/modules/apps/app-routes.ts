@@ -1,0 +1,76 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { AppDeps } from '../../app-context.js';
+import { scope } from '../../auth/scopes.js';
+import { principalOf } from '../../http/auth-gate.js';
+import { pageSchema } from '../../http/pagination.js';
+import { IdParams } from '../../http/schemas.js';
+import { App, AppAccepted, AppHealth, AppListQuery, CreateAppBody, UpdateAppBody } from './app-schemas.js';
+import { createAppService } from './app-service.js';
+
+const tags = ['Apps'];
+
+export function registerAppRoutes(root: FastifyInstance, deps: AppDeps): void {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const service = createAppService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
+  // Seed: apps:read "List and get applications, health checks"; apps:manage "Create, update, delete, restart applications".
+  const read = { auth: scope('apps:read') };
+  const manage = { auth: scope('apps:manage') };
+
+  app.get(
+    '/apps',
+    { config: read, schema: { tags, summary: 'List applications', querystring: AppListQuery, response: { 200: pageSchema(App) } } },
+    async (request) => service.list(principalOf(request).accountId, request.query),
+  );
+
+  app.get(
+    '/apps/:id',
+    { config: read, schema: { tags, summary: 'One application', params: IdParams, response: { 200: App } } },
+    async (request) => service.get(principalOf(request).accountId, request.params.id),
+  );
+
+  app.post(
+    '/apps',
+    {
+      config: manage,
+      schema: { tags, summary: 'Create an application on a running cluster (with an image, its first deploy is queued)', body: CreateAppBody, response: { 201: App } },
+    },
+    async (request, reply) => {
+      const created = await service.create(principalOf(request), request.body);
+      reply.code(201);
+      return created;
+    },
+  );
+
+  app.patch(
+    '/apps/:id',
+    { config: manage, schema: { tags, summary: 'Rename an application or change its settings', params: IdParams, body: UpdateAppBody, response: { 200: App } } },
+    async (request) => service.update(principalOf(request).accountId, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/apps/:id',
+    { config: manage, schema: { tags, summary: 'Delete an application (asynchronous teardown)', params: IdParams, response: { 202: AppAccepted } } },
+    async (request, reply) => {
+      const result = await service.remove(principalOf(request), request.params.id);
+      reply.code(202);
+      return result;
+    },
+  );
+
+  app.post(
+    '/apps/:id/restart',
+    { config: manage, schema: { tags, summary: 'Rolling restart of a running application (asynchronous)', params: IdParams, response: { 202: AppAccepted } } },
+    async (request, reply) => {
+      const result = await service.restart(principalOf(request), request.params.id);
+      reply.code(202);
+      return result;
+    },
+  );
+
+  app.get(
+    '/apps/:id/health',
+    { config: read, schema: { tags, summary: "The application's health checks as its cluster reports them", params: IdParams, response: { 200: AppHealth } } },
+    async (request) => service.health(principalOf(request).accountId, request.params.id),
+  );
+}

@@ -1,0 +1,228 @@
+import type { Principal } from '../../auth/principal.js';
+import { principalId } from '../../auth/principal.js';
+import { isUniqueViolation, type Db } from '../../db/database.js';
+import { conflict, notFound, validationFailed, type AppError } from '../../http/errors.js';
+import { pageRequest, toPage } from '../../http/pagination.js';
+import type { HealthCheck, InfraDriver } from '../../infra/driver.js';
+import type { Clock } from '../../lib/clock.js';
+import { newId } from '../../lib/ids.js';
+import { createClusterRepo, loadClusterSpec } from '../clusters/cluster-repo.js';
+import { checkImage, queueDeploy } from '../deploys/deploy-service.js';
+import { createJobRepo, enqueueJob } from '../jobs/job-repo.js';
+import { presentJob } from '../jobs/job-service.js';
+import type { JobRow } from '../jobs/job-types.js';
+import { createAppRepo, GONE, parseConfig, toAppSpec, type AppConfig, type AppFilter, type AppRow, type AppStatus, type AppType } from './app-repo.js';
+
+export function presentApp(row: AppRow) {
+  return {
+    id: row.id,
+    cluster_id: row.cluster_id,
+    name: row.name,
+    type: row.type,
+    image: row.image,
+    status: row.status,
+    status_reason: row.status_reason,
+    config: parseConfig(row),
+    current_deploy_id: row.current_deploy_id,
+    active_job_id: row.active_job_id,
+    created_by: row.created_by,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    deleted_at: row.deleted_at,
+  };
+}
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
+
+/** One failing check makes the app unhealthy; a warning degraded; only all passing is healthy. */
+export function overallHealth(checks: readonly Pick<HealthCheck, 'status'>[]): HealthStatus {
+  if (checks.some((check) => check.status === 'fail')) return 'unhealthy';
+  if (checks.some((check) => check.status === 'warn')) return 'degraded';
+  if (checks.length > 0 && checks.every((check) => check.status === 'pass')) return 'healthy';
+  return 'unknown';
+}
+
+/** A cluster that does not answer must not hold the request (and a socket) until the client gives up. */
+const HEALTH_TIMEOUT_MS = 5_000;
+const DEFAULT_SERVICE_PORT = 8080;
+
+const portOnAirflow = () => validationFailed([{ path: 'config.port', message: 'applies to service apps only' }]);
+
+export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriver }) {
+  const { db, clock, driver } = deps;
+  const repo = createAppRepo(db);
+  const clusters = createClusterRepo(db);
+  const jobs = createJobRepo(db);
+
+  async function mustGet(accountId: string, id: string): Promise<AppRow> {
+    const row = await repo.get(accountId, id);
+    if (!row) throw notFound('app', id);
+    return row;
+  }
+
+  /** Why an operation cannot start on this app now, naming the job in the way. */
+  async function busyConflict(app: AppRow, verb: string, allowed: readonly AppStatus[]): Promise<AppError> {
+    if (app.active_job_id !== null) {
+      const job = await jobs.get(app.account_id, app.active_job_id);
+      const what = job ? ` (${job.type}, ${job.status})` : '';
+      return conflict(`App ${app.id} is busy with job ${app.active_job_id}${what}; wait for it to finish or cancel it before you ${verb} it.`, {
+        active_job_id: app.active_job_id,
+      });
+    }
+    return conflict(`App ${app.id} is ${app.status}; to ${verb} it, it must be ${allowed.join(' or ')}.`, { app_status: app.status });
+  }
+
+  async function accepted(accountId: string, appId: string, job: JobRow) {
+    return { app: presentApp(await mustGet(accountId, appId)), job: presentJob(job, await jobs.stepsOf([job.id])) };
+  }
+
+  /** Claims the app and queues its job in one transaction; 409 when another job or its status is in the way. */
+  async function startAppJob(principal: Principal, app: AppRow, type: 'app.restart' | 'app.delete', allowed: readonly AppStatus[], status: AppStatus, verb: string) {
+    const now = clock.now().toISOString();
+    const jobId = newId('job', Date.parse(now));
+    const cluster = await loadClusterSpec(db, app.cluster_id);
+    const steps = driver.steps({ kind: type, cluster, app: toAppSpec(app) });
+    const job = await db.transaction().execute(async (trx) => {
+      if (!(await repo.claimForJob(trx, principal.accountId, app.id, jobId, allowed, { status, status_reason: null, updated_at: now }))) return null;
+      return enqueueJob(trx, {
+        id: jobId,
+        accountId: principal.accountId,
+        type,
+        resourceType: 'app',
+        resourceId: app.id,
+        clusterId: app.cluster_id,
+        input: { previous_status: app.status, previous_status_reason: app.status_reason },
+        createdBy: principalId(principal),
+        steps,
+        now,
+      });
+    });
+    if (!job) throw await busyConflict(await mustGet(principal.accountId, app.id), verb, allowed);
+    return accepted(principal.accountId, app.id, job);
+  }
+
+  return {
+    async create(
+      principal: Principal,
+      input: { name: string; cluster_id: string; type: AppType; image?: string; config?: { replicas?: number; port?: number } },
+    ) {
+      if (input.image !== undefined) checkImage(input.image);
+      if (input.type === 'airflow' && input.config?.port !== undefined) throw portOnAirflow();
+      const cluster = await clusters.get(principal.accountId, input.cluster_id);
+      if (!cluster) throw notFound('cluster', input.cluster_id);
+
+      const now = clock.now().toISOString();
+      const config: AppConfig = { replicas: input.config?.replicas ?? 1 };
+      if (input.type === 'service') config.port = input.config?.port ?? DEFAULT_SERVICE_PORT;
+      const appId = newId('app', Date.parse(now));
+      // With an image, the first deploy is queued with the app, in the same transaction.
+      const initial =
+        input.image === undefined
+          ? null
+          : {
+              image: input.image,
+              jobId: newId('job', Date.parse(now)),
+              deployId: newId('deploy', Date.parse(now)),
+              steps: driver.steps({
+                kind: 'app.deploy',
+                cluster: await loadClusterSpec(db, cluster.id),
+                app: { id: appId, name: input.name, type: input.type, image: null },
+                image: input.image,
+              }),
+            };
+      const row: AppRow = {
+        id: appId,
+        account_id: principal.accountId,
+        cluster_id: cluster.id,
+        name: input.name,
+        type: input.type,
+        image: null,
+        status: initial ? 'deploying' : 'pending',
+        status_reason: null,
+        config: JSON.stringify(config),
+        current_deploy_id: null,
+        active_job_id: initial?.jobId ?? null,
+        created_by: principalId(principal),
+        created_at: now,
+        updated_at: now,
+        deleted_at: null,
+      };
+      try {
+        const locked = await db.transaction().execute(async (trx) => {
+          if (!(await repo.lockRunningCluster(trx, principal.accountId, cluster.id))) return false;
+          await repo.insert(trx, row);
+          if (initial) await queueDeploy(trx, repo, { principal, app: row, now, previous: { status: 'pending', status_reason: null }, ...initial });
+          return true;
+        });
+        if (!locked) {
+          const fresh = (await clusters.get(principal.accountId, cluster.id)) ?? cluster;
+          if (fresh.status !== 'running') {
+            throw conflict(`Cluster ${fresh.id} is ${fresh.status}; apps can be created only on a running cluster.`, { cluster_status: fresh.status });
+          }
+          throw conflict(`Cluster ${fresh.id} is busy with job ${fresh.active_job_id ?? ''}; create the app when it has finished.`, { active_job_id: fresh.active_job_id });
+        }
+      } catch (error) {
+        if (isUniqueViolation(error)) throw conflict(`Cluster ${cluster.id} already has an app named "${input.name}".`);
+        throw error;
+      }
+      return presentApp(await mustGet(principal.accountId, row.id));
+    },
+
+    async list(accountId: string, query: AppFilter & { limit?: number; cursor?: string }) {
+      const page = pageRequest(query);
+      return toPage(await repo.list(accountId, query, page), page, presentApp);
+    },
+
+    async get(accountId: string, id: string) {
+      return presentApp(await mustGet(accountId, id));
+    },
+
+    async update(accountId: string, id: string, input: { name?: string; config?: { replicas?: number; port?: number } }) {
+      const app = await mustGet(accountId, id);
+      if (app.type === 'airflow' && input.config?.port !== undefined) throw portOnAirflow();
+      if (GONE.includes(app.status as AppStatus)) throw conflict(`App ${id} is ${app.status}; it can no longer be changed.`, { app_status: app.status });
+      // Settings take effect with the next deploy or restart; changing them starts no rollout by itself.
+      const changes: Partial<AppRow> = { updated_at: clock.now().toISOString() };
+      if (input.name !== undefined) changes.name = input.name;
+      if (input.config !== undefined) changes.config = JSON.stringify({ ...parseConfig(app), ...input.config });
+      try {
+        if (!(await repo.update(accountId, id, changes))) {
+          const fresh = await mustGet(accountId, id);
+          throw conflict(`App ${id} is ${fresh.status}; it can no longer be changed.`, { app_status: fresh.status });
+        }
+      } catch (error) {
+        if (isUniqueViolation(error)) throw conflict(`Cluster ${app.cluster_id} already has an app named "${input.name ?? ''}".`);
+        throw error;
+      }
+      return presentApp(await mustGet(accountId, id));
+    },
+
+    async remove(principal: Principal, id: string) {
+      const app = await mustGet(principal.accountId, id);
+      return startAppJob(principal, app, 'app.delete', ['pending', 'running', 'failed'], 'deleting', 'delete');
+    },
+
+    async restart(principal: Principal, id: string) {
+      const app = await mustGet(principal.accountId, id);
+      return startAppJob(principal, app, 'app.restart', ['running'], 'restarting', 'restart');
+    },
+
+    async health(accountId: string, id: string) {
+      const app = await mustGet(accountId, id);
+      const cluster = await loadClusterSpec(db, app.cluster_id);
+      const checkedAt = clock.now().toISOString();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<HealthCheck[]>((resolve) => {
+        timer = setTimeout(
+          () => resolve([{ name: 'cluster', status: 'unknown', message: `the cluster did not report within ${HEALTH_TIMEOUT_MS / 1000} s`, checked_at: checkedAt }]),
+          HEALTH_TIMEOUT_MS,
+        );
+      });
+      const reported = driver
+        .appHealth(cluster, { ...toAppSpec(app), status: app.status })
+        .catch((): HealthCheck[] => [{ name: 'cluster', status: 'unknown', message: 'the cluster could not be asked for health', checked_at: checkedAt }]);
+      const checks = await Promise.race([reported, timeout]).finally(() => clearTimeout(timer));
+      return { app_id: app.id, status: overallHealth(checks), checks, checked_at: checkedAt };
+    },
+  };
+}
