@@ -387,7 +387,10 @@ describe(`deploys while jobs wait (${TEST_DIALECT})`, () => {
     await h.app.jobRunner.start();
     try {
       await waitFor(async () => ((await jobOf(job.id)).status === 'running' ? true : undefined));
-      expect((await getJson<DeployBody>(h, account.auth, `/apps/${app.id}/deploys/${d.id}`)).status).toBe('in_progress');
+      // The deploy turns in_progress as the runner starts the job, a moment after the claim.
+      await waitFor(async () =>
+        (await getJson<DeployBody>(h, account.auth, `/apps/${app.id}/deploys/${d.id}`)).status === 'in_progress' ? true : undefined,
+      );
       expect((await h.inject({ method: 'POST', url: `/jobs/${job.id}/cancel`, headers: account.auth })).statusCode).toBe(202);
       expect((await waitForJob(h, account, job.id)).status).toBe('canceled');
     } finally {
