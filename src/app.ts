@@ -27,7 +27,7 @@ import { nodePoolJobHandlers } from './modules/node-pools/node-pool-jobs.js';
 import { appJobHandlers } from './modules/apps/app-jobs.js';
 import { registerAppRoutes } from './modules/apps/app-routes.js';
 import { registerDeployRoutes } from './modules/deploys/deploy-routes.js';
-import type { JobHandlers } from './modules/jobs/job-types.js';
+import { JOB_TYPES, MissingJobHandlerError, type JobHandlers } from './modules/jobs/job-types.js';
 import { dagJobHandlers } from './modules/dags/dag-jobs.js';
 import { registerDagRoutes } from './modules/dags/dag-routes.js';
 
@@ -136,6 +136,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const handlers: JobHandlers = { ...clusterJobHandlers(), ...nodePoolJobHandlers(), ...appJobHandlers(), ...dagJobHandlers() };
+  // Fail closed, like routes without an auth declaration: a job type nobody handles would sit queued forever.
+  for (const type of JOB_TYPES) if (!handlers[type]) throw new MissingJobHandlerError(type);
   const jobRunner = createJobRunner({
     db: deps.database.db,
     clock: deps.clock,
