@@ -3,13 +3,13 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-context.js';
-import { createAuthenticator } from './auth/authenticator.js';
+import { createAuthRuntime } from './auth/auth-runtime.js';
 import { registerAuthGate, securitySchemes } from './http/auth-gate.js';
+import { registerDrain } from './http/drain.js';
 import { registerErrorHandling, sendProblem } from './http/error-handler.js';
 import { AppError } from './http/errors.js';
 import { compileValidator } from './http/validation.js';
 import { randomBase62 } from './lib/ids.js';
-import { createApiKeyRepo } from './modules/api-keys/api-key-repo.js';
 import { registerApiKeyRoutes } from './modules/api-keys/api-key-routes.js';
 import { registerCloudRoutes } from './modules/clouds/cloud-routes.js';
 import { registerClusterRoutes } from './modules/clusters/cluster-routes.js';
@@ -69,13 +69,9 @@ const requestSerializer = (request: { method: string; url: string; id: string; i
 
 /** Builds a ready API from explicit dependencies. It does not listen; main.ts (or a test) decides that. */
 export async function buildApp(deps: AppDeps): Promise<App> {
-  const keyRepo = createApiKeyRepo(deps.database.db, deps.clock);
-  const authenticate = createAuthenticator({
-    pepper: deps.pepper,
-    keys: keyRepo.authLookup,
-    verifySession: deps.verifySession,
-    now: () => deps.clock.now(),
-  });
+  // Key and session caches, and the change feed that keeps them exact across instances.
+  const auth = createAuthRuntime(deps);
+  const { keyRepo, authenticate } = auth;
   const app = Fastify({
     logger:
       deps.logger === false
@@ -88,7 +84,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           },
     genReqId: () => `req_${randomBase62(20)}`,
     bodyLimit: 64 * 1024,
-    return503OnClosing: true,
+    // While draining, requests arriving on open keep-alive connections are still served (with
+    // `Connection: close`): /healthz must stay 200 until exit and /readyz answer its own 503 (http/drain.ts).
+    return503OnClosing: false,
     // Router-level refusals (malformed percent-encoding, over-long path segments) get the same
     // problem+json — and still answer missing or invalid credentials first (CONTRACT §2 step 1–2).
     frameworkErrors: (error, request, reply) => {
@@ -117,6 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return parseJson(request, text, done);
   });
   registerErrorHandling(app);
+  registerDrain(app);
 
   const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: ['/docs'] });
 
@@ -139,7 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Fail closed, like routes without an auth declaration: a job type nobody handles would sit queued forever.
   for (const type of JOB_TYPES) if (!handlers[type]) throw new MissingJobHandlerError(type);
   const jobRunner = createJobRunner({
-    db: deps.database.db,
+    database: deps.database,
     clock: deps.clock,
     driver: deps.driver,
     logger: app.log,
@@ -166,6 +165,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerIssuedTokenRoutes(app, deps);
 
   if (deps.runJobs) app.addHook('onReady', async () => jobRunner.start());
+  app.addHook('onReady', async () => auth.start(app.log));
+  app.addHook('onClose', async () => auth.stop());
   app.addHook('onClose', async () => {
     await jobRunner.stop();
     await keyRepo.flushLastUsed();

@@ -26,10 +26,20 @@ export interface Config {
   simulatedStepMs: number;
   jobPollIntervalMs: number;
   jobLeaseMs: number;
+  /** On SIGTERM, how long requests in flight may take to finish before their connections are cut. */
+  shutdownDrainMs: number;
   /** Where clients reach this API (the `iss` of tokens we sign, links we hand out); no trailing slash. */
   publicUrl: string;
   /** The container registry's service name: the `aud` of registry tokens and the host images are pushed to. */
   registryService: string;
+  /** In-process authentication caches (src/auth/key-cache.ts, session-cache.ts). */
+  authCache: {
+    /** How long a cached key answer is trusted without a reload (ms); 0 turns the key cache off. */
+    ttlMs: number;
+    maxKeys: number;
+    maxUnknownKeys: number;
+    maxSessions: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -197,7 +207,14 @@ export function loadConfig(env: Env = process.env): Config {
     simulatedStepMs: integer(env, 'SIMULATED_STEP_MS', 1500, 0, 600_000),
     jobPollIntervalMs: integer(env, 'JOB_POLL_INTERVAL_MS', 500, 10, 60_000),
     jobLeaseMs: integer(env, 'JOB_LEASE_MS', 30_000, 500, 3_600_000),
+    shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     publicUrl: parsePublicUrl(read(env, 'PUBLIC_URL'), host, port),
     registryService,
+    authCache: {
+      ttlMs: integer(env, 'AUTH_CACHE_TTL_MS', 10_000, 0, 60_000),
+      maxKeys: integer(env, 'AUTH_CACHE_MAX_KEYS', 10_000, 0, 1_000_000),
+      maxUnknownKeys: integer(env, 'AUTH_CACHE_MAX_UNKNOWN_KEYS', 10_000, 0, 1_000_000),
+      maxSessions: integer(env, 'AUTH_CACHE_MAX_SESSIONS', 10_000, 0, 1_000_000),
+    },
   };
 }

@@ -21,7 +21,7 @@ function secretFromDataDir(dataDir: string, name: string, bytes: number): Buffer
 /** Turns configuration into the real dependencies: database (migrated), secrets, verifier, driver. */
 export async function createRuntimeDeps(config: Config, options: { runJobs?: boolean } = {}): Promise<RuntimeDeps> {
   const database = openDatabase(config.database);
-  await migrate(database.db);
+  await migrate(database);
   const pepper = config.apiKeyPepper ?? secretFromDataDir(config.dataDir, 'api-key-pepper', 32);
   const encryptionKey = config.encryptionKey ?? secretFromDataDir(config.dataDir, 'encryption-key', 32);
   try {

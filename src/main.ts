@@ -1,6 +1,7 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createRuntimeDeps } from './deps.js';
+import { gracefulShutdown } from './http/graceful-shutdown.js';
 
 function banner(config: Config, address: string, devIssuer: boolean, driver: string, db: string): string {
   const lines = [
@@ -21,7 +22,7 @@ function banner(config: Config, address: string, devIssuer: boolean, driver: str
   return lines.join('\n');
 }
 
-/** Reads configuration, builds the app and listens; SIGTERM/SIGINT close it cleanly. */
+/** Reads configuration, builds the app and listens; SIGTERM/SIGINT drain and close it (http/graceful-shutdown.ts). */
 export async function serve(): Promise<void> {
   let config: Config;
   try {
@@ -44,22 +45,12 @@ export async function serve(): Promise<void> {
     throw error;
   }
   const app = await buildApp(deps);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    app.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
-    force.unref();
-    app
-      .close()
-      .then(() => deps.database.close())
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        console.error('shutdown failed', error);
-        process.exit(1);
-      });
-  };
+  const shutdown = gracefulShutdown({
+    app,
+    closeDatabase: () => deps.database.close(),
+    drainMs: config.shutdownDrainMs,
+    exit: (code) => process.exit(code),
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   const address = await app.listen({ host: config.host, port: config.port });

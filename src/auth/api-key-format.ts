@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { randomBase62, toBase62 } from '../lib/ids.js';
 
@@ -34,7 +34,7 @@ export function isWellFormedApiKey(candidate: string): boolean {
  * a leaked table can neither authenticate nor confirm a guessed key. Keys are looked up by this
  * digest (an indexed equality), so no attacker-steered string comparison happens.
  */
-export function digestApiKey(key: string, pepper: Buffer): string {
+export function digestApiKey(key: string, pepper: Buffer | KeyObject): string {
   return createHmac('sha256', pepper).update(key).digest('hex');
 }
 

@@ -1,5 +1,6 @@
 import { verifyToken } from '@clerk/backend';
-import { accountOf, type UserPrincipal } from './principal.js';
+import { accountOf } from './principal.js';
+import type { VerifiedSession } from './session-cache.js';
 
 /**
  * Verifies Clerk session tokens networklessly (CONTRACT §1). `verifyToken` checks the RSA signature,
@@ -22,7 +23,8 @@ export class InvalidSessionError extends Error {
   }
 }
 
-export type SessionVerifier = (token: string) => Promise<UserPrincipal>;
+/** The verified principal and the token's `exp`, until which the authenticator may remember it. */
+export type SessionVerifier = (token: string) => Promise<VerifiedSession>;
 
 /** Clerk marks session tokens with this `cat` header value; any other category is not a session. */
 const SESSION_CATEGORY = 'cl_B7d4PD111AAA';
@@ -90,6 +92,9 @@ export function createSessionVerifier(options: SessionVerifierOptions): SessionV
     const compactOrg = claims.o as { id?: unknown } | undefined;
     const orgId = nonEmptyString(claims.org_id) ?? nonEmptyString(compactOrg?.id);
     const email = nonEmptyString(claims[options.emailClaim]);
-    return { type: 'user', userId, accountId: accountOf(userId, orgId), orgId, email, sessionId };
+    return {
+      principal: { type: 'user', userId, accountId: accountOf(userId, orgId), orgId, email, sessionId },
+      expiresAtMs: (exp as number) * 1000,
+    };
   };
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import * as initial from './migrations/0001-initial.js';
@@ -15,15 +15,34 @@ export type Db = Kysely<Database>;
 export interface DbCapabilities {
   /** Several server processes may share this database (PostgreSQL); SQLite is one process's file. */
   sharedByInstances: boolean;
+  /**
+   * `SELECT … FOR UPDATE SKIP LOCKED`: a reader locks the rows it takes and others pass over them
+   * without waiting (PostgreSQL). Without it, rows are taken by conditional UPDATEs one at a time.
+   */
+  supportsSkipLocked: boolean;
 }
 
 export interface DatabaseHandle {
   db: Db;
   kind: 'sqlite' | 'postgres';
   capabilities: DbCapabilities;
+  /**
+   * The database server's clock plus `offsetMs`, as SQL yielding an ISO-8601 UTC string shaped like
+   * Date#toISOString (so it compares as text with the timestamps we store). Job leases are stamped
+   * and judged with it: instances on different hosts then agree on when a lease ran out, whatever
+   * their own clocks say.
+   */
+  sqlNow(offsetMs?: number): RawBuilder<string>;
+  /** Runs `work` (the migrations) while no other instance sharing this database runs its own. */
+  withMigrationLock<T>(work: () => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** pg_advisory_lock key held while migrating: "skd-migr" as a 64-bit integer. */
+export const MIGRATION_LOCK_KEY = '8316851283141683058';
+/** How long an instance waits for another's migrations before it gives up starting. */
+const MIGRATION_LOCK_WAIT_MS = 5 * 60_000;
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -44,7 +63,13 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
     return {
       db,
       kind: 'sqlite',
-      capabilities: { sharedByInstances: false },
+      capabilities: { sharedByInstances: false, supportsSkipLocked: false },
+      // One process owns the file; the migrator's own lock table is enough.
+      withMigrationLock: (work) => work(),
+      sqlNow: (offsetMs = 0) =>
+        offsetMs === 0
+          ? sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
+          : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`${offsetMs / 1000} seconds`})`,
       ping: async () => {
         await sql`select 1`.execute(db);
       },
@@ -65,7 +90,12 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
   return {
     db,
     kind: 'postgres',
-    capabilities: { sharedByInstances: true },
+    capabilities: { sharedByInstances: true, supportsSkipLocked: true },
+    withMigrationLock: (work) => withAdvisoryLock(database.url, work),
+    sqlNow: (offsetMs = 0) =>
+      offsetMs === 0
+        ? sql<string>`to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+        : sql<string>`to_char((now() at time zone 'UTC') + make_interval(secs => ${offsetMs / 1000}), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
     ping: async () => {
       await sql`select 1`.execute(db);
     },
@@ -73,15 +103,48 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
   };
 }
 
-/** Brings the schema up to date; safe to run at every start (applied migrations are skipped). */
-export async function migrate(db: Db): Promise<void> {
+/**
+ * Holds a session-level advisory lock on a connection of its own (outside the pool) while `work` runs.
+ * Instances starting together queue here: the first migrates, the others find nothing left to do.
+ * Kysely's migrator locks too, but only after it has created its bookkeeping tables, so the first
+ * start on an empty database would otherwise race on those. The lock dies with the connection, so a
+ * process killed while migrating does not block the next one.
+ */
+async function withAdvisoryLock<T>(url: string, work: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'skaledata-migrate', lock_timeout: MIGRATION_LOCK_WAIT_MS });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    try {
+      await client.query('select pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === '55P03') {
+        throw new Error(`Another instance has been migrating this database for over ${MIGRATION_LOCK_WAIT_MS / 60_000} minutes; not starting.`);
+      }
+      throw error;
+    }
+    try {
+      return await work();
+    } finally {
+      await client.query('select pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Brings the schema up to date; safe to run at every start (applied migrations are skipped) and from
+ * several instances starting together (they take turns under the database's migration lock).
+ */
+export async function migrate(database: Pick<DatabaseHandle, 'db' | 'withMigrationLock'>): Promise<void> {
   const migrator = new Migrator({
-    db,
+    db: database.db,
     provider: { getMigrations: async () => MIGRATIONS },
     migrationTableName: 'skaledata_migrations',
     migrationLockTableName: 'skaledata_migrations_lock',
   });
-  const { error } = await migrator.migrateToLatest();
+  const { error } = await database.withMigrationLock(() => migrator.migrateToLatest());
   if (error) throw error instanceof Error ? error : new Error(String(error));
 }
 

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
 import { REALM } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
-import { decide, requiredScope, type AuthRequirement } from '../auth/scopes.js';
+import { decide, requiredScope, type AuthRequirement, type Decision, type Scope } from '../auth/scopes.js';
 import { AppError } from './errors.js';
 
 declare module 'fastify' {
@@ -60,6 +60,31 @@ function openApiSecurity(requirement: AuthRequirement): Array<Record<string, str
 /** Every route with its declared requirement, as registered: the source for GET /scopes' endpoint lists. */
 export type RouteInventory = Array<{ method: string; url: string; auth: AuthRequirement }>;
 
+const NO_SCOPES: readonly Scope[] = Object.freeze([]);
+
+function refusal(decision: Exclude<Decision, { allowed: true }>): AppError {
+  if (decision.code === 'user_session_required') return new AppError('user_session_required', decision.detail);
+  return new AppError('insufficient_scope', decision.detail, { required_scope: decision.scope }, {
+    'www-authenticate': `${REALM}, error="insufficient_scope", scope="${decision.scope}"`,
+  });
+}
+
+/** Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, resolved at registration. */
+function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestHookHandler {
+  // A route refuses only one way (its requirement fixes the code and the scope): built once, on first use.
+  let refused: AppError | null = null;
+  return async (request: FastifyRequest) => {
+    const principal = await authenticate(request.headers.authorization);
+    const decision = decide(auth, principal.type, principal.type === 'api_key' ? principal.scopes : NO_SCOPES);
+    if (!decision.allowed) throw (refused ??= refusal(decision));
+    request.principal = principal;
+    request.log = request.log.child({
+      account_id: principal.accountId,
+      principal: principal.type === 'user' ? principal.userId : principal.keyId,
+    });
+  };
+}
+
 export function registerAuthGate(
   app: FastifyInstance,
   authenticate: Authenticator,
@@ -81,6 +106,9 @@ export function registerAuthGate(
     schema['x-auth'] = auth.kind;
     const scopeName = requiredScope(auth);
     if (scopeName !== null) schema['x-required-scope'] = scopeName;
+    // The gate runs first among the route's own onRequest hooks: before content-type parsing and
+    // validation, so steps 1–4 always come first. Bound to the route's requirement here, once.
+    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate), ...[route.onRequest ?? []].flat()];
     for (const method of [route.method].flat()) {
       if (method !== 'HEAD' && auth.kind !== 'public') inventory.push({ method, url: route.url.replace(/:(\w+)/g, '{$1}'), auth });
     }
@@ -91,30 +119,12 @@ export function registerAuthGate(
     if (!auth || auth.kind === 'public') return true;
     try {
       const principal = await authenticate(request.headers.authorization);
-      return decide(auth, principal.type, principal.type === 'api_key' ? principal.scopes : []).allowed;
+      return decide(auth, principal.type, principal.type === 'api_key' ? principal.scopes : NO_SCOPES).allowed;
     } catch {
       return false;
     }
   });
 
-  // onRequest runs before content-type parsing and validation: steps 1–4 always come first.
-  app.addHook('onRequest', async (request: FastifyRequest) => {
-    const auth = request.routeOptions.config.auth;
-    if (!auth || auth.kind === 'public') return;
-    const principal = await authenticate(request.headers.authorization);
-    const decision = decide(auth, principal.type, principal.type === 'api_key' ? principal.scopes : []);
-    if (!decision.allowed) {
-      if (decision.code === 'user_session_required') throw new AppError('user_session_required', decision.detail);
-      throw new AppError('insufficient_scope', decision.detail, { required_scope: decision.scope }, {
-        'www-authenticate': `${REALM}, error="insufficient_scope", scope="${decision.scope}"`,
-      });
-    }
-    request.principal = principal;
-    request.log = request.log.child({
-      account_id: principal.accountId,
-      principal: principal.type === 'user' ? principal.userId : principal.keyId,
-    });
-  });
   return inventory;
 }
 

@@ -225,7 +225,7 @@ describe(`bad input (${TEST_DIALECT})`, () => {
         ] as const) {
           const started = Date.now();
           const response = await send('POST', '/clouds', { payload, headers: JSON_TYPE });
-          expect(Date.now() - started).toBeLessThan(1000);
+          expect(Date.now() - started).toBeLessThan(5000);
           expectFieldError(response, path);
         }
       });
@@ -236,7 +236,7 @@ describe(`bad input (${TEST_DIALECT})`, () => {
       await expectUnchanged(async () => {
         const started = Date.now();
         const response = await send('POST', '/clouds', { payload, headers: JSON_TYPE });
-        expect(Date.now() - started).toBeLessThan(1000);
+        expect(Date.now() - started).toBeLessThan(5000);
         expectProblem(response, 413, 'payload_too_large');
       });
     });
@@ -611,7 +611,7 @@ describe(`bad input (${TEST_DIALECT})`, () => {
       await expectUnchanged(async () => {
         const started = Date.now();
         expectProblem(await send('GET', `/${'a'.repeat(10_000)}`), 404, 'not_found');
-        expect(Date.now() - started).toBeLessThan(1000);
+        expect(Date.now() - started).toBeLessThan(5000);
       });
     });
 
@@ -619,7 +619,7 @@ describe(`bad input (${TEST_DIALECT})`, () => {
       await expectUnchanged(async () => {
         const started = Date.now();
         const response = await send('GET', `/clouds/${'a'.repeat(10_000)}`);
-        expect(Date.now() - started).toBeLessThan(1000);
+        expect(Date.now() - started).toBeLessThan(5000);
         expect(response.statusCode, response.body.slice(0, 300)).toBeGreaterThanOrEqual(400);
         expect(response.statusCode).toBeLessThan(500);
         expectProblem(response, response.statusCode, response.statusCode === 404 ? 'not_found' : 'validation_failed');

@@ -212,7 +212,7 @@ describe(`DAG upload refusals (${TEST_DIALECT})`, () => {
     const started = Date.now();
     const refusedByHeader = await send(zipOf([honest]));
     const refusedByCount = await send(zipOf([lying]));
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(refusedByHeader.statusCode).toBe(413);
     expect((refusedByHeader.json() as Problem).errors).toEqual([{ path: 'bomb.py', message: 'declares 104857600 bytes, more than 1048576 (the limit per file)' }]);
     expect(refusedByCount.statusCode).toBe(400);

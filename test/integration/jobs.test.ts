@@ -376,8 +376,8 @@ describe(`pods and logs (${TEST_DIALECT})`, () => {
       if (!chunk || chunk.done) break;
       if (Date.now() - revokedAt > 10_000) throw new Error('the stream kept going after the key was revoked');
     }
-    // The stream re-checks credentials every 2 s.
-    expect(Date.now() - revokedAt).toBeLessThan(4_000);
+    // The stream re-checks credentials every 2 s (the margin is for a loaded machine).
+    expect(Date.now() - revokedAt).toBeLessThan(6_000);
   });
 
   it('streams new lines with follow=true until the client leaves', async () => {

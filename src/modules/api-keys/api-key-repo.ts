@@ -1,15 +1,21 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { KeyLookup, StoredKeyForAuth } from '../../auth/authenticator.js';
+import { encodeKeyChange, type KeyCache, type KeyChange } from '../../auth/key-cache.js';
 import { isScope, type Scope } from '../../auth/scopes.js';
 import type { Db } from '../../db/database.js';
 import type { ApiKeyTable } from '../../db/schema.js';
 import type { PageRequest } from '../../http/pagination.js';
-import type { Clock } from '../../lib/clock.js';
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 
 /** How often at most `last_used_at` is written for one key: reads are frequent, this column is a hint. */
 export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+/** Uses noted within this delay are written together, in one statement. */
+export const LAST_USED_FLUSH_DELAY_MS = 500;
+/** Keys per UPDATE statement (bounded parameter count on both databases). */
+const LAST_USED_BATCH = 500;
+/** Above this many remembered keys, entries older than the interval are dropped at each flush. */
+const LAST_WRITTEN_PRUNE_AT = 10_000;
 
 export function parseScopes(stored: string): Scope[] {
   const parsed: unknown = JSON.parse(stored);
@@ -18,25 +24,67 @@ export function parseScopes(stored: string): Scope[] {
 
 const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
 
-export function createApiKeyRepo(db: Db, clock: Clock) {
+export interface ApiKeyRepoDeps {
+  db: Db;
+  /** Verified keys of this instance: evicted here after each change commits. */
+  cache: KeyCache;
+  /** Tells the other instances, in the change's own transaction. */
+  publish: (trx: Db, payload: string) => Promise<void>;
+}
+
+export function createApiKeyRepo({ db, cache, publish }: ApiKeyRepoDeps) {
   const lastWritten = new Map<string, number>();
   const pending = new Map<string, string>();
-  let flushing: Promise<void> | null = null;
+  let latestUse = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let flushing: Promise<void> = Promise.resolve();
 
-  async function flushLastUsed(): Promise<void> {
+  /** One statement per batch of keys, each with the instant of its own use. */
+  async function writeLastUsed(): Promise<void> {
     if (pending.size === 0) return;
     const batch = [...pending];
     pending.clear();
-    for (const [id, at] of batch) {
-      await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+    for (let i = 0; i < batch.length; i += LAST_USED_BATCH) {
+      const chunk = batch.slice(i, i + LAST_USED_BATCH);
+      const cases = sql.join(chunk.map(([id, at]) => sql`when ${id} then ${at}`), sql` `);
+      await db
+        .updateTable('api_keys')
+        .set({ last_used_at: sql<string>`case id ${cases} end` })
+        .where('id', 'in', chunk.map(([id]) => id))
+        .execute();
     }
+    if (lastWritten.size > LAST_WRITTEN_PRUNE_AT) {
+      const cutoff = latestUse - LAST_USED_WRITE_INTERVAL_MS;
+      for (const [id, at] of lastWritten) if (at < cutoff) lastWritten.delete(id);
+    }
+  }
+
+  function scheduleFlush(): void {
+    if (timer !== null) return;
+    timer = setTimeout(() => {
+      timer = null;
+      // Written behind the requests; a failure only loses a usage hint.
+      flushing = flushing.then(writeLastUsed).catch(() => undefined);
+    }, LAST_USED_FLUSH_DELAY_MS);
+    timer.unref();
+  }
+
+  /** Runs `change` and its notification in one transaction, then evicts locally: after the commit. */
+  async function changeKey<T>(change: (trx: Db) => Promise<{ result: T; notify: KeyChange | null }>): Promise<T> {
+    const { result, notify } = await db.transaction().execute(async (trx) => {
+      const outcome = await change(trx);
+      if (outcome.notify !== null) await publish(trx, encodeKeyChange(outcome.notify));
+      return outcome;
+    });
+    if (notify !== null) cache.apply(notify);
+    return result;
   }
 
   const authLookup: KeyLookup = {
     async findByDigest(digest): Promise<StoredKeyForAuth | null> {
       const row = await db
         .selectFrom('api_keys')
-        .selectAll()
+        .select(['id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at'])
         .where((eb) => eb.or([eb('key_hash', '=', digest), eb('previous_hash', '=', digest)]))
         .executeTakeFirst();
       if (!row) return null;
@@ -52,30 +100,31 @@ export function createApiKeyRepo(db: Db, clock: Clock) {
         revokedAt: toDate(row.revoked_at),
       };
     },
-    noteUsed(keyId) {
-      const now = clock.now();
-      const last = lastWritten.get(keyId) ?? 0;
-      if (now.getTime() - last < LAST_USED_WRITE_INTERVAL_MS) return;
-      lastWritten.set(keyId, now.getTime());
-      pending.set(keyId, now.toISOString());
-      // Written behind the request, batched; a failure only loses a usage hint.
-      flushing ??= flushLastUsed()
-        .catch(() => undefined)
-        .finally(() => {
-          flushing = null;
-        });
+    noteUsed(keyId, atMs) {
+      const last = lastWritten.get(keyId);
+      if (last !== undefined && atMs - last < LAST_USED_WRITE_INTERVAL_MS) return;
+      lastWritten.set(keyId, atMs);
+      if (atMs > latestUse) latestUse = atMs;
+      pending.set(keyId, new Date(atMs).toISOString());
+      scheduleFlush();
     },
   };
 
   return {
     authLookup,
+    /** Writes every use noted so far (shutdown calls this). */
     async flushLastUsed(): Promise<void> {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
       await flushing;
-      await flushLastUsed();
+      await writeLastUsed();
     },
 
     async insert(row: ApiKeyRow): Promise<void> {
-      await db.insertInto('api_keys').values(row).execute();
+      await changeKey(async (trx) => {
+        await trx.insertInto('api_keys').values(row).execute();
+        return { result: undefined, notify: { keyId: row.id, newDigests: [row.key_hash] } };
+      });
     },
 
     async list(accountId: string, page: PageRequest): Promise<ApiKeyRow[]> {
@@ -90,13 +139,16 @@ export function createApiKeyRepo(db: Db, clock: Clock) {
 
     /** Sets revoked_at once; a second revoke keeps the first instant. */
     async revoke(accountId: string, id: string, at: string): Promise<void> {
-      await db
-        .updateTable('api_keys')
-        .set({ revoked_at: at, previous_hash: null, previous_expires_at: null })
-        .where('account_id', '=', accountId)
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .execute();
+      await changeKey(async (trx) => {
+        const result = await trx
+          .updateTable('api_keys')
+          .set({ revoked_at: at, previous_hash: null, previous_expires_at: null })
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return { result: undefined, notify: Number(result.numUpdatedRows) === 1 ? { keyId: id, newDigests: [] } : null };
+      });
     },
 
     /**
@@ -110,22 +162,25 @@ export function createApiKeyRepo(db: Db, clock: Clock) {
       next: { keyHash: string; prefix: string; lastFour: string; graceEndsAt: string | null; at: string },
       expectedHash: string,
     ): Promise<boolean> {
-      const result = await db
-        .updateTable('api_keys')
-        .set({
-          previous_hash: next.graceEndsAt === null ? null : expectedHash,
-          previous_expires_at: next.graceEndsAt,
-          key_hash: next.keyHash,
-          prefix: next.prefix,
-          last_four: next.lastFour,
-          rolled_at: next.at,
-        })
-        .where('account_id', '=', accountId)
-        .where('id', '=', id)
-        .where('key_hash', '=', expectedHash)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
+      return changeKey(async (trx) => {
+        const result = await trx
+          .updateTable('api_keys')
+          .set({
+            previous_hash: next.graceEndsAt === null ? null : expectedHash,
+            previous_expires_at: next.graceEndsAt,
+            key_hash: next.keyHash,
+            prefix: next.prefix,
+            last_four: next.lastFour,
+            rolled_at: next.at,
+          })
+          .where('account_id', '=', accountId)
+          .where('id', '=', id)
+          .where('key_hash', '=', expectedHash)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        const rolled = Number(result.numUpdatedRows) === 1;
+        return { result: rolled, notify: rolled ? { keyId: id, newDigests: [next.keyHash] } : null };
+      });
     },
   };
 }

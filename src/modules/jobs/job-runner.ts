@@ -1,11 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Db } from '../../db/database.js';
+import type { DatabaseHandle, Db } from '../../db/database.js';
 import { StepFailedError, type InfraDriver, type StepContext } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
+import { createJobLeaseRepo } from './job-lease-repo.js';
 import { handlerFor, parseParams, type JobHandlers, type JobRow, type JobType } from './job-types.js';
 
 export interface JobRunnerDeps {
-  db: Db;
+  /** The database, with what tells the dialects apart (how jobs are claimed) and its clock (for leases). */
+  database: Pick<DatabaseHandle, 'db' | 'capabilities' | 'sqlNow'>;
   clock: Clock;
   driver: InfraDriver;
   logger: FastifyBaseLogger;
@@ -32,7 +34,8 @@ export const MAX_ATTEMPTS = 3;
 class LeaseLostError extends Error {}
 
 export function createJobRunner(deps: JobRunnerDeps): JobRunner {
-  const { db, clock, driver, logger, handlers } = deps;
+  const { clock, driver, logger, handlers } = deps;
+  const db = deps.database.db;
   const concurrency = deps.concurrency ?? 4;
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   let timer: NodeJS.Timeout | null = null;
@@ -42,29 +45,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   const now = () => clock.now().toISOString();
   // Only job types this build can run are claimed: during a rolling upgrade an older instance leaves
   // newer types to the instances that know them.
-  const knownTypes = Object.keys(handlers);
-  const leaseUntil = () => new Date(clock.now().getTime() + deps.leaseMs).toISOString();
-
-  async function claim(job: JobRow): Promise<boolean> {
-    const at = now();
-    const result = await db
-      .updateTable('jobs')
-      .set((eb) => ({
-        status: 'running',
-        lease_owner: deps.instanceId,
-        lease_expires_at: leaseUntil(),
-        attempts: eb('attempts', '+', 1),
-        started_at: job.started_at ?? at,
-        updated_at: at,
-      }))
-      .where('id', '=', job.id)
-      .where('type', 'in', knownTypes)
-      .where((eb) =>
-        eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', at)])]),
-      )
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
-  }
+  const leases = createJobLeaseRepo({ database: deps.database, instanceId: deps.instanceId, leaseMs: deps.leaseMs, knownTypes: Object.keys(handlers) });
 
   async function finish(
     job: JobRow,
@@ -222,14 +203,10 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     const renew = setInterval(() => {
       // Unable to renew for most of a lease (database unreachable): stop before another instance may take over.
       if (Date.now() - renewedAt > deps.leaseMs * 0.8) controller.abort(new LeaseLostError());
-      db.updateTable('jobs')
-        .set({ lease_expires_at: leaseUntil() })
-        .where('id', '=', job.id)
-        .where('lease_owner', '=', deps.instanceId)
-        .where('status', '=', 'running')
-        .executeTakeFirst()
-        .then((result) => {
-          if (Number(result.numUpdatedRows) !== 1) controller.abort(new LeaseLostError());
+      leases
+        .renew(job.id)
+        .then((renewed) => {
+          if (!renewed) controller.abort(new LeaseLostError());
           else renewedAt = Date.now();
         })
         .catch(() => undefined);
@@ -255,20 +232,11 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     ticking = (async () => {
       const free = concurrency - running.size;
       if (free <= 0 || stopped) return;
-      const at = now();
-      const due = await db
-        .selectFrom('jobs')
-        .selectAll()
-        .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', at)])]))
-        .where('type', 'in', knownTypes)
-        .orderBy('id')
-        .limit(free * 2)
-        .execute();
-      for (const job of due) {
-        if (running.size >= concurrency || stopped) break;
-        if (running.has(job.id)) continue;
-        if (await claim(job)) launch(job);
-      }
+      // Never our own running jobs, even if their lease lapsed (renewals failing): one execution per job here.
+      const claimed = await leases.claimDue(free, [...running.keys()], now());
+      // stop() came while we were claiming: give these back untouched rather than start and interrupt them.
+      if (stopped) await leases.handBack(claimed.map((job) => job.id));
+      else for (const job of claimed) launch(job);
     })()
       .catch((error: unknown) => logger.error({ err: error }, 'job poll failed'))
       .finally(() => {
@@ -284,7 +252,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       stopped = false;
       if (deps.reclaimAllOnStart) {
         // Nobody else runs on this database: a job still "running" was left by a crashed process.
-        await db.updateTable('jobs').set({ lease_expires_at: new Date(0).toISOString() }).where('status', '=', 'running').execute();
+        await leases.expireAll();
       }
       const loop = async () => {
         await tick();
@@ -299,18 +267,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       const jobs = [...running.entries()];
       for (const [, entry] of jobs) entry.controller.abort();
       await Promise.all(jobs.map(([, entry]) => entry.done));
-      if (jobs.length > 0) {
-        // Hand the interrupted jobs back at once instead of waiting for their leases to run out.
-        await db
-          .updateTable('jobs')
-          // A graceful hand-back is not a crash: it does not count towards MAX_ATTEMPTS.
-          .set((eb) => ({ lease_owner: null, lease_expires_at: new Date(0).toISOString(), attempts: eb('attempts', '-', 1) }))
-          .where('id', 'in', jobs.map(([id]) => id))
-          .where('lease_owner', '=', deps.instanceId)
-          .where('status', '=', 'running')
-          .execute()
-          .catch(() => undefined);
-      }
+      // Hand the interrupted jobs back at once instead of waiting for their leases to run out.
+      await leases.handBack(jobs.map(([id]) => id)).catch(() => undefined);
     },
   };
 }

@@ -47,6 +47,16 @@ const LogQuery = Type.Object(
 export function registerPodRoutes(root: FastifyInstance, deps: AppDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const clusters = createClusterRepo(deps.database.db);
+  // A followed stream never ends by itself: when the server starts closing, end each one cleanly (the
+  // client sees the response finish and reconnects, with ?tail, to another instance) rather than hold
+  // the drain open until it is cut.
+  const followers = new Set<AbortController>();
+  let closing = false;
+  root.addHook('preClose', (done) => {
+    closing = true;
+    for (const controller of followers) controller.abort();
+    done();
+  });
 
   /** Pods exist only on a cluster that is up; anything else is a state conflict, not an empty list. */
   async function runningSpec(accountId: string, clusterId: string) {
@@ -125,8 +135,11 @@ export function registerPodRoutes(root: FastifyInstance, deps: AppDeps): void {
       const cleanup = () => {
         clearTimeout(limit);
         if (recheck) clearInterval(recheck);
+        followers.delete(controller);
       };
       controller.signal.addEventListener('abort', cleanup);
+      if (follow && closing) controller.abort();
+      else if (follow) followers.add(controller);
       request.raw.on('close', () => controller.abort());
       const stream = Readable.from(
         (async function* () {

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../../app-context.js';
 import { SCOPE_DESCRIPTIONS, SCOPES, publicRoute, type Scope } from '../../auth/scopes.js';
 import type { RouteInventory } from '../../http/auth-gate.js';
+import { sendProblem } from '../../http/error-handler.js';
 import { AppError } from '../../http/errors.js';
 
 const tags = ['System'];
@@ -17,6 +18,13 @@ function endpointsFor(scope: Scope, routes: RouteInventory): string[] {
 
 export function registerSystemRoutes(root: FastifyInstance, deps: AppDeps, routes: RouteInventory): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  // Shutting down (close() has begun): no longer ready, so the load balancer sends new work elsewhere,
+  // but still alive — /healthz keeps answering 200 until the process exits, so nothing restarts it mid-drain.
+  let shuttingDown = false;
+  root.addHook('preClose', (done) => {
+    shuttingDown = true;
+    done();
+  });
 
   app.get(
     '/healthz',
@@ -28,9 +36,11 @@ export function registerSystemRoutes(root: FastifyInstance, deps: AppDeps, route
     '/readyz',
     {
       config: { auth: publicRoute },
-      schema: { tags, summary: 'Readiness: the database answers', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }) } },
+      schema: { tags, summary: 'Readiness: the database answers and the instance is not shutting down', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }) } },
     },
-    async () => {
+    async (_request, reply) => {
+      // Answered rather than thrown: a planned shutdown is not an error worth a log line per probe.
+      if (shuttingDown) return sendProblem(reply, new AppError('service_unavailable', 'This instance is shutting down.', {}, { 'retry-after': '5' }));
       try {
         await deps.database.ping();
       } catch {

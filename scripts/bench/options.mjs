@@ -1,0 +1,69 @@
+// Command-line options of `npm run bench`, validated once.
+import { parseArgs } from 'node:util';
+import { SCENARIO_NAMES } from './scenarios.mjs';
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --duration <s>       seconds per measured run (default 10)
+  --connections <n>    concurrent connections (default 50)
+  --runs <n>           runs per scenario; the table shows the median (default 3)
+  --warmup <s>         unmeasured load before each run (default 1)
+  --db <kind>          sqlite, postgres, or both (SQLite then PostgreSQL, compared) (default sqlite)
+  --big-keys <n>       keys in the table for keys-1m (default 1000000)
+  --scenarios <list>   comma-separated subset of: ${SCENARIO_NAMES.join(', ')}
+  --pg-url <url>       PostgreSQL server to create the scratch database on
+                       (default $BENCH_PG_ADMIN_URL or postgres://postgres@127.0.0.1:5432/postgres)
+  --smoke              CI check: 2 s, 1 run, no warm-up, 10,000 big keys, every scenario; writes no files
+  --help`;
+
+const SMOKE = { duration: 2, runs: 1, warmup: 0, bigKeys: 10_000 };
+const DEFAULTS = { duration: 10, runs: 3, warmup: 1, bigKeys: 1_000_000 };
+
+function number(values, name, { min, max, integer = true }) {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+    throw new Error(`--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+export function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      runs: { type: 'string' },
+      warmup: { type: 'string' },
+      db: { type: 'string' },
+      'big-keys': { type: 'string' },
+      scenarios: { type: 'string' },
+      'pg-url': { type: 'string' },
+      smoke: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return { help: true };
+  const preset = values.smoke ? SMOKE : DEFAULTS;
+  const db = values.db ?? 'sqlite';
+  if (!['sqlite', 'postgres', 'both'].includes(db)) throw new Error(`--db must be sqlite, postgres or both (got "${db}")`);
+  const scenarios = values.scenarios === undefined ? SCENARIO_NAMES : values.scenarios.split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = scenarios.filter((name) => !SCENARIO_NAMES.includes(name));
+  if (unknown.length > 0 || scenarios.length === 0) throw new Error(`--scenarios takes a comma list of ${SCENARIO_NAMES.join(', ')} (got "${values.scenarios}")`);
+  return {
+    help: false,
+    smoke: values.smoke,
+    durationSeconds: number(values, 'duration', { min: 1, max: 3600, integer: false }) ?? preset.duration,
+    connections: number(values, 'connections', { min: 1, max: 1000 }) ?? 50,
+    runs: number(values, 'runs', { min: 1, max: 50 }) ?? preset.runs,
+    warmupSeconds: number(values, 'warmup', { min: 0, max: 600, integer: false }) ?? preset.warmup,
+    databases: db === 'both' ? ['sqlite', 'postgres'] : [db],
+    bigKeys: number(values, 'big-keys', { min: 0, max: 20_000_000 }) ?? preset.bigKeys,
+    // Keep the order of the table, whatever the order asked for.
+    scenarios: SCENARIO_NAMES.filter((name) => scenarios.includes(name)),
+    pgAdminUrl: values['pg-url'] ?? process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  };
+}

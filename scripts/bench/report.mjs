@@ -1,0 +1,198 @@
+// Turns measured runs into the table, checks issue 4's targets, and writes the JSON result and BENCHMARKS.md.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+export const RESULTS_DIR = path.join(ROOT, 'bench/results');
+const BENCHMARKS_MD = path.join(ROOT, 'BENCHMARKS.md');
+
+/** Issue 4's targets: throughput as a share of another scenario measured in the same invocation. */
+const THROUGHPUT_TARGETS = {
+  'key-me': { of: 'baseline', min: 0.75 },
+  'key-scoped-list': { of: 'baseline', min: 0.5 },
+  'key-forbidden': { of: 'baseline', min: 0.75 },
+  'key-invalid': { of: 'baseline', min: 0.85 },
+  'key-unknown': { of: 'baseline', min: 0.4 },
+  'user-jwt': { of: 'baseline', min: 0.7 },
+  'keys-1m': { of: 'key-me', min: 0.95 },
+};
+const P99_TARGET = { scenario: 'key-me', of: 'baseline', max: 2 };
+const RSS_BUDGET_MB = 300;
+const POSTGRES_VS_SQLITE_MIN = 0.9;
+/** Above this share of the machine taken by other processes during a run, its numbers are not comparable. */
+const NOISY_SHARE = 0.1;
+const DB_TITLES = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
+
+export function median(values) {
+  const sorted = values.filter((value) => value !== null && Number.isFinite(value)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** One row per scenario: medians over the runs, errors and unexpected statuses summed over them. */
+export function summarize(scenario, runs) {
+  const statuses = {};
+  for (const run of runs) for (const [status, count] of Object.entries(run.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+  return {
+    name: scenario.name,
+    expectedStatus: scenario.expect,
+    rps: median(runs.map((run) => run.rps)),
+    p50Ms: median(runs.map((run) => run.latencyMs.p50)),
+    p99Ms: median(runs.map((run) => run.latencyMs.p99)),
+    errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    unexpected: runs.reduce((sum, run) => sum + run.unexpected, 0),
+    statuses,
+    runs,
+  };
+}
+
+const round = (value, digits) => (value === null ? null : Math.round(value * 10 ** digits) / 10 ** digits);
+
+/** Ratios to baseline and the met/missed verdicts for one database's rows. */
+export function evaluate(rows, rss) {
+  const byName = Object.fromEntries(rows.map((row) => [row.name, row]));
+  const baseline = byName.baseline?.rps ?? null;
+  for (const row of rows) row.vsBaseline = baseline ? round(row.rps / baseline, 3) : null;
+
+  const targets = [];
+  for (const row of rows) {
+    const target = THROUGHPUT_TARGETS[row.name];
+    if (!target) continue;
+    const reference = byName[target.of]?.rps ?? null;
+    const value = reference ? round(row.rps / reference, 3) : null;
+    targets.push({ id: row.name, scenario: row.name, measure: `${row.name} / ${target.of} req/s`, goal: `≥ ${target.min.toFixed(2)}`, value, met: value === null ? null : value >= target.min, gap: value === null ? null : round(target.min - value, 3) });
+  }
+  const p99 = byName[P99_TARGET.scenario]?.p99Ms ?? null;
+  const p99Reference = byName[P99_TARGET.of]?.p99Ms ?? null;
+  const p99Ratio = p99 !== null && p99Reference ? round(p99 / p99Reference, 2) : null;
+  targets.push({ id: 'p99', scenario: null, measure: `p99 ${P99_TARGET.scenario} / p99 ${P99_TARGET.of}`, goal: `≤ ${P99_TARGET.max}`, value: p99Ratio, met: p99Ratio === null ? null : p99Ratio <= P99_TARGET.max, gap: p99Ratio === null ? null : round(p99Ratio - P99_TARGET.max, 2) });
+  const peakMb = round(Math.max(rss.peakKb, rss.hwmKb ?? 0) / 1024, 1);
+  targets.push({ id: 'rss', scenario: null, measure: 'server peak RSS (MB)', goal: `≤ ${RSS_BUDGET_MB}`, value: peakMb, met: peakMb <= RSS_BUDGET_MB, gap: round(peakMb - RSS_BUDGET_MB, 1) });
+  return targets;
+}
+
+export function compareDatabases(results) {
+  const sqlite = results.find((result) => result.db === 'sqlite')?.rows.find((row) => row.name === 'key-me');
+  const postgres = results.find((result) => result.db === 'postgres')?.rows.find((row) => row.name === 'key-me');
+  if (!sqlite?.rps || !postgres?.rps) return null;
+  const value = round(postgres.rps / sqlite.rps, 3);
+  return { measure: 'PostgreSQL key-me / SQLite key-me req/s', sqliteRps: sqlite.rps, postgresRps: postgres.rps, goal: `≥ ${POSTGRES_VS_SQLITE_MIN.toFixed(2)}`, value, met: value >= POSTGRES_VS_SQLITE_MIN, gap: round(POSTGRES_VS_SQLITE_MIN - value, 3) };
+}
+
+const readableDate = (iso) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+const int = (value) => (value === null ? '–' : Math.round(value).toLocaleString('en-US'));
+const fixed = (value, digits) => (value === null || value === undefined ? '–' : value.toFixed(digits));
+const verdict = (target) => {
+  if (target.met === null) return 'n/a';
+  if (target.met) return 'met';
+  return target.id === 'rss' ? `missed: ${Math.abs(target.gap).toFixed(1)} MB over` : `missed by ${Math.abs(target.gap).toFixed(2)}`;
+};
+
+export function machine() {
+  const cpus = os.cpus();
+  const models = [...new Set(cpus.map((cpu) => cpu.model.trim()))];
+  return { cores: cpus.length, cpuModel: models.join(', '), node: process.version, os: `${os.type()} ${os.release()} ${os.arch()}`, memoryGb: round(os.totalmem() / 1024 ** 3, 1) };
+}
+
+/** The markdown for one database: a context line, the table, the non-throughput targets. */
+export function renderDatabase(result, invocation) {
+  const { options } = invocation;
+  const m = invocation.machine;
+  const lines = [
+    `## ${DB_TITLES[result.db]}`,
+    '',
+    `${readableDate(invocation.date)} · \`${invocation.command}\` · ${m.cores} × ${m.cpuModel} · Node ${m.node} · ${result.dbVersion} · ` +
+      `${options.connections} connections · ${options.durationSeconds} s × ${options.runs} run${options.runs === 1 ? '' : 's'} (median)` +
+      `${options.warmupSeconds > 0 ? `, ${options.warmupSeconds} s warm-up each` : ''}` +
+      `${result.bigKeys ? ` · keys-1m with ${result.bigKeys.count.toLocaleString('en-US')} keys in the table` : ''}`,
+    '',
+    '| scenario | req/s | p50 ms | p99 ms | errors | unexpected | vs baseline | target | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---|',
+  ];
+  for (const row of result.rows) {
+    const target = result.targets.find((t) => t.scenario === row.name);
+    const goal = !target ? '' : THROUGHPUT_TARGETS[row.name].of === 'baseline' ? target.goal : `${target.goal} × ${THROUGHPUT_TARGETS[row.name].of}`;
+    const outcome = !target ? '' : THROUGHPUT_TARGETS[row.name].of === 'baseline' ? verdict(target) : `${verdict(target)} (${fixed(target.value, 2)} × ${THROUGHPUT_TARGETS[row.name].of})`;
+    lines.push(`| ${row.name} | ${int(row.rps)} | ${fixed(row.p50Ms, 2)} | ${fixed(row.p99Ms, 2)} | ${row.errors} | ${row.unexpected} | ${fixed(row.vsBaseline, 2)} | ${goal} | ${outcome} |`);
+  }
+  lines.push('');
+  const p99 = result.targets.find((t) => t.id === 'p99');
+  lines.push(`- p99 ${P99_TARGET.scenario} / p99 ${P99_TARGET.of}: ${fixed(p99.value, 2)}, target ${p99.goal}: ${verdict(p99)}`);
+  const rss = result.targets.find((t) => t.id === 'rss');
+  lines.push(
+    `- server peak RSS: ${fixed(rss.value, 1)} MB, budget ${RSS_BUDGET_MB} MB: ${verdict(rss)} ` +
+      `(the larger of VmRSS sampled every 200 ms, ${fixed(result.rss.peakKb / 1024, 1)} MB, and the kernel's high-water mark, ${result.rss.hwmKb === null ? 'n/a' : `${fixed(result.rss.hwmKb / 1024, 1)} MB`})`,
+  );
+  const shares = result.rows.flatMap((row) => row.runs.map((run) => run.otherCpuShare)).filter((share) => share !== null);
+  if (shares.length > 0) {
+    const worst = Math.max(...shares);
+    lines.push(
+      `- CPU taken by other processes (or the hypervisor) during the runs: median ${Math.round(median(shares) * 100)}%, max ${Math.round(worst * 100)}% of the machine` +
+        (worst > NOISY_SHARE ? ' — **disturbed: re-run on an idle machine before comparing**' : ''),
+    );
+  }
+  if (result.bigKeys) lines.push(`- big-key insert: ${result.bigKeys.count.toLocaleString('en-US')} rows in ${fixed(result.bigKeys.insertSeconds, 1)} s (before keys-1m)`);
+  if (result.serverLog.count > 0) lines.push(`- server log at warn level or above: ${result.serverLog.count} line(s), first: \`${result.serverLog.first[0].slice(0, 200)}\``);
+  return lines.join('\n');
+}
+
+export function renderComparison(comparison, invocation) {
+  return [
+    '## PostgreSQL vs SQLite',
+    '',
+    `${readableDate(invocation.date)} · \`${invocation.command}\``,
+    '',
+    `- ${comparison.measure}: ${int(comparison.postgresRps)} / ${int(comparison.sqliteRps)} = ${fixed(comparison.value, 2)}, target ${comparison.goal}: ${verdict(comparison)}`,
+  ].join('\n');
+}
+
+function stamp(date) {
+  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+}
+
+export async function writeJson(invocation, result, comparison) {
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, `${stamp(new Date(invocation.date))}-${result.db}.json`);
+  const { options, ...rest } = invocation;
+  await writeFile(file, `${JSON.stringify({ ...rest, options, result, comparison: result.db === 'postgres' ? comparison : undefined }, null, 2)}\n`);
+  return file;
+}
+
+const HEADER = `# Benchmarks
+
+\`npm run bench\` builds the server, starts it as a real process in production mode with its own scratch
+database, seeds it (keys, a cloud and 20 clusters through the HTTP API; the big key table by direct
+inserts), and drives it with \`autocannon\` from a separate process on 127.0.0.1. Each scenario's req/s,
+p50 and p99 are the median of its runs; "vs baseline" is the share of \`GET /healthz\` measured in the same
+invocation. Targets are issue 4's; a missed target is reported, not failed (the run fails only on errors
+or unexpected statuses). Every full run rewrites its database's section below; \`--smoke\` writes nothing.
+Results as JSON: \`bench/results/\` (not committed).
+
+\`\`\`sh
+npm run bench                      # SQLite, 10 s × 3 runs, 50 connections, 1,000,000 keys for keys-1m
+npm run bench -- --db both         # SQLite, then PostgreSQL on 127.0.0.1:5432, and the comparison
+npm run bench -- --smoke           # the CI check: every scenario once for 2 s
+npm run bench -- --help            # every option
+\`\`\``;
+
+const SECTION_ORDER = ['sqlite', 'postgres', 'comparison'];
+const section = (name, body) => `<!-- bench:${name} -->\n${body}\n<!-- /bench:${name} -->`;
+
+/** Rewrites BENCHMARKS.md: this invocation's sections replace theirs; other databases' latest sections stay. */
+export async function writeBenchmarksMd(sections) {
+  const previous = existsSync(BENCHMARKS_MD) ? readFileSync(BENCHMARKS_MD, 'utf8') : '';
+  const parts = [HEADER];
+  for (const name of SECTION_ORDER) {
+    if (sections[name]) {
+      parts.push(section(name, sections[name]));
+      continue;
+    }
+    const kept = new RegExp(`<!-- bench:${name} -->\\n[\\s\\S]*?\\n<!-- /bench:${name} -->`).exec(previous);
+    if (kept) parts.push(kept[0]);
+  }
+  await writeFile(BENCHMARKS_MD, `${parts.join('\n\n')}\n`);
+  return BENCHMARKS_MD;
+}

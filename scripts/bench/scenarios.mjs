@@ -1,0 +1,75 @@
+// The scenarios of issue 4, what each one expects, and how one run of one scenario is driven.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { clearTimeout, setTimeout } from 'node:timers';
+import { startCpuWindow } from './cpu.mjs';
+import { badChecksumKey, unknownKey } from './keys.mjs';
+import { SCOPED_LIST_CLUSTERS } from './seed.mjs';
+
+const LOADER = path.join(import.meta.dirname, 'load.mjs');
+/** Beyond warm-up + duration, what a loader may take to start and report before it is killed. */
+const LOADER_GRACE_MS = 30_000;
+
+/**
+ * `credential` names a seeded secret; `keys` asks the loader for a fresh generated key per request.
+ * `check` looks at one response body before the load, so a scenario cannot measure the wrong path.
+ */
+export const SCENARIOS = [
+  { name: 'baseline', path: '/healthz', expect: 200, check: (body) => body?.status === 'ok' },
+  { name: 'key-me', path: '/me', credential: 'fullKey', expect: 200, check: (body) => body?.type === 'api_key' && body.api_key.scopes.includes('full') },
+  { name: 'key-scoped-list', path: '/clusters', credential: 'clustersReadKey', expect: 200, check: (body) => body?.data?.length === SCOPED_LIST_CLUSTERS },
+  { name: 'key-forbidden', path: '/clusters', credential: 'appsReadKey', expect: 403 },
+  { name: 'key-invalid', path: '/me', keys: 'bad-checksum', expect: 401 },
+  { name: 'key-unknown', path: '/me', keys: 'unknown', expect: 401 },
+  { name: 'user-jwt', path: '/me', credential: 'sessionToken', expect: 200, check: (body) => body?.type === 'user' },
+  // key-me again, measured after the big insert (main.mjs runs it last).
+  { name: 'keys-1m', path: '/me', credential: 'fullKey', expect: 200, check: (body) => body?.type === 'api_key', afterBigInsert: true },
+];
+export const SCENARIO_NAMES = SCENARIOS.map((scenario) => scenario.name);
+
+function authorization(scenario, secrets) {
+  if (scenario.credential) return `Bearer ${secrets[scenario.credential]}`;
+  if (scenario.keys === 'bad-checksum') return `Bearer ${badChecksumKey()}`;
+  if (scenario.keys === 'unknown') return `Bearer ${unknownKey()}`;
+  return null;
+}
+
+/** One request before the load: the expected status and body, or an error saying what came instead. */
+export async function precheck(baseUrl, scenario, secrets) {
+  const auth = authorization(scenario, secrets);
+  const response = await globalThis.fetch(`${baseUrl}${scenario.path}`, { headers: auth === null ? {} : { authorization: auth } });
+  const text = await response.text();
+  if (response.status !== scenario.expect) {
+    throw new Error(`${scenario.name}: GET ${scenario.path} answered ${response.status}, expected ${scenario.expect}: ${text.slice(0, 300)}`);
+  }
+  if (scenario.check && !scenario.check(JSON.parse(text))) {
+    throw new Error(`${scenario.name}: GET ${scenario.path} answered an unexpected body: ${text.slice(0, 300)}`);
+  }
+}
+
+/** Runs load.mjs in its own process for one measured run; killed if it overruns. */
+export async function runScenario({ baseUrl, serverPid, pgDatabase, scenario, secrets, connections, durationSeconds, warmupSeconds }) {
+  const spec = {
+    url: `${baseUrl}${scenario.path}`,
+    connections,
+    durationSeconds,
+    warmupSeconds,
+    headers: scenario.credential ? { authorization: `Bearer ${secrets[scenario.credential]}` } : {},
+    keys: scenario.keys ?? null,
+  };
+  const cpu = startCpuWindow(serverPid, pgDatabase);
+  const child = spawn(process.execPath, [LOADER, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk) => (stderr += chunk.toString()));
+  const limitMs = (durationSeconds + warmupSeconds) * 1000 + LOADER_GRACE_MS;
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  const code = await new Promise((resolve) => child.on('exit', (exitCode, signal) => resolve(exitCode ?? signal)));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`${scenario.name}: the load generator ended with ${code}${code === 'SIGKILL' ? ` (over ${limitMs / 1000} s)` : ''}: ${stderr.trim()}`);
+  const result = JSON.parse(stdout);
+  let unexpected = 0;
+  for (const [status, count] of Object.entries(result.statuses)) if (Number(status) !== scenario.expect) unexpected += count;
+  return { ...result, unexpected, otherCpuShare: cpu.end(result.loaderCpuSeconds) };
+}
