@@ -8,6 +8,7 @@ import type { Account, Harness } from './harness.js';
 export interface TestApp {
   appId: string;
   clusterId: string;
+  name: string;
 }
 
 /**
@@ -20,15 +21,17 @@ export async function createTestApp(
   options: { clusterId?: string; name?: string; type?: 'airflow' | 'service'; status?: string; deleted?: boolean } = {},
 ): Promise<TestApp> {
   const clusterId = options.clusterId ?? (await createCluster(h, account, { wait: true })).clusterId;
-  const now = new Date().toISOString();
-  const appId = newId('app');
+  const at = h.deps.clock.now();
+  const now = at.toISOString();
+  const appId = newId('app', at.getTime());
+  const name = options.name ?? `app-${Math.random().toString(36).slice(2, 8)}`;
   await h.deps.database.db
     .insertInto('apps')
     .values({
       id: appId,
       account_id: account.accountId,
       cluster_id: clusterId,
-      name: options.name ?? `app-${Math.random().toString(36).slice(2, 8)}`,
+      name,
       type: options.type ?? 'airflow',
       image: null,
       status: options.status ?? 'running',
@@ -42,7 +45,7 @@ export async function createTestApp(
       deleted_at: options.deleted ? now : null,
     })
     .execute();
-  return { appId, clusterId };
+  return { appId, clusterId, name };
 }
 
 export const sha256 = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');

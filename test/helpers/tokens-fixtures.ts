@@ -1,5 +1,4 @@
-import { newId } from '../../src/lib/ids.js';
-import { createCluster } from './fixtures.js';
+import { createTestApp } from './dags-fixtures.js';
 import type { Account, Harness } from './harness.js';
 
 export interface AppFixture {
@@ -17,29 +16,5 @@ export async function createRunningApp(
   account: Account,
   options: { type?: 'airflow' | 'service'; name?: string; clusterId?: string; status?: string } = {},
 ): Promise<AppFixture> {
-  const clusterId = options.clusterId ?? (await createCluster(h, account, { wait: true })).clusterId;
-  const now = h.deps.clock.now();
-  const appId = newId('app', now.getTime());
-  const name = options.name ?? `app-${Math.random().toString(36).slice(2, 8)}`;
-  await h.deps.database.db
-    .insertInto('apps')
-    .values({
-      id: appId,
-      account_id: account.accountId,
-      cluster_id: clusterId,
-      name,
-      type: options.type ?? 'service',
-      image: null,
-      status: options.status ?? 'running',
-      status_reason: null,
-      config: '{}',
-      current_deploy_id: null,
-      active_job_id: null,
-      created_by: account.userId,
-      created_at: now.toISOString(),
-      updated_at: now.toISOString(),
-      deleted_at: null,
-    })
-    .execute();
-  return { appId, clusterId, name };
+  return createTestApp(h, account, { ...options, type: options.type ?? 'service' });
 }
