@@ -8,6 +8,8 @@ import { registerAuthGate, securitySchemes } from './http/auth-gate.js';
 import { registerDrain } from './http/drain.js';
 import { registerErrorHandling, sendProblem } from './http/error-handler.js';
 import { AppError } from './http/errors.js';
+import { principalLogFields } from './http/request-log.js';
+import { registerResponseHeaders } from './http/response-headers.js';
 import { compileValidator } from './http/validation.js';
 import { randomBase62 } from './lib/ids.js';
 import { registerApiKeyRoutes } from './modules/api-keys/api-key-routes.js';
@@ -80,6 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             level: deps.config.logLevel,
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
             serializers: { req: requestSerializer },
+            mixin: principalLogFields,
             ...(typeof deps.logger === 'object' ? deps.logger : {}),
           },
     genReqId: () => `req_${randomBase62(20)}`,
@@ -92,7 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     frameworkErrors: (error, request, reply) => {
       const detail = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is longer than any id.' : 'The URL is malformed.';
       const malformed = new AppError('validation_failed', detail, { errors: [{ path: 'path', message: detail }] });
-      void authenticate(request.headers.authorization).then(
+      void Promise.resolve(request.headers.authorization).then(authenticate).then(
         () => sendProblem(reply, malformed),
         (authError: unknown) => sendProblem(reply, authError instanceof AppError ? authError : malformed),
       );
@@ -115,7 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return parseJson(request, text, done);
   });
   registerErrorHandling(app);
-  registerDrain(app);
+  registerResponseHeaders(app, registerDrain(app).draining);
 
   const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: ['/docs'] });
 

@@ -40,15 +40,17 @@ function backendCpuSeconds(database) {
 }
 
 /**
- * Starts a window; `end(loaderCpuSeconds)` returns the share of all cores used by anything but the bench:
- * the server process, the PostgreSQL backends of its database (`pgDatabase`), the loader and this process.
+ * Starts a window; `end(loaderCpuSeconds)` returns `other`, the share of all cores used by anything but the
+ * bench (the server process, the PostgreSQL backends of its database (`pgDatabase`), the loader and this
+ * process), and `server`, the cores the server and its backends kept busy (1.0 = one core all the time: a
+ * server well below it was waiting on the loader, not the other way round).
  */
 export function startCpuWindow(serverPid, pgDatabase = null) {
   let start;
   try {
     start = { wall: Date.now(), busy: machineBusySeconds(), server: processCpuSeconds(serverPid), backends: backendCpuSeconds(pgDatabase), self: process.cpuUsage() };
   } catch {
-    return { end: () => null };
+    return { end: () => ({ other: null, server: null, serverSeconds: null }) };
   }
   return {
     end(loaderCpuSeconds) {
@@ -60,9 +62,13 @@ export function startCpuWindow(serverPid, pgDatabase = null) {
         for (const [pid, seconds] of backendCpuSeconds(pgDatabase)) server += seconds - (start.backends.get(pid) ?? 0);
         const self = process.cpuUsage(start.self);
         const ours = server + loaderCpuSeconds + (self.user + self.system) / 1e6;
-        return Math.max(0, Math.round(((busy - ours) / (wall * os.cpus().length)) * 1000) / 1000);
+        return {
+          other: Math.max(0, Math.round(((busy - ours) / (wall * os.cpus().length)) * 1000) / 1000),
+          server: Math.round((server / wall) * 1000) / 1000,
+          serverSeconds: server,
+        };
       } catch {
-        return null;
+        return { other: null, server: null, serverSeconds: null };
       }
     },
   };

@@ -40,7 +40,9 @@ function percentile(histogram, total, p) {
 }
 
 async function main() {
-  if (spec.warmupSeconds > 0) await autocannon(options(spec.warmupSeconds));
+  // Counted too: the server's CPU time is measured over the whole of this process's life, warm-up included.
+  let warmupResponses = 0;
+  if (spec.warmupSeconds > 0) warmupResponses = (await autocannon(options(spec.warmupSeconds))).requests.total;
 
   const histogram = new Uint32Array(BUCKETS);
   let responses = 0;
@@ -62,6 +64,7 @@ async function main() {
     `${JSON.stringify({
       durationSeconds: result.duration,
       responses: answered,
+      warmupResponses,
       rps: result.duration > 0 ? answered / result.duration : 0,
       statuses,
       errors: result.errors,

@@ -77,7 +77,7 @@ async function measure(server, db, options, failures) {
     const result = await runScenario({ baseUrl: server.baseUrl, serverPid: server.pid, pgDatabase: server.database.name ?? null, scenario, secrets, connections: options.connections, durationSeconds: options.durationSeconds, warmupSeconds: options.warmupSeconds });
     if (!server.alive()) throw new Error(`the server exited during ${scenario.name}`);
     runs.set(scenario.name, [...(runs.get(scenario.name) ?? []), result]);
-    progress(`${db} run ${run}/${options.runs} ${scenario.name}: ${Math.round(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${result.errors} errors, ${result.unexpected} unexpected${result.otherCpuShare === null ? '' : `, other processes ${Math.round(result.otherCpuShare * 100)}% CPU`}`);
+    progress(`${db} run ${run}/${options.runs} ${scenario.name}: ${Math.round(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${result.errors} errors, ${result.unexpected} unexpected${result.serverCores === null ? '' : `, server ${result.serverCores.toFixed(2)} cores, ${result.serverUsPerResponse} µs CPU/response`}${result.otherCpuShare === null ? '' : `, other processes ${Math.round(result.otherCpuShare * 100)}% CPU`}`);
   };
   for (let run = 1; run <= options.runs; run++) for (const scenario of usable) await measureRun(scenario, run);
 
@@ -99,7 +99,7 @@ async function measure(server, db, options, failures) {
 
 async function benchDatabase(db, options, failures) {
   progress(`${db}: starting the server`);
-  const server = await startServer({ db, pgAdminUrl: options.pgAdminUrl });
+  const server = await startServer({ db, pgAdminUrl: options.pgAdminUrl, cpuProfileDir: options.cpuProfileDir });
   let measured;
   let dbVersion;
   let serverExit;
@@ -186,10 +186,12 @@ async function main() {
     console.log(`\n${sections.comparison}`);
   }
   const complete = results.length === options.databases.length;
+  // BENCHMARKS.md keeps only whole, unprofiled runs; profiled runs and subsets still leave their JSON.
+  const pageWorthy = options.cpuProfileDir === null && options.scenarios.length === SCENARIOS.length;
   if (!options.smoke && complete) {
     for (const result of results) progress(`wrote ${path.relative(ROOT, await writeJson(invocation, result, comparison))}`);
     // A run with errors measured something other than the paths it names: keep it out of the page.
-    if (failures.length === 0) progress(`wrote ${path.relative(ROOT, await writeBenchmarksMd(sections))}`);
+    if (failures.length === 0 && pageWorthy) progress(`wrote ${path.relative(ROOT, await writeBenchmarksMd(sections))}`);
   }
   progress(`finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (failures.length > 0) {

@@ -1,4 +1,5 @@
 // Command-line options of `npm run bench`, validated once.
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SCENARIO_NAMES } from './scenarios.mjs';
 
@@ -13,6 +14,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --scenarios <list>   comma-separated subset of: ${SCENARIO_NAMES.join(', ')}
   --pg-url <url>       PostgreSQL server to create the scratch database on
                        (default $BENCH_PG_ADMIN_URL or postgres://postgres@127.0.0.1:5432/postgres)
+  --cpu-prof <dir>     run the server under \`node --cpu-prof\`; one .cpuprofile per database lands in <dir>
+                       (profiled numbers are slower: such a run writes no BENCHMARKS.md)
   --smoke              CI check: 2 s, 1 run, no warm-up, 10,000 big keys, every scenario; writes no files
   --help`;
 
@@ -42,6 +45,7 @@ export function parseOptions(argv) {
       'big-keys': { type: 'string' },
       scenarios: { type: 'string' },
       'pg-url': { type: 'string' },
+      'cpu-prof': { type: 'string' },
       smoke: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -64,6 +68,7 @@ export function parseOptions(argv) {
     bigKeys: number(values, 'big-keys', { min: 0, max: 20_000_000 }) ?? preset.bigKeys,
     // Keep the order of the table, whatever the order asked for.
     scenarios: SCENARIO_NAMES.filter((name) => scenarios.includes(name)),
+    cpuProfileDir: values['cpu-prof'] === undefined ? null : path.resolve(values['cpu-prof']),
     pgAdminUrl: values['pg-url'] ?? process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   };
 }

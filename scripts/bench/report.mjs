@@ -42,6 +42,7 @@ export function summarize(scenario, runs) {
     rps: median(runs.map((run) => run.rps)),
     p50Ms: median(runs.map((run) => run.latencyMs.p50)),
     p99Ms: median(runs.map((run) => run.latencyMs.p99)),
+    serverUs: median(runs.map((run) => run.serverUsPerResponse ?? null)),
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
     unexpected: runs.reduce((sum, run) => sum + run.unexpected, 0),
     statuses,
@@ -109,14 +110,14 @@ export function renderDatabase(result, invocation) {
       `${options.warmupSeconds > 0 ? `, ${options.warmupSeconds} s warm-up each` : ''}` +
       `${result.bigKeys ? ` · keys-1m with ${result.bigKeys.count.toLocaleString('en-US')} keys in the table` : ''}`,
     '',
-    '| scenario | req/s | p50 ms | p99 ms | errors | unexpected | vs baseline | target | result |',
-    '|---|---:|---:|---:|---:|---:|---:|---|---|',
+    '| scenario | req/s | p50 ms | p99 ms | server CPU µs/resp | errors | unexpected | vs baseline | target | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|---|',
   ];
   for (const row of result.rows) {
     const target = result.targets.find((t) => t.scenario === row.name);
     const goal = !target ? '' : THROUGHPUT_TARGETS[row.name].of === 'baseline' ? target.goal : `${target.goal} × ${THROUGHPUT_TARGETS[row.name].of}`;
     const outcome = !target ? '' : THROUGHPUT_TARGETS[row.name].of === 'baseline' ? verdict(target) : `${verdict(target)} (${fixed(target.value, 2)} × ${THROUGHPUT_TARGETS[row.name].of})`;
-    lines.push(`| ${row.name} | ${int(row.rps)} | ${fixed(row.p50Ms, 2)} | ${fixed(row.p99Ms, 2)} | ${row.errors} | ${row.unexpected} | ${fixed(row.vsBaseline, 2)} | ${goal} | ${outcome} |`);
+    lines.push(`| ${row.name} | ${int(row.rps)} | ${fixed(row.p50Ms, 2)} | ${fixed(row.p99Ms, 2)} | ${fixed(row.serverUs, 1)} | ${row.errors} | ${row.unexpected} | ${fixed(row.vsBaseline, 2)} | ${goal} | ${outcome} |`);
   }
   lines.push('');
   const p99 = result.targets.find((t) => t.id === 'p99');

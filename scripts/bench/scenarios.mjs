@@ -71,5 +71,10 @@ export async function runScenario({ baseUrl, serverPid, pgDatabase, scenario, se
   const result = JSON.parse(stdout);
   let unexpected = 0;
   for (const [status, count] of Object.entries(result.statuses)) if (Number(status) !== scenario.expect) unexpected += count;
-  return { ...result, unexpected, otherCpuShare: cpu.end(result.loaderCpuSeconds) };
+  const shares = cpu.end(result.loaderCpuSeconds);
+  const served = result.responses + result.warmupResponses;
+  // CPU time the server (and its PostgreSQL backends) spent per response: unlike req/s, it does not move
+  // when the loader or another process slows down, so it is the number to compare changes by.
+  const serverUsPerResponse = shares.serverSeconds === null || served === 0 ? null : Math.round((shares.serverSeconds * 1e6) / served * 10) / 10;
+  return { ...result, unexpected, otherCpuShare: shares.other, serverCores: shares.server, serverUsPerResponse };
 }

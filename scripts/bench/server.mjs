@@ -85,7 +85,7 @@ function readRssKb(pid, field) {
  * Starts the server and resolves once it listens. The caller must call `stop()` (also on failure):
  * it ends the process, drops the database and removes the temp folder.
  */
-export async function startServer({ db, pgAdminUrl }) {
+export async function startServer({ db, pgAdminUrl, cpuProfileDir = null }) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'skd-bench-'));
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pepper = randomBytes(32);
@@ -120,7 +120,8 @@ export async function startServer({ db, pgAdminUrl }) {
       // Seeded clusters finish provisioning in moments, so no job runs during the measurements.
       SIMULATED_STEP_MS: '5',
     };
-    child = spawn(process.execPath, [CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const profile = cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=server-${db}-${Date.now()}.cpuprofile`];
+    child = spawn(process.execPath, [...profile, CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk) => {
       output = (output + chunk.toString()).slice(-OUTPUT_KEPT);
     };

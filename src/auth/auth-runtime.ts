@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { AppDeps } from '../app-context.js';
 import { createChangeFeed, type ChangeFeedOptions } from '../db/notifications.js';
-import { createApiKeyRepo, type ApiKeyRepo } from '../modules/api-keys/api-key-repo.js';
+import { createApiKeyRepo, storedDigests, type ApiKeyRepo } from '../modules/api-keys/api-key-repo.js';
+import { KnownDigests } from './known-digests.js';
 import { createAuthenticator, type Authenticator } from './authenticator.js';
 import { decodeKeyChange, KeyCache } from './key-cache.js';
 import { SessionCache } from './session-cache.js';
@@ -14,6 +15,8 @@ export interface AuthRuntime {
   keyRepo: ApiKeyRepo;
   keyCache: KeyCache;
   sessionCache: SessionCache;
+  /** The filter of stored digests, or null where it is not used (several instances). */
+  knownDigests: KnownDigests | null;
   /** Starts the change feed (onReady): until it listens, the key cache stays suspended. */
   start(log: FastifyBaseLogger): Promise<void>;
   /** Stops the change feed (onClose); the key cache is suspended from then on. */
@@ -44,7 +47,9 @@ export function createAuthRuntime(deps: AppDeps, feedOptions: ChangeFeedOptions 
     },
     feedOptions,
   );
-  const keyRepo = createApiKeyRepo({ db: deps.database.db, cache: keyCache, publish: feed.publish });
+  // Only where this process is the database's one writer: see known-digests.ts.
+  const knownDigests = deps.database.capabilities.sharedByInstances ? null : new KnownDigests(storedDigests(deps.database.db), { foreignWrites: deps.database.foreignWriteVersion });
+  const keyRepo = createApiKeyRepo({ db: deps.database.db, cache: keyCache, publish: feed.publish, knownDigests });
   const authenticate = createAuthenticator({
     pepper: deps.pepper,
     keys: keyRepo.authLookup,
@@ -58,7 +63,12 @@ export function createAuthRuntime(deps: AppDeps, feedOptions: ChangeFeedOptions 
     keyRepo,
     keyCache,
     sessionCache,
-    start: (log) => feed.start(log),
+    knownDigests,
+    start: async (log) => {
+      // Filled in the background: until it is, every digest "may exist" and goes to the database.
+      knownDigests?.load().catch((error: unknown) => log.warn({ error: { message: error instanceof Error ? error.message : String(error) } }, 'could not load the known API key digests; unknown keys are looked up in the database'));
+      await feed.start(log);
+    },
     stop: () => feed.stop(),
   };
 }

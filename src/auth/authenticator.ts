@@ -1,7 +1,7 @@
 import { createSecretKey } from 'node:crypto';
 import { AppError } from '../http/errors.js';
 import { API_KEY_PREFIX, digestApiKey, isWellFormedApiKey } from './api-key-format.js';
-import type { KeyCache } from './key-cache.js';
+import { keyLookupId, type CachedKey, type KeyCache } from './key-cache.js';
 import type { Principal } from './principal.js';
 import { sessionCacheKey, type SessionCache } from './session-cache.js';
 import { InvalidSessionError, looksLikeJwt, type SessionVerifier } from './session-verifier.js';
@@ -78,8 +78,12 @@ export function bearerToken(header: string): string | null {
   return header.slice(tokenStart, end);
 }
 
-/** Steps 1 and 2 of the decision order (CONTRACT §2): who is calling, or a 401 saying why not. */
-export type Authenticator = (authorization: string | undefined) => Promise<Principal>;
+/**
+ * Steps 1 and 2 of the decision order (CONTRACT §2): who is calling, or a 401 saying why not. Answers
+ * synchronously when it can (a cached key or session, a malformed header: the refusal is thrown) and
+ * with a promise when it must read the database or verify a token; `await` takes either.
+ */
+export type Authenticator = (authorization: string | undefined) => Principal | Promise<Principal>;
 
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const { keys, keyCache, sessionCache } = deps;
@@ -91,35 +95,37 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const pepper = createSecretKey(deps.pepper);
   const findByDigest = (digest: string) => keys.findByDigest(digest);
 
-  async function authenticateKey(key: string): Promise<Principal> {
-    // The checksum is checked before any hashing or lookup: a mistyped or invented key costs nothing.
-    if (!isWellFormedApiKey(key)) throw invalidToken;
-    const digest = digestApiKey(key, pepper);
-    let entry = keyCache.get(digest);
-    if (entry === undefined) entry = await keyCache.load(digest, findByDigest);
+  /** Revocation, expiry and the end of a roll's grace, against the clock: a cached entry never outlives its key. */
+  function admitKey(entry: CachedKey | null): Principal {
     if (entry === null) throw invalidToken;
-    // Revocation, expiry and the end of a roll's grace, against the clock on every request: a cached
-    // entry never outlives its key.
     const now = deps.now().getTime();
     if (now >= entry.refusedFromMs) throw invalidToken;
     keys.noteUsed(entry.keyId, now);
     return entry.principal;
   }
 
-  async function authenticateSession(token: string): Promise<Principal> {
-    if (!looksLikeJwt(token)) throw invalidToken;
-    const cacheKey = sessionCacheKey(token);
-    const cached = sessionCache.get(cacheKey);
-    if (cached !== undefined) return cached;
-    try {
-      return await sessionCache.load(cacheKey, () => deps.verifySession(token));
-    } catch (error) {
-      if (error instanceof InvalidSessionError) throw invalidToken;
-      throw error;
-    }
+  function authenticateKey(key: string): Principal | Promise<Principal> {
+    // The checksum is checked before any hashing or lookup: a mistyped or invented key costs nothing.
+    if (!isWellFormedApiKey(key)) throw invalidToken;
+    const lookup = keyLookupId(key);
+    const entry = keyCache.get(lookup);
+    if (entry !== undefined) return admitKey(entry);
+    // Only a miss pays for the peppered digest the database is searched by.
+    return keyCache.load(lookup, digestApiKey(key, pepper), findByDigest).then(admitKey);
   }
 
-  return async (authorization) => {
+  function authenticateSession(token: string): Principal | Promise<Principal> {
+    const cacheKey = sessionCacheKey(token);
+    const cached = sessionCache.get(cacheKey);
+    // Only verified tokens are cached, so a hit needs no shape check; a miss gets it before anything else.
+    if (cached !== undefined) return cached;
+    if (!looksLikeJwt(token)) throw invalidToken;
+    return sessionCache.load(cacheKey, () => deps.verifySession(token)).catch((error: unknown) => {
+      throw error instanceof InvalidSessionError ? invalidToken : error;
+    });
+  }
+
+  return (authorization) => {
     if (authorization === undefined) throw unauthenticated;
     const token = bearerToken(authorization);
     if (token === null) throw unauthenticated;

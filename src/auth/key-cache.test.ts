@@ -5,15 +5,17 @@ import { decodeKeyChange, encodeKeyChange, KeyCache, toCachedKey } from './key-c
 const DIGEST_A = 'a'.repeat(64);
 const DIGEST_B = 'b'.repeat(64);
 const DIGEST_C = 'c'.repeat(64);
+/** The lookup key the authenticator would cache a digest's key under (any 1:1 name will do here). */
+const lk = (digest: string) => `lookup:${digest.slice(0, 8)}`;
 
 function stored(id: string, extra: Partial<StoredKeyForAuth> = {}): StoredKeyForAuth {
   return { id, accountId: 'user_1', name: 'n', scopes: ['clusters:read'], createdBy: 'user_1', graceEndsAt: null, expiresAt: null, revokedAt: null, ...extra };
 }
 
 /** A cache on a hand-moved monotonic clock, and a lookup that can be held open. */
-function setup(options: { maxKeys?: number; ttlMs?: number } = {}) {
+function setup(options: { maxKeys?: number; maxUnknown?: number; ttlMs?: number } = {}) {
   let t = 0;
-  const cache = new KeyCache({ maxKeys: options.maxKeys ?? 10, maxUnknown: 10, ttlMs: options.ttlMs ?? 10_000, monotonicNow: () => t });
+  const cache = new KeyCache({ maxKeys: options.maxKeys ?? 10, maxUnknown: options.maxUnknown ?? 10, ttlMs: options.ttlMs ?? 10_000, monotonicNow: () => t });
   const rows = new Map<string, StoredKeyForAuth>();
   let reads = 0;
   const find = async (digest: string) => {
@@ -42,21 +44,21 @@ describe('KeyCache', () => {
   it('answers known and unknown digests from memory until the TTL, then reads again', async () => {
     const { cache, rows, find, reads, advance } = setup();
     rows.set(DIGEST_A, stored('key_1'));
-    expect(cache.get(DIGEST_A)).toBeUndefined();
-    expect((await cache.load(DIGEST_A, find))?.keyId).toBe('key_1');
-    expect(await cache.load(DIGEST_B, find)).toBeNull();
-    expect(cache.get(DIGEST_A)?.keyId).toBe('key_1');
-    expect(cache.get(DIGEST_B)).toBeNull();
+    expect(cache.get(lk(DIGEST_A))).toBeUndefined();
+    expect((await cache.load(lk(DIGEST_A), DIGEST_A, find))?.keyId).toBe('key_1');
+    expect(await cache.load(lk(DIGEST_B), DIGEST_B, find)).toBeNull();
+    expect(cache.get(lk(DIGEST_A))?.keyId).toBe('key_1');
+    expect(cache.get(lk(DIGEST_B))).toBeNull();
     expect(reads()).toBe(2);
     advance(10_000);
-    expect(cache.get(DIGEST_A)).toBeUndefined();
-    expect(cache.get(DIGEST_B)).toBeUndefined();
+    expect(cache.get(lk(DIGEST_A))).toBeUndefined();
+    expect(cache.get(lk(DIGEST_B))).toBeUndefined();
   });
 
   it('concurrent misses share one read', async () => {
     const { cache, rows, find, reads } = setup();
     rows.set(DIGEST_A, stored('key_1'));
-    const answers = await Promise.all([cache.load(DIGEST_A, find), cache.load(DIGEST_A, find), cache.load(DIGEST_A, find)]);
+    const answers = await Promise.all([cache.load(lk(DIGEST_A), DIGEST_A, find), cache.load(lk(DIGEST_A), DIGEST_A, find), cache.load(lk(DIGEST_A), DIGEST_A, find)]);
     expect(answers.map((a) => a?.keyId)).toEqual(['key_1', 'key_1', 'key_1']);
     expect(reads()).toBe(1);
   });
@@ -65,10 +67,10 @@ describe('KeyCache', () => {
     const { cache } = setup();
     let release!: (row: StoredKeyForAuth | null) => void;
     const slow = () => new Promise<StoredKeyForAuth | null>((resolve) => (release = resolve));
-    const before = cache.load(DIGEST_A, slow);
+    const before = cache.load(lk(DIGEST_A), DIGEST_A, slow);
     cache.evictKey('key_1'); // the revoke committed while the read was in flight
     let laterReads = 0;
-    const later = cache.load(DIGEST_A, async () => {
+    const later = cache.load(lk(DIGEST_A), DIGEST_A, async () => {
       laterReads++;
       return stored('key_1', { revokedAt: new Date(1) });
     });
@@ -76,7 +78,7 @@ describe('KeyCache', () => {
     expect((await before)?.refusedFromMs).toBe(Infinity); // the request already in flight
     expect((await later)?.refusedFromMs).toBe(-Infinity);
     expect(laterReads).toBe(1);
-    expect(cache.get(DIGEST_A)?.refusedFromMs).toBe(-Infinity);
+    expect(cache.get(lk(DIGEST_A))?.refusedFromMs).toBe(-Infinity);
   });
 
   it('evicting a key drops all its digests (current and rolled-away), and only its own', async () => {
@@ -84,20 +86,36 @@ describe('KeyCache', () => {
     rows.set(DIGEST_A, stored('key_1'));
     rows.set(DIGEST_B, stored('key_1', { graceEndsAt: new Date(1000) }));
     rows.set(DIGEST_C, stored('key_2'));
-    for (const digest of [DIGEST_A, DIGEST_B, DIGEST_C]) await cache.load(digest, find);
+    for (const digest of [DIGEST_A, DIGEST_B, DIGEST_C]) await cache.load(lk(digest), digest, find);
     cache.apply({ keyId: 'key_1', newDigests: [] });
-    expect(cache.get(DIGEST_A)).toBeUndefined();
-    expect(cache.get(DIGEST_B)).toBeUndefined();
-    expect(cache.get(DIGEST_C)?.keyId).toBe('key_2');
+    expect(cache.get(lk(DIGEST_A))).toBeUndefined();
+    expect(cache.get(lk(DIGEST_B))).toBeUndefined();
+    expect(cache.get(lk(DIGEST_C))?.keyId).toBe('key_2');
   });
 
   it('a digest that now exists is forgotten by the negative cache', async () => {
     const { cache, rows, find } = setup();
-    expect(await cache.load(DIGEST_A, find)).toBeNull();
+    expect(await cache.load(lk(DIGEST_A), DIGEST_A, find)).toBeNull();
     rows.set(DIGEST_A, stored('key_1'));
     cache.apply({ keyId: 'key_1', newDigests: [DIGEST_A] });
-    expect(cache.get(DIGEST_A)).toBeUndefined();
-    expect((await cache.load(DIGEST_A, find))?.keyId).toBe('key_1');
+    expect(cache.get(lk(DIGEST_A))).toBeUndefined();
+    expect((await cache.load(lk(DIGEST_A), DIGEST_A, find))?.keyId).toBe('key_1');
+  });
+
+  it('the negative cache is bounded too, and a creation still reaches the entries it kept', async () => {
+    const { cache, rows, find, reads } = setup({ maxUnknown: 2 });
+    for (const digest of [DIGEST_A, DIGEST_B, DIGEST_C]) expect(await cache.load(lk(digest), digest, find)).toBeNull();
+    expect(cache.size.unknown).toBe(2);
+    expect(cache.get(lk(DIGEST_A))).toBeUndefined(); // dropped first
+    expect(cache.get(lk(DIGEST_B))).toBeNull();
+    rows.set(DIGEST_C, stored('key_3'));
+    cache.forgetUnknown(DIGEST_A); // names an entry already dropped: nothing else goes
+    expect(cache.get(lk(DIGEST_C))).toBeNull();
+    cache.forgetUnknown(DIGEST_C);
+    expect(cache.get(lk(DIGEST_C))).toBeUndefined();
+    expect(cache.get(lk(DIGEST_B))).toBeNull();
+    expect((await cache.load(lk(DIGEST_C), DIGEST_C, find))?.keyId).toBe('key_3');
+    expect(reads()).toBe(4);
   });
 
   it('is bounded: the least recently used key goes first, and its index with it', async () => {
@@ -105,36 +123,36 @@ describe('KeyCache', () => {
     rows.set(DIGEST_A, stored('key_1'));
     rows.set(DIGEST_B, stored('key_2'));
     rows.set(DIGEST_C, stored('key_3'));
-    await cache.load(DIGEST_A, find);
-    await cache.load(DIGEST_B, find);
-    cache.get(DIGEST_A);
-    await cache.load(DIGEST_C, find);
+    await cache.load(lk(DIGEST_A), DIGEST_A, find);
+    await cache.load(lk(DIGEST_B), DIGEST_B, find);
+    cache.get(lk(DIGEST_A));
+    await cache.load(lk(DIGEST_C), DIGEST_C, find);
     expect(cache.size.known).toBe(2);
-    expect(cache.get(DIGEST_B)).toBeUndefined();
-    expect(cache.get(DIGEST_A)?.keyId).toBe('key_1');
+    expect(cache.get(lk(DIGEST_B))).toBeUndefined();
+    expect(cache.get(lk(DIGEST_A))?.keyId).toBe('key_1');
   });
 
   it('suspended, it stores and answers nothing; resumed, it starts empty', async () => {
     const { cache, rows, find, reads } = setup();
     rows.set(DIGEST_A, stored('key_1'));
-    await cache.load(DIGEST_A, find);
+    await cache.load(lk(DIGEST_A), DIGEST_A, find);
     cache.suspend();
-    expect(cache.get(DIGEST_A)).toBeUndefined();
-    await cache.load(DIGEST_A, find);
-    expect(cache.get(DIGEST_A)).toBeUndefined();
+    expect(cache.get(lk(DIGEST_A))).toBeUndefined();
+    await cache.load(lk(DIGEST_A), DIGEST_A, find);
+    expect(cache.get(lk(DIGEST_A))).toBeUndefined();
     cache.resume();
-    expect(cache.get(DIGEST_A)).toBeUndefined();
-    await cache.load(DIGEST_A, find);
-    expect(cache.get(DIGEST_A)?.keyId).toBe('key_1');
+    expect(cache.get(lk(DIGEST_A))).toBeUndefined();
+    await cache.load(lk(DIGEST_A), DIGEST_A, find);
+    expect(cache.get(lk(DIGEST_A))?.keyId).toBe('key_1');
     expect(reads()).toBe(3);
   });
 
   it('TTL 0 turns caching off', async () => {
     const { cache, rows, find, reads } = setup({ ttlMs: 0 });
     rows.set(DIGEST_A, stored('key_1'));
-    await cache.load(DIGEST_A, find);
-    await cache.load(DIGEST_B, find);
-    expect([cache.get(DIGEST_A), cache.get(DIGEST_B), reads()]).toEqual([undefined, undefined, 2]);
+    await cache.load(lk(DIGEST_A), DIGEST_A, find);
+    await cache.load(lk(DIGEST_B), DIGEST_B, find);
+    expect([cache.get(lk(DIGEST_A)), cache.get(lk(DIGEST_B)), reads()]).toEqual([undefined, undefined, 2]);
   });
 });
 

@@ -1,11 +1,16 @@
+import { hash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { LruMap } from '../lib/lru.js';
 import type { StoredKeyForAuth } from './authenticator.js';
 import type { ApiKeyPrincipal } from './principal.js';
 
 /**
- * The in-process cache of API keys by digest, in front of the database lookup, so a hot key costs one
- * HMAC and one map lookup. What keeps it safe (CONTRACT §4, security-test-plan §2.5):
+ * The in-process cache of API keys, in front of the database lookup, so a hot key costs one SHA-256 and
+ * one map lookup. Entries are found by a lookup key, a plain SHA-256 of the presented key (`keyLookupId`):
+ * it never leaves the process, and with 190 random bits behind it a hash is as good a name as the
+ * peppered HMAC — which is only computed on a miss, to read the database by the stored digest. Node's
+ * one-shot hash costs a fraction of an HMAC object (OpenSSL context, key import, native wrapper and GC).
+ * What keeps the cache safe (CONTRACT §4, security-test-plan §2.5):
  * - Validity is never cached: each entry carries the instant it stops being accepted (expiry, the end
  *   of a roll's grace, or "already" once revoked) and the authenticator compares it with the clock on
  *   every request, so caching never extends a key's life.
@@ -47,6 +52,11 @@ export interface KeyChange {
 const earliest = (a: Date | null, b: Date | null): number =>
   Math.min(a === null ? Infinity : a.getTime(), b === null ? Infinity : b.getTime());
 
+/** The name a presented key is cached under (see KeyCache). */
+export function keyLookupId(key: string): string {
+  return hash('sha256', key, 'base64');
+}
+
 export function toCachedKey(stored: StoredKeyForAuth, loadedAt: number): CachedKey {
   const principal: ApiKeyPrincipal = Object.freeze({
     type: 'api_key' as const,
@@ -79,11 +89,22 @@ export function decodeKeyChange(payload: string): KeyChange | null {
   return { keyId, newDigests };
 }
 
+interface UnknownEntry {
+  /** Monotonic ms of the database read that found nothing. */
+  at: number;
+  /** The HMAC digest that was looked for: a change feed names new keys by it. */
+  digest: string;
+}
+
 export class KeyCache {
+  /** Lookup key → entry. */
   readonly #known: LruMap<string, CachedKey>;
-  readonly #unknown: LruMap<string, number>;
-  /** Key id → its cached digests (the current secret and a rolled-away one in grace). */
-  readonly #digestsOf = new Map<string, string[]>();
+  /** Lookup key → a read that matched no key. */
+  readonly #unknown: LruMap<string, UnknownEntry>;
+  /** Digest → lookup key, for the entries of #unknown (the change feed speaks in digests). */
+  readonly #unknownByDigest = new Map<string, string>();
+  /** Key id → the lookup keys its cached entries sit under (the current secret, a rolled one in grace). */
+  readonly #lookupsOf = new Map<string, string[]>();
   readonly #inflight = new Map<string, { epoch: number; promise: Promise<CachedKey | null> }>();
   readonly #ttlMs: number;
   readonly #now: () => number;
@@ -92,64 +113,68 @@ export class KeyCache {
 
   constructor(options: KeyCacheOptions) {
     const off = options.ttlMs <= 0;
-    this.#known = new LruMap(off ? 0 : options.maxKeys, (digest, entry) => this.#unindex(entry.keyId, digest));
-    this.#unknown = new LruMap(off ? 0 : options.maxUnknown);
+    this.#known = new LruMap(off ? 0 : options.maxKeys, (lookup, entry) => this.#unindex(entry.keyId, lookup));
+    this.#unknown = new LruMap(off ? 0 : options.maxUnknown, (_lookup, entry) => this.#unknownByDigest.delete(entry.digest));
     this.#ttlMs = options.ttlMs;
     this.#now = options.monotonicNow ?? (() => performance.now());
   }
 
-  /** The cached answer for a digest: an entry, null for "matches no key", undefined for "ask the database". */
-  get(digest: string): CachedKey | null | undefined {
-    const entry = this.#known.get(digest);
+  /** The cached answer for a lookup key: an entry, null for "matches no key", undefined for "ask the database". */
+  get(lookup: string): CachedKey | null | undefined {
+    const entry = this.#known.get(lookup);
     if (entry !== undefined) {
       if (this.#now() - entry.loadedAt < this.#ttlMs) return entry;
-      this.#known.delete(digest);
-      this.#unindex(entry.keyId, digest);
+      this.#known.delete(lookup);
+      this.#unindex(entry.keyId, lookup);
       return undefined;
     }
-    const unknownSince = this.#unknown.get(digest);
-    if (unknownSince !== undefined) {
-      if (this.#now() - unknownSince < this.#ttlMs) return null;
-      this.#unknown.delete(digest);
+    const unknown = this.#unknown.get(lookup);
+    if (unknown !== undefined) {
+      if (this.#now() - unknown.at < this.#ttlMs) return null;
+      this.#forgetUnknownEntry(lookup, unknown);
     }
     return undefined;
   }
 
   /**
-   * Reads through `find`, with one database read at a time per digest. A request only joins a read
-   * begun in the current epoch, so nothing that arrives after an eviction gets an answer read before it.
+   * Reads the key stored under `digest` through `find`, with one database read at a time per key. A
+   * request only joins a read begun in the current epoch, so nothing that arrives after an eviction gets
+   * an answer read before it.
    */
-  load(digest: string, find: (digest: string) => Promise<StoredKeyForAuth | null>): Promise<CachedKey | null> {
+  load(lookup: string, digest: string, find: (digest: string) => Promise<StoredKeyForAuth | null>): Promise<CachedKey | null> {
     const epoch = this.#epoch;
-    const pending = this.#inflight.get(digest);
+    const pending = this.#inflight.get(lookup);
     if (pending !== undefined && pending.epoch === epoch) return pending.promise;
     const startedAt = this.#now();
     const promise = find(digest)
       .then((stored) => {
         const entry = stored === null ? null : toCachedKey(stored, startedAt);
-        if (epoch === this.#epoch && !this.#suspended) this.#store(digest, entry, startedAt);
+        if (epoch === this.#epoch && !this.#suspended) this.#store(lookup, digest, entry, startedAt);
         return entry;
       })
       .finally(() => {
-        if (this.#inflight.get(digest)?.promise === promise) this.#inflight.delete(digest);
+        if (this.#inflight.get(lookup)?.promise === promise) this.#inflight.delete(lookup);
       });
-    this.#inflight.set(digest, { epoch, promise });
+    this.#inflight.set(lookup, { epoch, promise });
     return promise;
   }
 
   /** A key changed (revoked, rolled, expired early, scopes changed): drop every answer about it. */
   evictKey(keyId: string): void {
     this.#epoch++;
-    const digests = this.#digestsOf.get(keyId);
-    if (digests === undefined) return;
-    this.#digestsOf.delete(keyId);
-    for (const digest of digests) this.#known.delete(digest);
+    const lookups = this.#lookupsOf.get(keyId);
+    if (lookups === undefined) return;
+    this.#lookupsOf.delete(keyId);
+    for (const lookup of lookups) this.#known.delete(lookup);
   }
 
   /** A digest now belongs to a key (created, rolled): it may no longer be answered "unknown". */
   forgetUnknown(digest: string): void {
     this.#epoch++;
-    this.#unknown.delete(digest);
+    const lookup = this.#unknownByDigest.get(digest);
+    if (lookup === undefined) return;
+    const entry = this.#unknown.get(lookup);
+    if (entry !== undefined) this.#forgetUnknownEntry(lookup, entry);
   }
 
   apply(change: KeyChange): void {
@@ -161,7 +186,8 @@ export class KeyCache {
     this.#epoch++;
     this.#known.clear();
     this.#unknown.clear();
-    this.#digestsOf.clear();
+    this.#unknownByDigest.clear();
+    this.#lookupsOf.clear();
   }
 
   /** Changes may go unseen (the change feed is down): forget everything and store nothing until resume. */
@@ -184,25 +210,34 @@ export class KeyCache {
     return { known: this.#known.size, unknown: this.#unknown.size };
   }
 
-  #store(digest: string, entry: CachedKey | null, at: number): void {
+  #store(lookup: string, digest: string, entry: CachedKey | null, at: number): void {
     if (entry === null) {
-      this.#unknown.set(digest, at);
+      const previous = this.#unknown.delete(lookup);
+      if (previous !== undefined) this.#unknownByDigest.delete(previous.digest);
+      if (this.#unknown.capacity === 0) return;
+      this.#unknown.set(lookup, { at, digest });
+      this.#unknownByDigest.set(digest, lookup);
       return;
     }
-    const previous = this.#known.delete(digest);
-    if (previous !== undefined) this.#unindex(previous.keyId, digest);
-    this.#known.set(digest, entry);
+    const previous = this.#known.delete(lookup);
+    if (previous !== undefined) this.#unindex(previous.keyId, lookup);
+    this.#known.set(lookup, entry);
     if (this.#known.capacity === 0) return;
-    const digests = this.#digestsOf.get(entry.keyId);
-    if (digests === undefined) this.#digestsOf.set(entry.keyId, [digest]);
-    else if (!digests.includes(digest)) digests.push(digest);
+    const lookups = this.#lookupsOf.get(entry.keyId);
+    if (lookups === undefined) this.#lookupsOf.set(entry.keyId, [lookup]);
+    else if (!lookups.includes(lookup)) lookups.push(lookup);
   }
 
-  #unindex(keyId: string, digest: string): void {
-    const digests = this.#digestsOf.get(keyId);
-    if (digests === undefined) return;
-    const rest = digests.filter((d) => d !== digest);
-    if (rest.length === 0) this.#digestsOf.delete(keyId);
-    else this.#digestsOf.set(keyId, rest);
+  #forgetUnknownEntry(lookup: string, entry: UnknownEntry): void {
+    this.#unknown.delete(lookup);
+    this.#unknownByDigest.delete(entry.digest);
+  }
+
+  #unindex(keyId: string, lookup: string): void {
+    const lookups = this.#lookupsOf.get(keyId);
+    if (lookups === undefined) return;
+    const rest = lookups.filter((l) => l !== lookup);
+    if (rest.length === 0) this.#lookupsOf.delete(keyId);
+    else this.#lookupsOf.set(keyId, rest);
   }
 }

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
+import { withStatementCache } from './sqlite-statements.js';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
@@ -33,6 +34,11 @@ export interface DatabaseHandle {
    * their own clocks say.
    */
   sqlNow(offsetMs?: number): RawBuilder<string>;
+  /**
+   * SQLite only: `PRAGMA data_version`, read synchronously on the app's own connection. It changes only
+   * when another connection commits, so "unchanged" means every write since was this process's own.
+   */
+  foreignWriteVersion?: () => number;
   /** Runs `work` (the migrations) while no other instance sharing this database runs its own. */
   withMigrationLock<T>(work: () => Promise<T>): Promise<T>;
   ping(): Promise<void>;
@@ -59,10 +65,12 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
     file.pragma('busy_timeout = 5000');
     // WAL + NORMAL survives process crashes; power-loss durability would need FULL.
     file.pragma('synchronous = NORMAL');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
+    const dataVersion = file.prepare('PRAGMA data_version').pluck();
     return {
       db,
       kind: 'sqlite',
+      foreignWriteVersion: () => dataVersion.get() as number,
       capabilities: { sharedByInstances: false, supportsSkipLocked: false },
       // One process owns the file; the migrator's own lock table is enough.
       withMigrationLock: (work) => work(),

@@ -1,9 +1,11 @@
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, RouteOptions } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
 import { REALM } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
 import { decide, requiredScope, type AuthRequirement, type Decision, type Scope } from '../auth/scopes.js';
+import { refuseRequest } from './error-handler.js';
 import { AppError } from './errors.js';
+import { tagRequestLog } from './request-log.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -69,19 +71,49 @@ function refusal(decision: Exclude<Decision, { allowed: true }>): AppError {
   });
 }
 
-/** Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, resolved at registration. */
+/**
+ * Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, resolved at registration.
+ * A callback-style hook: a cached credential is decided without a promise or a microtask, and a refusal
+ * is answered here directly (no throw through Fastify's error path). Anything other than a refusal (the
+ * database failing during a lookup) goes to the error handler.
+ */
 function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestHookHandler {
   // A route refuses only one way (its requirement fixes the code and the scope): built once, on first use.
   let refused: AppError | null = null;
-  return async (request: FastifyRequest) => {
-    const principal = await authenticate(request.headers.authorization);
+
+  function admit(request: FastifyRequest, reply: FastifyReply, principal: Principal, done: HookHandlerDoneFunction): void {
+    // Named in the log before the decision, so a refusal says whose it was.
+    tagRequestLog(request.log, principal);
     const decision = decide(auth, principal.type, principal.type === 'api_key' ? principal.scopes : NO_SCOPES);
-    if (!decision.allowed) throw (refused ??= refusal(decision));
+    if (!decision.allowed) {
+      refuseRequest(request, reply, (refused ??= refusal(decision)));
+      return;
+    }
     request.principal = principal;
-    request.log = request.log.child({
-      account_id: principal.accountId,
-      principal: principal.type === 'user' ? principal.userId : principal.keyId,
-    });
+    done();
+  }
+
+  function refuse(request: FastifyRequest, reply: FastifyReply, error: unknown, done: HookHandlerDoneFunction): void {
+    if (error instanceof AppError) refuseRequest(request, reply, error);
+    else done(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  return function authGate(request, reply, done) {
+    let result: Principal | Promise<Principal>;
+    try {
+      result = authenticate(request.headers.authorization);
+    } catch (error) {
+      refuse(request, reply, error, done);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (principal) => admit(request, reply, principal, done),
+        (error: unknown) => refuse(request, reply, error, done),
+      );
+    } else {
+      admit(request, reply, result, done);
+    }
   };
 }
 

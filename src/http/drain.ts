@@ -14,7 +14,7 @@ const IDLE_SWEEP_MS = 100;
  * the listening socket closes) until the last connection has gone:
  * - (system-routes) `/readyz` answers 503 so the load balancer stops sending here, while `/healthz` keeps
  *   answering 200; (pod-routes) followed log streams end cleanly;
- * - every response carries `Connection: close`, so a keep-alive client takes its next request to another
+ * - every response carries `Connection: close` (set in response-headers.ts's onSend hook), so a keep-alive client takes its next request to another
  *   instance instead of sending it down a socket about to be closed (Fastify does this only for requests
  *   that arrive after closing began, not for those already in flight);
  * - idle keep-alive sockets are closed, after a short grace: Node's `server.close()` would close those idle
@@ -24,14 +24,9 @@ const IDLE_SWEEP_MS = 100;
  *   sockets are closed as they become idle (Node would otherwise wait out the keep-alive timeout).
  * Requests in flight finish normally; the bound on how long that may take is the caller's (main.ts).
  */
-export function registerDrain(app: FastifyInstance): void {
+export function registerDrain(app: FastifyInstance): { draining: () => boolean } {
   let active = false;
   let sweep: NodeJS.Timeout | null = null;
-
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (active) reply.header('connection', 'close');
-    done(null, payload);
-  });
 
   app.addHook('preClose', (done) => {
     active = true;
@@ -51,4 +46,6 @@ export function registerDrain(app: FastifyInstance): void {
     }
     done();
   });
+  // Read by the onSend hook of response-headers.ts, which adds `Connection: close` while this is true.
+  return { draining: () => active };
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/database.js';
-import { AppError, type ErrorCode, ERROR_CODES, toProblem } from './errors.js';
+import { AppError, type ErrorCode, ERROR_CODES, renderProblem } from './errors.js';
+import { COMMON_HEADERS } from './response-headers.js';
 import { toFieldErrors } from './validation.js';
 
 const BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
@@ -57,31 +58,31 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
   return new AppError('internal', 'Something went wrong on our side. Quote the request_id if you contact support.');
 }
 
-const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
 
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
-  // Set here as well as in onSend: router-level errors are answered before any hook runs.
+  // Set here as well as in onSend (response-headers.ts): router-level errors are answered before any hook runs.
   reply.headers(COMMON_HEADERS);
-  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
-  return reply.code(error.status).type('application/problem+json').send(toProblem(error, String(reply.request.id)));
+  for (const name in error.headers) reply.header(name, error.headers[name]);
+  // Already JSON text with its content type set: Fastify sends it without serializing again.
+  return reply.code(error.status).type('application/problem+json').send(renderProblem(error, String(reply.request.id)));
+}
+
+/** A 4xx answer: one info line (no stack), then the problem. The auth gate answers its refusals here too. */
+export function refuseRequest(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+  request.log.info({ code: error.code }, 'request refused');
+  return sendProblem(reply, error);
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error, request);
     // The contract keeps stack traces out of log lines too: the error's kind, code and message identify it.
-    if (appError.status >= 500) request.log.error({ error: { type: error.name, code: error.code, message: error.message } }, 'request failed');
-    else request.log.info({ code: appError.code }, 'request refused');
+    if (appError.status < 500) return refuseRequest(request, reply, appError);
+    request.log.error({ error: { type: error.name, code: error.code, message: error.message } }, 'request failed');
     return sendProblem(reply, appError);
   });
 
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, new AppError('not_found', `No route ${request.method} ${request.url.split("?")[0]?.slice(0, 200) ?? ""}.`)),
   );
-
-  // Responses describe one caller's account: never cached by browsers or proxies.
-  app.addHook('onSend', async (_request, reply, payload) => {
-    reply.headers(COMMON_HEADERS);
-    return payload;
-  });
 }

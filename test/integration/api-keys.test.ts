@@ -682,6 +682,17 @@ describe(`API key log redaction canary (${TEST_DIALECT})`, () => {
     expect(lines.length).toBeGreaterThan(20);
     expect(text).toContain(`/api-keys/${fullId}`);
     expect(text).toContain('incoming request');
+    // Lines written after authentication name the caller: the key's id (never its secret) and its account.
+    const entries = lines.map((line) => JSON.parse(line) as { msg?: string; principal?: string; account_id?: string; res?: { statusCode?: number } });
+    const completedBy = (principal: string) => entries.filter((entry) => entry.msg === 'request completed' && entry.principal === principal);
+    // fullKey: GET /api-keys/{id} 200, GET /me 200, POST /api-keys 403; the scoped key and its rolled
+    // secret: GET /clusters 200, GET /api-keys 403, GET /me 200. Refusals name the refused key too.
+    const statuses = (principal: string) => completedBy(principal).map((entry) => entry.res?.statusCode).sort();
+    expect(statuses(fullId)).toEqual([200, 200, 403]);
+    expect(statuses(scopedId)).toEqual([200, 200, 403]);
+    const accounts = new Set(completedBy(fullId).concat(completedBy(scopedId)).map((entry) => entry.account_id));
+    expect([...accounts]).toHaveLength(1);
+    expect([...accounts][0]).toMatch(/^(user|org)_/);
     for (const secret of secrets) {
       const hits = lines.filter((line) => line.includes(secret));
       expect(hits, `a secret (${secret.slice(0, 8)}…) appears in ${hits.length} log line(s): ${hits[0]?.slice(0, 300) ?? ''}`).toEqual([]);

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { KeyLookup, StoredKeyForAuth } from '../../auth/authenticator.js';
 import { encodeKeyChange, type KeyCache, type KeyChange } from '../../auth/key-cache.js';
+import type { KnownDigests, KnownDigestsSource } from '../../auth/known-digests.js';
 import { isScope, type Scope } from '../../auth/scopes.js';
 import type { Db } from '../../db/database.js';
 import type { ApiKeyTable } from '../../db/schema.js';
@@ -30,9 +31,45 @@ export interface ApiKeyRepoDeps {
   cache: KeyCache;
   /** Tells the other instances, in the change's own transaction. */
   publish: (trx: Db, payload: string) => Promise<void>;
+  /** Refuses digests that are certainly not stored without a query; only where one process owns the database. */
+  knownDigests?: KnownDigests | null;
 }
 
-export function createApiKeyRepo({ db, cache, publish }: ApiKeyRepoDeps) {
+/** Rows read per page when the known-digests filter is filled. */
+const DIGEST_SCAN_PAGE = 5_000;
+
+/** The stored digests, for the known-digests filter: every current and rolled-away secret. */
+export function storedDigests(db: Db): KnownDigestsSource {
+  return {
+    async count() {
+      const row = await db
+        .selectFrom('api_keys')
+        .select((eb) => [eb.fn.countAll<number | string | bigint>().as('keys'), eb.fn.count<number | string | bigint>('previous_hash').as('previous')])
+        .executeTakeFirstOrThrow();
+      return Number(row.keys) + Number(row.previous);
+    },
+    async scan(each) {
+      let after = '';
+      for (;;) {
+        const rows = await db
+          .selectFrom('api_keys')
+          .select(['id', 'key_hash', 'previous_hash'])
+          .where('id', '>', after)
+          .orderBy('id')
+          .limit(DIGEST_SCAN_PAGE)
+          .execute();
+        for (const row of rows) {
+          each(row.key_hash);
+          if (row.previous_hash !== null) each(row.previous_hash);
+        }
+        if (rows.length < DIGEST_SCAN_PAGE) return;
+        after = rows[rows.length - 1]!.id;
+      }
+    },
+  };
+}
+
+export function createApiKeyRepo({ db, cache, publish, knownDigests = null }: ApiKeyRepoDeps) {
   const lastWritten = new Map<string, number>();
   const pending = new Map<string, string>();
   let latestUse = 0;
@@ -76,18 +113,32 @@ export function createApiKeyRepo({ db, cache, publish }: ApiKeyRepoDeps) {
       if (outcome.notify !== null) await publish(trx, encodeKeyChange(outcome.notify));
       return outcome;
     });
-    if (notify !== null) cache.apply(notify);
+    if (notify !== null) {
+      // Before the new secret is returned to anyone: from now on it must not be answered "unknown".
+      for (const digest of notify.newDigests) knownDigests?.add(digest);
+      cache.apply(notify);
+    }
     return result;
   }
 
+  // The lookup every cache miss makes (and every unknown key), built and compiled once; each call only
+  // puts its digest where the placeholder was.
+  const DIGEST_PLACEHOLDER = '\u0000digest';
+  const findByDigestQuery = db
+    .selectFrom('api_keys')
+    .select(['id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at'])
+    .where((eb) => eb.or([eb('key_hash', '=', DIGEST_PLACEHOLDER), eb('previous_hash', '=', DIGEST_PLACEHOLDER)]))
+    .limit(1)
+    .compile();
+
   const authLookup: KeyLookup = {
     async findByDigest(digest): Promise<StoredKeyForAuth | null> {
-      const row = await db
-        .selectFrom('api_keys')
-        .select(['id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at'])
-        .where((eb) => eb.or([eb('key_hash', '=', digest), eb('previous_hash', '=', digest)]))
-        .executeTakeFirst();
-      if (!row) return null;
+      if (knownDigests !== null && !knownDigests.mightExist(digest)) return null;
+      const parameters = findByDigestQuery.parameters.map((value) => (value === DIGEST_PLACEHOLDER ? digest : value));
+      const bound: typeof findByDigestQuery = { ...findByDigestQuery, parameters };
+      const { rows } = await db.executeQuery(bound);
+      const row = rows[0];
+      if (row === undefined) return null;
       return {
         id: row.id,
         accountId: row.account_id,
