@@ -9,7 +9,7 @@ import { registerDrain } from './http/drain.js';
 import { registerErrorHandling, sendProblem } from './http/error-handler.js';
 import { AppError } from './http/errors.js';
 import { principalLogFields } from './http/request-log.js';
-import { registerResponseHeaders } from './http/response-headers.js';
+import { COMMON_HEADERS, registerResponseHeaders } from './http/response-headers.js';
 import { compileValidator } from './http/validation.js';
 import { randomBase62 } from './lib/ids.js';
 import { registerApiKeyRoutes } from './modules/api-keys/api-key-routes.js';
@@ -95,6 +95,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     frameworkErrors: (error, request, reply) => {
       const detail = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is longer than any id.' : 'The URL is malformed.';
       const malformed = new AppError('validation_failed', detail, { errors: [{ path: 'path', message: detail }] });
+      // Answered before any hook runs, so the headers of response-headers.ts are set here.
+      reply.headers(COMMON_HEADERS);
       void Promise.resolve(request.headers.authorization).then(authenticate).then(
         () => sendProblem(reply, malformed),
         (authError: unknown) => sendProblem(reply, authError instanceof AppError ? authError : malformed),

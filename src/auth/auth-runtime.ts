@@ -31,6 +31,8 @@ export function createAuthRuntime(deps: AppDeps, feedOptions: ChangeFeedOptions 
   const settings = deps.config.authCache;
   const keyCache = new KeyCache({ maxKeys: settings.maxKeys, maxUnknown: settings.maxUnknownKeys, ttlMs: settings.ttlMs });
   const sessionCache = new SessionCache(settings.maxSessions);
+  // Only where this process is the database's one writer: see known-digests.ts.
+  const knownDigests = deps.database.capabilities.sharedByInstances ? null : new KnownDigests(storedDigests(deps.database.db));
   const feed = createChangeFeed(
     deps.config.database,
     deps.database.db,
@@ -43,12 +45,14 @@ export function createAuthRuntime(deps: AppDeps, feedOptions: ChangeFeedOptions 
         else keyCache.apply(change);
       },
       onSuspend: () => keyCache.suspend(),
-      onReset: () => keyCache.resume(),
+      onReset: () => {
+        keyCache.resume();
+        // SQLite: another process wrote to the file (the feed's first poll also lands here, before the fill).
+        knownDigests?.markStale();
+      },
     },
     feedOptions,
   );
-  // Only where this process is the database's one writer: see known-digests.ts.
-  const knownDigests = deps.database.capabilities.sharedByInstances ? null : new KnownDigests(storedDigests(deps.database.db), { foreignWrites: deps.database.foreignWriteVersion });
   const keyRepo = createApiKeyRepo({ db: deps.database.db, cache: keyCache, publish: feed.publish, knownDigests });
   const authenticate = createAuthenticator({
     pepper: deps.pepper,
@@ -65,9 +69,9 @@ export function createAuthRuntime(deps: AppDeps, feedOptions: ChangeFeedOptions 
     sessionCache,
     knownDigests,
     start: async (log) => {
+      await feed.start(log);
       // Filled in the background: until it is, every digest "may exist" and goes to the database.
       knownDigests?.load().catch((error: unknown) => log.warn({ error: { message: error instanceof Error ? error.message : String(error) } }, 'could not load the known API key digests; unknown keys are looked up in the database'));
-      await feed.start(log);
     },
     stop: () => feed.stop(),
   };

@@ -22,6 +22,8 @@ export interface StoredKeyForAuth {
 
 export interface KeyLookup {
   findByDigest(digest: string): Promise<StoredKeyForAuth | null>;
+  /** True only when no key can have this digest, known without a query (see known-digests.ts). */
+  certainlyUnknown?(digest: string): boolean;
   /** Records use at `atMs` (the app's clock); implementations write behind and never per request. */
   noteUsed(keyId: string, atMs: number): void;
 }
@@ -111,7 +113,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     const entry = keyCache.get(lookup);
     if (entry !== undefined) return admitKey(entry);
     // Only a miss pays for the peppered digest the database is searched by.
-    return keyCache.load(lookup, digestApiKey(key, pepper), findByDigest).then(admitKey);
+    const digest = digestApiKey(key, pepper);
+    if (keys.certainlyUnknown?.(digest) === true) throw invalidToken;
+    return keyCache.load(lookup, digest, findByDigest).then(admitKey);
   }
 
   function authenticateSession(token: string): Principal | Promise<Principal> {

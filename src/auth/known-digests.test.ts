@@ -80,30 +80,35 @@ describe('KnownDigests', () => {
     expect(stored.slice(-100).every((d) => known.mightExist(d))).toBe(true);
   });
 
-  it('after another process wrote to the database, answers "maybe" until refilled, refilling at most every 5 s', async () => {
+  it('marked stale (another process wrote), answers "maybe" until refilled, refilling at most every 5 s', async () => {
     const stored = [digest()];
     const src = source(stored);
-    let version = 1;
     let now = 0;
-    const known = new KnownDigests(src, { foreignWrites: () => version, now: () => now });
+    const known = new KnownDigests(src, () => now);
     await known.load();
     const written = digest();
     expect(known.mightExist(written)).toBe(false);
     stored.push(written); // written by the other process: never passed through add()
-    version = 2;
-    expect(known.mightExist(written)).toBe(true);
-    expect(known.mightExist(digest())).toBe(true); // everything is "maybe" until the refill
-    await known.load();
+    known.markStale();
+    now = 6000;
+    expect(known.mightExist(written)).toBe(true); // starts a refill
+    expect(known.mightExist(digest())).toBe(true); // everything is "maybe" until it ends
+    await known.load(); // joins it
     expect(src.scans).toBe(2);
     expect(known.mightExist(written)).toBe(true);
     expect(known.mightExist(digest())).toBe(false);
-    version = 3;
-    now = 1000; // within 5 s of the last refill: answers "maybe" without another scan
-    expect(known.mightExist(digest())).toBe(true);
-    expect(src.scans).toBe(2);
-    now = 6000;
-    expect(known.mightExist(digest())).toBe(true);
-    await known.load();
-    expect(src.scans).toBe(3);
+
+    // Marked stale while a fill runs: that fill may have read too early and is not used.
+    let release = () => undefined as void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = new KnownDigests(source([digest(), digest()], { gate }), () => now);
+    const filling = slow.load();
+    slow.markStale();
+    release();
+    await filling;
+    expect(slow.loaded).toBe(false);
+    now = 7000; // within 5 s of that fill's start: no new fill yet
+    expect(slow.mightExist(digest())).toBe(true);
+    expect(slow.loaded).toBe(false);
   });
 });

@@ -10,10 +10,11 @@ import { performance } from 'node:perf_hooks';
  * key written to the table passes through `add` before it can be presented, which holds when one process
  * owns the database (SQLite, the embedded default): the repository adds a key's digests right after the
  * commit that stores them, before the key is shown to anyone. Should another process write to the same
- * file anyway, `foreignWrites` (SQLite's data_version, read on every "certainly not") shows it: the
- * filter answers "maybe" until it has been refilled. With several instances on one PostgreSQL database a
- * key created elsewhere may be presented here before its notification arrives, and nothing shows that
- * synchronously, so the filter is not used there (auth-runtime.ts).
+ * file anyway (a misconfiguration: SQLite serves one process), the change feed's poll of data_version
+ * notices within its interval (100 ms) and `markStale` makes every answer "maybe" until a refill: until
+ * then a key created by that other process can be refused as unknown, never accepted wrongly. With
+ * several instances on one PostgreSQL database keys are created elsewhere all the time, and one could be
+ * presented here before its notification arrives, so the filter is not used there (auth-runtime.ts).
  */
 
 /** Bits per expected key: with 7 probes, about 1% false positives when full, far fewer below. */
@@ -70,33 +71,25 @@ export interface KnownDigestsSource {
   scan(each: (digest: string) => void): Promise<void>;
 }
 
-/** After another process wrote to the database, refills start at most this often. */
-const FOREIGN_RELOAD_INTERVAL_MS = 5_000;
-
-export interface KnownDigestsOptions {
-  /** Changes whenever another process commits to the database (see the class comment). */
-  foreignWrites?: () => unknown;
-  /** Monotonic ms, for spacing refills. */
-  now?: () => number;
-}
+/** After a failed or discarded fill, the next one starts at most this long after the last began. */
+const REFILL_INTERVAL_MS = 5_000;
 
 export class KnownDigests {
   readonly #source: KnownDigestsSource;
-  readonly #foreignWrites: (() => unknown) | null;
   readonly #now: () => number;
-  /** null until loaded (and after a failed load): every digest may exist. */
+  /** null until filled (and while stale): every digest may exist. */
   #filter: BloomFilter | null = null;
-  /** The foreign-write version the current filter's fill began at. */
-  #filledAt: unknown = undefined;
   /** A filter being filled from the database; digests added meanwhile go into it too. */
   #building: BloomFilter | null = null;
   #loading: Promise<void> | null = null;
-  #lastForeignReload = -Infinity;
+  /** Marked stale while a fill ran: what it read may predate the foreign write, so it is not used. */
+  #staleDuringFill = false;
+  #lastFillStart = -Infinity;
 
-  constructor(source: KnownDigestsSource, options: KnownDigestsOptions = {}) {
+  /** `now`: monotonic ms, for spacing refills. */
+  constructor(source: KnownDigestsSource, now: () => number = () => performance.now()) {
     this.#source = source;
-    this.#foreignWrites = options.foreignWrites ?? null;
-    this.#now = options.now ?? (() => performance.now());
+    this.#now = now;
   }
 
   get loaded(): boolean {
@@ -105,17 +98,17 @@ export class KnownDigests {
 
   /** False only for a digest that is certainly not stored. */
   mightExist(digest: string): boolean {
-    if (this.#filter === null || !DIGEST.test(digest)) return true;
-    if (this.#filter.has(digest)) return true;
-    if (this.#foreignWrites !== null && this.#foreignWrites() !== this.#filledAt) {
-      // Someone else wrote since the fill began: keys may exist that were never added here.
-      if (this.#now() - this.#lastForeignReload >= FOREIGN_RELOAD_INTERVAL_MS) {
-        this.#lastForeignReload = this.#now();
-        void this.load().catch(() => undefined);
-      }
+    if (this.#filter === null) {
+      if (this.#loading === null && this.#now() - this.#lastFillStart >= REFILL_INTERVAL_MS) void this.load().catch(() => undefined);
       return true;
     }
-    return false;
+    return !DIGEST.test(digest) || this.#filter.has(digest);
+  }
+
+  /** Another process may have written keys: answer "maybe" until the filter has been filled again. */
+  markStale(): void {
+    this.#filter = null;
+    if (this.#loading !== null) this.#staleDuringFill = true;
   }
 
   /** A digest now stored: call after its commit and before the key can be presented. */
@@ -137,13 +130,13 @@ export class KnownDigests {
 
   async #load(): Promise<void> {
     // Twice the keys there are now, so the table can double before the next reload.
-    const version = this.#foreignWrites?.();
+    this.#lastFillStart = this.#now();
+    this.#staleDuringFill = false;
     const building = new BloomFilter(2 * (await this.#source.count()));
     this.#building = building;
     try {
       await this.#source.scan((digest) => building.add(digest));
-      this.#filter = building;
-      this.#filledAt = version;
+      if (!this.#staleDuringFill) this.#filter = building;
     } finally {
       this.#building = null;
     }

@@ -34,11 +34,6 @@ export interface DatabaseHandle {
    * their own clocks say.
    */
   sqlNow(offsetMs?: number): RawBuilder<string>;
-  /**
-   * SQLite only: `PRAGMA data_version`, read synchronously on the app's own connection. It changes only
-   * when another connection commits, so "unchanged" means every write since was this process's own.
-   */
-  foreignWriteVersion?: () => number;
   /** Runs `work` (the migrations) while no other instance sharing this database runs its own. */
   withMigrationLock<T>(work: () => Promise<T>): Promise<T>;
   ping(): Promise<void>;
@@ -66,11 +61,9 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
     // WAL + NORMAL survives process crashes; power-loss durability would need FULL.
     file.pragma('synchronous = NORMAL');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
-    const dataVersion = file.prepare('PRAGMA data_version').pluck();
     return {
       db,
       kind: 'sqlite',
-      foreignWriteVersion: () => dataVersion.get() as number,
       capabilities: { sharedByInstances: false, supportsSkipLocked: false },
       // One process owns the file; the migrator's own lock table is enough.
       withMigrationLock: (work) => work(),

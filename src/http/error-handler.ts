@@ -1,7 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/database.js';
 import { AppError, type ErrorCode, ERROR_CODES, renderProblem } from './errors.js';
-import { COMMON_HEADERS } from './response-headers.js';
 import { toFieldErrors } from './validation.js';
 
 const BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
@@ -60,8 +59,8 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
 
 
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
-  // Set here as well as in onSend (response-headers.ts): router-level errors are answered before any hook runs.
-  reply.headers(COMMON_HEADERS);
+  // The common headers come from the onSend hook (response-headers.ts), like every other response's;
+  // router-level errors, answered where no hook runs, add them themselves (app.ts).
   for (const name in error.headers) reply.header(name, error.headers[name]);
   // Already JSON text with its content type set: Fastify sends it without serializing again.
   return reply.code(error.status).type('application/problem+json').send(renderProblem(error, String(reply.request.id)));

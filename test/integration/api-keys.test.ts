@@ -343,7 +343,11 @@ describe(`API keys (${TEST_DIALECT})`, () => {
         const user = await h.newAccount();
         const { id, key } = await h.createKey(user);
         const onOther = () => other.inject({ method: 'GET', url: '/me', headers: bearer(key) });
-        expect((await onOther()).statusCode).toBe(200);
+        // A key created through one instance: on PostgreSQL the other accepts it at once; on SQLite (one
+        // process per file; a second one is tolerated, not supported) the other's filter of known digests
+        // refuses it as unknown until its poll of data_version sees the foreign write (100 ms).
+        if (TEST_DIALECT === 'postgres') expect((await onOther()).statusCode).toBe(200);
+        await waitFor(async () => ((await onOther()).statusCode === 200 ? true : undefined), 1000, 5);
         expect((await onOther()).statusCode).toBe(200);
         const revoked = Date.now();
         expect((await revoke(user, id)).statusCode).toBe(204);

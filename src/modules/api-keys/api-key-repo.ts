@@ -132,8 +132,8 @@ export function createApiKeyRepo({ db, cache, publish, knownDigests = null }: Ap
     .compile();
 
   const authLookup: KeyLookup = {
+    ...(knownDigests === null ? {} : { certainlyUnknown: (digest: string) => !knownDigests.mightExist(digest) }),
     async findByDigest(digest): Promise<StoredKeyForAuth | null> {
-      if (knownDigests !== null && !knownDigests.mightExist(digest)) return null;
       const parameters = findByDigestQuery.parameters.map((value) => (value === DIGEST_PLACEHOLDER ? digest : value));
       const bound: typeof findByDigestQuery = { ...findByDigestQuery, parameters };
       const { rows } = await db.executeQuery(bound);
