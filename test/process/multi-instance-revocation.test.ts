@@ -210,6 +210,57 @@ describe.skipIf(TEST_DIALECT !== 'postgres')(
       expect(again).not.toBe(killed);
     });
 
+    it('a burst of 500 revocations through A: B refuses each key within 1 s of its own revoke, and C never fails', async () => {
+      const BURST = 500;
+      const keys: Array<{ id: string; key: string }> = [];
+      // Created through A, 20 at a time; each is then used once on B so that B has all 500 cached.
+      for (let i = 0; i < BURST; i += 20) keys.push(...(await Promise.all(Array.from({ length: Math.min(20, BURST - i) }, () => createKey()))));
+      for (let i = 0; i < BURST; i += 50) {
+        const statuses = await Promise.all(keys.slice(i, i + 50).map(async (k) => (await call(b, 'GET', '/me', bearer(k.key))).status));
+        expect(new Set(statuses)).toEqual(new Set([200]));
+      }
+      const c = await createKey();
+
+      // Loops on B cycle through all 500 keys while A revokes them (20 revokes in flight at a time).
+      const onB: Array<{ index: number; sentAt: number; status: number }> = [];
+      let probing = true;
+      const probes = Array.from({ length: 8 }, async (_, loop) => {
+        for (let n = loop; probing; n += 8) {
+          const index = n % BURST;
+          const sentAt = now();
+          const status = (await call(b, 'GET', '/me', bearer(keys[index]!.key))).status;
+          onB.push({ index, sentAt, status });
+        }
+      });
+      const controls = startLoad([{ name: 'C@B', url: `${b.baseUrl}/me`, headers: bearer(c.key) }], { maxRequestsPerLoop: 100_000, maxMs: 60_000 });
+      await sleep(200);
+      const revokedAt = new Array<number>(BURST);
+      for (let i = 0; i < BURST; i += 20) {
+        await Promise.all(
+          keys.slice(i, i + 20).map(async (k, j) => {
+            expect((await call(a, 'DELETE', `/api-keys/${k.id}`, user)).status).toBe(204);
+            revokedAt[i + j] = now();
+          }),
+        );
+      }
+      const lastRevoke = Math.max(...revokedAt);
+      // Keep probing until every key has been tried on B well after its bound.
+      await waitFor(async () => (now() - lastRevoke > 2 * BOUND_MS ? true : undefined), 10_000, 20);
+      probing = false;
+      await Promise.all(probes);
+      const controlSamples = await controls.stop();
+
+      const late = onB.filter((p) => p.sentAt > revokedAt[p.index]! + BOUND_MS);
+      const acceptedLate = late.filter((p) => p.status === 200);
+      const lagMs = onB.filter((p) => p.status === 200 && p.sentAt > revokedAt[p.index]!).reduce((max, p) => Math.max(max, p.sentAt - revokedAt[p.index]!), 0);
+      lags.push({ scenario: `burst of ${BURST} revocations`, lagMs, windowMs: lagMs, changeMs: lastRevoke - Math.min(...revokedAt), samplesAfter: late.length });
+      expect(new Set(late.map((p) => p.index)).size).toBe(BURST);
+      expect(acceptedLate).toEqual([]);
+      expect(new Set(late.map((p) => p.status))).toEqual(new Set([401]));
+      expect(controlSamples.length).toBeGreaterThan(100);
+      expect(controlSamples.filter((sample) => sample.status !== 200)).toEqual([]);
+    }, 120_000);
+
     it('a change whose notification B never got is refused once B loses and regains its LISTEN connection (cache flushed), not only at the TTL', async () => {
       const k = await createKey();
       const c = await createKey();
