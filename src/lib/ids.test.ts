@@ -37,4 +37,13 @@ describe('newId', () => {
     expect(earlier.startsWith('cls_')).toBe(true);
     expect(earlier < later).toBe(true);
   });
+
+  it('ids made within one millisecond still sort in the order they were made', () => {
+    const made = Array.from({ length: 1000 }, (_, i) => newId(i % 2 === 0 ? 'cloud' : 'cluster', 1_700_000_000_500).slice(4));
+    expect([...made].sort()).toEqual(made);
+    expect(new Set(made).size).toBe(made.length);
+    // A later millisecond starts from fresh randomness again.
+    const next = newId('cloud', 1_700_000_000_501);
+    expect(next.slice(4) > (made.at(-1) as string)).toBe(true);
+  });
 });

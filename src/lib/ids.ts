@@ -64,12 +64,35 @@ export function toBase62(value: number, width: number): string {
   return out.padStart(width, '0');
 }
 
+/** The base62 string one greater than `value`, same width; null when it is all 'z' (no room left). */
+function incrementBase62(value: string): string | null {
+  const digits = [...value];
+  for (let i = digits.length - 1; i >= 0; i--) {
+    const next = BASE62.indexOf(digits[i] as string) + 1;
+    if (next < BASE62.length) {
+      digits[i] = BASE62[next] as string;
+      return digits.join('');
+    }
+    digits[i] = '0';
+  }
+  return null;
+}
+
+let lastTime = '';
+let lastRandom = '';
+
 /**
  * Prefixed, time-ordered ids (`cls_` + 9 time characters + 16 random ones): sorting by id sorts by
- * creation time, which is what cursor pagination relies on.
+ * creation time, which is what cursor pagination and "newest first" rely on. Within one millisecond of
+ * this process the random part of the previous id is incremented instead of drawn again (as ULIDs do),
+ * so ids made in the same millisecond still sort in the order they were made.
  */
 export function newId(kind: IdKind, nowMs: number = Date.now()): string {
-  return `${ID_PREFIXES[kind]}_${toBase62(nowMs, TIME_WIDTH)}${randomBase62(RANDOM_WIDTH)}`;
+  const time = toBase62(nowMs, TIME_WIDTH);
+  const random = (time === lastTime ? incrementBase62(lastRandom) : null) ?? randomBase62(RANDOM_WIDTH);
+  lastTime = time;
+  lastRandom = random;
+  return `${ID_PREFIXES[kind]}_${time}${random}`;
 }
 
 const ID_PATTERN = /^[a-z]{2,3}_[0-9A-Za-z]{25}$/;
