@@ -131,7 +131,7 @@ export class KeyCache {
     const unknown = this.#unknown.get(lookup);
     if (unknown !== undefined) {
       if (this.#now() - unknown.at < this.#ttlMs) return null;
-      this.#forgetUnknownEntry(lookup, unknown);
+      this.#dropUnknown(lookup);
     }
     return undefined;
   }
@@ -172,9 +172,7 @@ export class KeyCache {
   forgetUnknown(digest: string): void {
     this.#epoch++;
     const lookup = this.#unknownByDigest.get(digest);
-    if (lookup === undefined) return;
-    const entry = this.#unknown.get(lookup);
-    if (entry !== undefined) this.#forgetUnknownEntry(lookup, entry);
+    if (lookup !== undefined) this.#dropUnknown(lookup);
   }
 
   apply(change: KeyChange): void {
@@ -212,8 +210,7 @@ export class KeyCache {
 
   #store(lookup: string, digest: string, entry: CachedKey | null, at: number): void {
     if (entry === null) {
-      const previous = this.#unknown.delete(lookup);
-      if (previous !== undefined) this.#unknownByDigest.delete(previous.digest);
+      this.#dropUnknown(lookup);
       if (this.#unknown.capacity === 0) return;
       this.#unknown.set(lookup, { at, digest });
       this.#unknownByDigest.set(digest, lookup);
@@ -228,9 +225,10 @@ export class KeyCache {
     else if (!lookups.includes(lookup)) lookups.push(lookup);
   }
 
-  #forgetUnknownEntry(lookup: string, entry: UnknownEntry): void {
-    this.#unknown.delete(lookup);
-    this.#unknownByDigest.delete(entry.digest);
+  /** Removes a negative entry and its digest index entry. */
+  #dropUnknown(lookup: string): void {
+    const entry = this.#unknown.delete(lookup);
+    if (entry !== undefined) this.#unknownByDigest.delete(entry.digest);
   }
 
   #unindex(keyId: string, lookup: string): void {

@@ -84,7 +84,6 @@ export function withStatementCache(file: BetterSqlite3.Database, capacity = PREP
           all: (parameters) => statement.all(parameters),
           iterate: (parameters) => statement.iterate(parameters),
           run: (parameters) => {
-            statements.clear();
             try {
               return statement.run(parameters);
             } finally {

@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js';
 import type { AppTable, DeployTable } from '../../db/schema.js';
 import type { PageRequest } from '../../http/pagination.js';
 import type { AppSpec } from '../../infra/driver.js';
+import { claimForJob, releaseFromJob } from '../jobs/job-repo.js';
 import type { JobRow } from '../jobs/job-types.js';
 
 export type AppRow = Selectable<AppTable>;
@@ -67,20 +68,9 @@ export function createAppRepo(db: Db) {
       return Number(result.numUpdatedRows) === 1;
     },
 
-    /**
-     * Claims the app for one job: only when no job holds it and its status allows the operation. One
-     * conditional write, so two concurrent requests cannot both win.
-     */
-    async claimForJob(trx: Db, accountId: string, id: string, jobId: string, allowed: readonly AppStatus[], changes: Partial<AppRow>): Promise<boolean> {
-      const result = await trx
-        .updateTable('apps')
-        .set({ ...changes, active_job_id: jobId })
-        .where('account_id', '=', accountId)
-        .where('id', '=', id)
-        .where('active_job_id', 'is', null)
-        .where('status', 'in', [...allowed])
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
+    /** Claims the app for one job (jobs/job-repo.ts claimForJob). */
+    claimForJob(trx: Db, accountId: string, id: string, jobId: string, allowed: readonly AppStatus[], changes: Partial<AppRow>): Promise<boolean> {
+      return claimForJob(trx, 'apps', { accountId, id }, jobId, allowed, changes);
     },
 
     /**
@@ -166,13 +156,8 @@ export function createAppRepo(db: Db) {
 export type AppRepo = ReturnType<typeof createAppRepo>;
 
 /** Gives the app back when its job ends (only if this job still holds it). */
-export async function releaseApp(trx: Db, appId: string, jobId: string, changes: Partial<AppRow>, now: string): Promise<void> {
-  await trx
-    .updateTable('apps')
-    .set({ ...changes, active_job_id: null, updated_at: now })
-    .where('id', '=', appId)
-    .where('active_job_id', '=', jobId)
-    .execute();
+export function releaseApp(trx: Db, appId: string, jobId: string, changes: Partial<AppRow>, now: string): Promise<void> {
+  return releaseFromJob(trx, 'apps', appId, jobId, changes, now);
 }
 
 /** Moves a deploy to where its job ended; a deploy already settled (superseded, say) stays as it is. */

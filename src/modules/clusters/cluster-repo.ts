@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js';
 import type { ClusterTable, NodePoolTable } from '../../db/schema.js';
 import type { PageRequest } from '../../http/pagination.js';
 import type { ClusterSpec } from '../../infra/driver.js';
+import { claimForJob, releaseFromJob } from '../jobs/job-repo.js';
 
 export type ClusterRow = Selectable<ClusterTable>;
 export type NodePoolRow = Selectable<NodePoolTable>;
@@ -40,27 +41,9 @@ export function createClusterRepo(db: Db) {
       return Number(result.numUpdatedRows) === 1;
     },
 
-    /**
-     * Claims the cluster for one job: succeeds only when no other job holds it and its status allows
-     * the operation. One conditional write, so two concurrent requests cannot both win.
-     */
-    async claimForJob(
-      trx: Db,
-      accountId: string,
-      id: string,
-      jobId: string,
-      allowed: readonly ClusterStatus[],
-      changes: Partial<ClusterRow>,
-    ): Promise<boolean> {
-      const result = await trx
-        .updateTable('clusters')
-        .set({ ...changes, active_job_id: jobId })
-        .where('account_id', '=', accountId)
-        .where('id', '=', id)
-        .where('active_job_id', 'is', null)
-        .where('status', 'in', [...allowed])
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
+    /** Claims the cluster for one job (jobs/job-repo.ts claimForJob). */
+    claimForJob(trx: Db, accountId: string, id: string, jobId: string, allowed: readonly ClusterStatus[], changes: Partial<ClusterRow>): Promise<boolean> {
+      return claimForJob(trx, 'clusters', { accountId, id }, jobId, allowed, changes);
     },
   };
 }
@@ -68,13 +51,8 @@ export function createClusterRepo(db: Db) {
 export type ClusterRepo = ReturnType<typeof createClusterRepo>;
 
 /** Gives the cluster back when its job ends (only if this job still holds it). */
-export async function releaseCluster(trx: Db, clusterId: string, jobId: string, changes: Partial<ClusterRow>, now: string): Promise<void> {
-  await trx
-    .updateTable('clusters')
-    .set({ ...changes, active_job_id: null, updated_at: now })
-    .where('id', '=', clusterId)
-    .where('active_job_id', '=', jobId)
-    .execute();
+export function releaseCluster(trx: Db, clusterId: string, jobId: string, changes: Partial<ClusterRow>, now: string): Promise<void> {
+  return releaseFromJob(trx, 'clusters', clusterId, jobId, changes, now);
 }
 
 /** The cluster as the driver sees it: its cloud's provider and its live node pools. */

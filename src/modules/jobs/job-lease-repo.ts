@@ -44,6 +44,18 @@ export function createJobLeaseRepo(deps: JobLeaseRepoDeps): JobLeaseRepo {
     return query.orderBy('id').limit(limit);
   }
 
+  /** What taking a job writes, whichever way it is taken: running, under this instance's lease, one more attempt. */
+  function takenUnderOurLease(eb: ExpressionBuilder<Database, 'jobs'>, at: string) {
+    return {
+      status: 'running' as const,
+      lease_owner: deps.instanceId,
+      lease_expires_at: sqlNow(deps.leaseMs),
+      attempts: eb('attempts', '+', 1),
+      started_at: eb.fn.coalesce('started_at', eb.val(at)),
+      updated_at: at,
+    };
+  }
+
   /**
    * PostgreSQL: one short transaction locks the due rows it selects (rows another instance is claiming
    * or renewing at that moment are skipped, not waited for), marks them running under our lease and
@@ -55,14 +67,7 @@ export function createJobLeaseRepo(deps: JobLeaseRepoDeps): JobLeaseRepo {
       if (locked.length === 0) return [];
       return trx
         .updateTable('jobs')
-        .set((eb) => ({
-          status: 'running',
-          lease_owner: deps.instanceId,
-          lease_expires_at: sqlNow(deps.leaseMs),
-          attempts: eb('attempts', '+', 1),
-          started_at: eb.fn.coalesce('started_at', eb.val(at)),
-          updated_at: at,
-        }))
+        .set((eb) => takenUnderOurLease(eb, at))
         .where('id', 'in', locked.map((row) => row.id))
         .returningAll()
         .execute();
@@ -80,14 +85,7 @@ export function createJobLeaseRepo(deps: JobLeaseRepoDeps): JobLeaseRepo {
       if (claimed.length >= limit) break;
       const result = await db
         .updateTable('jobs')
-        .set((eb) => ({
-          status: 'running',
-          lease_owner: deps.instanceId,
-          lease_expires_at: sqlNow(deps.leaseMs),
-          attempts: eb('attempts', '+', 1),
-          started_at: job.started_at ?? at,
-          updated_at: at,
-        }))
+        .set((eb) => takenUnderOurLease(eb, at))
         .where('id', '=', job.id)
         .where('type', 'in', deps.knownTypes)
         .where(isDue)

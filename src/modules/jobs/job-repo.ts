@@ -1,6 +1,6 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Db } from '../../db/database.js';
-import type { JobLogTable, JobStepTable } from '../../db/schema.js';
+import type { Database, JobLogTable, JobStepTable } from '../../db/schema.js';
 import type { PageRequest } from '../../http/pagination.js';
 import { newId } from '../../lib/ids.js';
 import type { JobParams, JobResourceType, JobRow, JobStatus, JobType } from './job-types.js';
@@ -115,3 +115,51 @@ export function createJobRepo(db: Db) {
 }
 
 export type JobRepo = ReturnType<typeof createJobRepo>;
+
+/** Rows a job holds while it runs (`active_job_id`): one job at a time per cluster or app. */
+type HeldByJobs = 'clusters' | 'apps';
+
+/**
+ * Claims a cluster or app for one job: succeeds only when no other job holds it and its status allows
+ * the operation. One conditional write, so two concurrent requests cannot both win.
+ */
+export async function claimForJob<T extends HeldByJobs>(
+  trx: Db,
+  table: T,
+  target: { accountId: string; id: string },
+  jobId: string,
+  allowed: readonly string[],
+  changes: Updateable<Database[T]>,
+): Promise<boolean> {
+  const result = await heldTable(trx, table)
+    .set({ ...(changes as Updateable<HeldRow>), active_job_id: jobId })
+    .where('account_id', '=', target.accountId)
+    .where('id', '=', target.id)
+    .where('active_job_id', 'is', null)
+    .where('status', 'in', [...allowed])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Gives the cluster or app back when its job ends (only if this job still holds it). */
+export async function releaseFromJob<T extends HeldByJobs>(trx: Db, table: T, id: string, jobId: string, changes: Updateable<Database[T]>, now: string): Promise<void> {
+  await heldTable(trx, table)
+    .set({ ...(changes as Updateable<HeldRow>), active_job_id: null, updated_at: now })
+    .where('id', '=', id)
+    .where('active_job_id', '=', jobId)
+    .execute();
+}
+
+/** An UPDATE on a held table, typed by the columns they all share (callers are typed by their own table). */
+function heldTable(trx: Db, table: HeldByJobs) {
+  return (trx as unknown as Kysely<Record<HeldByJobs, HeldRow>>).updateTable(table);
+}
+
+/** The columns a claim reads and writes, common to every table in HeldByJobs. */
+interface HeldRow {
+  id: string;
+  account_id: string;
+  status: string;
+  active_job_id: string | null;
+  updated_at: string;
+}
