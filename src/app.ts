@@ -15,6 +15,7 @@ import { randomBase62 } from './lib/ids.js';
 import { registerApiKeyRoutes } from './modules/api-keys/api-key-routes.js';
 import { registerCloudRoutes } from './modules/clouds/cloud-routes.js';
 import { registerClusterRoutes } from './modules/clusters/cluster-routes.js';
+import { createResponseCache } from './http/response-cache.js';
 import { registerJobRoutes } from './modules/jobs/job-routes.js';
 import { createJobRunner, type JobRunner } from './modules/jobs/job-runner.js';
 import { registerMeRoutes } from './modules/me/me-routes.js';
@@ -157,12 +158,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerSystemRoutes(app, deps, routes);
   registerMeRoutes(app);
   registerApiKeyRoutes(app, deps, keyRepo);
-  registerCloudRoutes(app, deps);
-  registerClusterRoutes(app, deps);
+  // Lists whose pages are a function of their rows alone, kept while the database is unchanged (SQLite).
+  const responses = createResponseCache(deps.database.changeStamp);
+  registerCloudRoutes(app, deps, responses);
+  registerClusterRoutes(app, deps, responses);
   registerNodePoolRoutes(app, deps);
   registerPodRoutes(app, deps);
   registerJobRoutes(app, deps, handlers);
-  registerAppRoutes(app, deps);
+  registerAppRoutes(app, deps, responses);
   registerDeployRoutes(app, deps);
   registerDagRoutes(app, deps);
   registerGithubRoutes(app, deps);

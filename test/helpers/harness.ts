@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { KyselyPlugin } from 'kysely';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createRuntimeDeps, type RuntimeDeps } from '../../src/deps.js';
@@ -13,6 +14,8 @@ export interface HarnessOptions {
   runJobs?: boolean;
   env?: Record<string, string>;
   clock?: Clock;
+  /** Kysely plugins on the app's own database instance (tests that watch the statements the app runs). */
+  plugins?: KyselyPlugin[];
 }
 
 /** A tenant for tests: one user in a personal account (or an organisation) with a session token. */
@@ -54,6 +57,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const deps = await createRuntimeDeps(config, { runJobs: options.runJobs ?? false });
   if (options.clock) deps.clock = options.clock;
+  for (const plugin of options.plugins ?? []) deps.database = { ...deps.database, db: deps.database.db.withPlugin(plugin) };
   const app = await buildApp(deps);
 
   const harness: Harness = {

@@ -12,6 +12,7 @@ import { createScratchDatabase, type ScratchDatabase } from '../helpers/database
 import { bearer, startHarness, TEST_DIALECT, waitFor, type Account, type Harness } from '../helpers/harness.js';
 import { around, now, sleep, startLoad, type LoadLoop, type Sample } from '../helpers/load.js';
 import { MovableClock } from '../helpers/movable-clock.js';
+import { tablesOf } from '../helpers/statements.js';
 
 // The keys the server generates next, when a test needs to know one in advance (negative-cache eviction).
 const generated = vi.hoisted(() => ({ next: [] as string[] }));
@@ -186,14 +187,6 @@ class ApiKeyStatements implements KyselyPlugin {
     this.updates = 0;
     this.selects = 0;
   }
-}
-
-function tablesOf(node: unknown, found: string[] = []): string[] {
-  if (typeof node !== 'object' || node === null) return found;
-  const record = node as { kind?: string; table?: { identifier?: { name?: string } } };
-  if (record.kind === 'TableNode' && typeof record.table?.identifier?.name === 'string') found.push(record.table.identifier.name);
-  for (const value of Object.values(node)) tablesOf(value, found);
-  return found;
 }
 
 describe(`auth caches: database work per request (${TEST_DIALECT})`, () => {

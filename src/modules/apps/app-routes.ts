@@ -4,13 +4,14 @@ import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
+import { listKey, type ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
 import { App, AppAccepted, AppHealth, AppListQuery, CreateAppBody, UpdateAppBody } from './app-schemas.js';
 import { createAppService } from './app-service.js';
 
 const tags = ['Apps'];
 
-export function registerAppRoutes(root: FastifyInstance, deps: AppDeps): void {
+export function registerAppRoutes(root: FastifyInstance, deps: AppDeps, responses: ResponseCache): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createAppService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
   // Seed: apps:read "List and get applications, health checks"; apps:manage "Create, update, delete, restart applications".
@@ -20,7 +21,11 @@ export function registerAppRoutes(root: FastifyInstance, deps: AppDeps): void {
   app.get(
     '/apps',
     { config: read, schema: { tags, summary: 'List applications', querystring: AppListQuery, response: { 200: pageSchema(App) } } },
-    async (request) => service.list(principalOf(request).accountId, request.query),
+    async (request, reply) => {
+      const { accountId } = principalOf(request);
+      const { query } = request;
+      return responses.send(reply, listKey('apps', accountId, [query.cluster_id, query.type, query.status, query.limit, query.cursor]), () => service.list(accountId, query));
+    },
   );
 
   app.get(

@@ -5,20 +5,25 @@ import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
+import { listKey, type ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
 import { Cloud, CloudListQuery, CreateCloudBody, UpdateCloudBody } from './cloud-schemas.js';
 import { createCloudService } from './cloud-service.js';
 
 const tags = ['Clouds'];
 
-export function registerCloudRoutes(root: FastifyInstance, deps: AppDeps): void {
+export function registerCloudRoutes(root: FastifyInstance, deps: AppDeps, responses: ResponseCache): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createCloudService({ db: deps.database.db, clock: deps.clock, encryptionKey: deps.encryptionKey });
 
   app.get(
     '/clouds',
     { config: { auth: scope('clusters:read') }, schema: { tags, summary: 'List connected cloud accounts', querystring: CloudListQuery, response: { 200: pageSchema(Cloud) } } },
-    async (request) => service.list(principalOf(request).accountId, request.query),
+    async (request, reply) => {
+      const { accountId } = principalOf(request);
+      const { query } = request;
+      return responses.send(reply, listKey('clouds', accountId, [query.provider, query.limit, query.cursor]), () => service.list(accountId, query));
+    },
   );
 
   app.get(

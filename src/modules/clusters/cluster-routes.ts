@@ -4,13 +4,14 @@ import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
+import { listKey, type ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
 import { Cluster, ClusterAccepted, ClusterListQuery, CreateClusterBody, UpdateClusterBody, UpgradeClusterBody } from './cluster-schemas.js';
 import { createClusterService } from './cluster-service.js';
 
 const tags = ['Clusters'];
 
-export function registerClusterRoutes(root: FastifyInstance, deps: AppDeps): void {
+export function registerClusterRoutes(root: FastifyInstance, deps: AppDeps, responses: ResponseCache): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createClusterService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
   const read = { auth: scope('clusters:read') };
@@ -19,7 +20,11 @@ export function registerClusterRoutes(root: FastifyInstance, deps: AppDeps): voi
   app.get(
     '/clusters',
     { config: read, schema: { tags, summary: 'List clusters with their status', querystring: ClusterListQuery, response: { 200: pageSchema(Cluster) } } },
-    async (request) => service.list(principalOf(request).accountId, request.query),
+    async (request, reply) => {
+      const { accountId } = principalOf(request);
+      const { query } = request;
+      return responses.send(reply, listKey('clusters', accountId, [query.status, query.cloud_id, query.limit, query.cursor]), () => service.list(accountId, query));
+    },
   );
 
   app.get(

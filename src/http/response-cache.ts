@@ -1,0 +1,63 @@
+import type { FastifyReply } from 'fastify';
+import { LruMap } from '../lib/lru.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Bodies kept; with MAX_KEPT_BODY_CHARS that bounds the cache at 32 MB. */
+export const RESPONSES_KEPT = 500;
+/** Larger bodies (long pages) are served but not kept. */
+export const MAX_KEPT_BODY_CHARS = 64 * 1024;
+
+/**
+ * Serialized JSON bodies of read-only responses (the lists of clusters, clouds and apps), kept while the
+ * database has not changed. Reading a 20-cluster page from SQLite and serializing it costs several
+ * times more than the rest of the request; dashboards poll the same pages over and over.
+ *
+ * Exact, not time-limited: every entry is stored under the database's change stamp as read *before*
+ * its rows were read, and served only while the stamp is still the same. Any row written since (by
+ * this process, or a commit by another connection to the file) has moved the stamp, so a write never
+ * hides behind a kept page; a write racing the read at worst makes the entry unusable. Only producers
+ * whose body is a function of the rows and the key (no clock, no caller) may use it.
+ *
+ * Without a stamp (PostgreSQL, where other instances write unseen) nothing is kept and every request
+ * produces its body.
+ */
+export interface ResponseCache {
+  /**
+   * Sends the JSON body for `key`: `produce`'s value serialized by the route's response schema, or the
+   * same bytes from an earlier request if the database has not changed since. The handler returns the
+   * reply it is given.
+   */
+  send(reply: FastifyReply, key: string, produce: () => Promise<unknown>): Promise<FastifyReply>;
+}
+
+interface KeptBody {
+  stamp: string;
+  body: string;
+}
+
+export function createResponseCache(changeStamp: (() => string) | undefined, capacity = RESPONSES_KEPT): ResponseCache {
+  const kept = new LruMap<string, KeptBody>(changeStamp === undefined ? 0 : capacity);
+  async function body(reply: FastifyReply, key: string, produce: () => Promise<unknown>): Promise<string> {
+    if (changeStamp === undefined) return reply.serialize(await produce()) as string;
+    const stamp = changeStamp();
+    const entry = kept.get(key);
+    if (entry !== undefined && entry.stamp === stamp) return entry.body;
+    const fresh = reply.serialize(await produce()) as string;
+    if (fresh.length <= MAX_KEPT_BODY_CHARS) kept.set(key, { stamp, body: fresh });
+    else kept.delete(key);
+    return fresh;
+  }
+
+  return {
+    async send(reply, key, produce) {
+      // A string with a JSON content type is sent as it is: serialized once, by the route's own schema.
+      return reply.type(JSON_TYPE).send(await body(reply, key, produce));
+    },
+  };
+}
+
+/** The cache key of a list: the route, the account and every query parameter that shapes the page. */
+export function listKey(route: string, accountId: string, parameters: ReadonlyArray<string | number | boolean | undefined>): string {
+  return JSON.stringify([route, accountId, ...parameters.map((value) => value ?? null)]);
+}

@@ -1,0 +1,174 @@
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
+import { createApp } from '../helpers/apps-fixtures.js';
+import { createCloud, createCluster } from '../helpers/fixtures.js';
+import { startHarness, TEST_DIALECT, waitFor, type Account, type Harness } from '../helpers/harness.js';
+import { tablesOf } from '../helpers/statements.js';
+
+/**
+ * Counts the selects the app runs on one table, and can run something once right after such a select
+ * has read its rows (before the app sees them): a write racing a list.
+ */
+class TableReads implements KyselyPlugin {
+  count = 0;
+  afterNextRead: (() => Promise<void>) | null = null;
+  readonly #reads = new WeakSet<object>();
+
+  constructor(readonly table: string) {}
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    if (args.node.kind === 'SelectQueryNode' && tablesOf(args.node).includes(this.table)) this.#reads.add(args.queryId);
+    return args.node;
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    if (this.#reads.has(args.queryId)) {
+      this.count++;
+      const hook = this.afterNextRead;
+      this.afterNextRead = null;
+      await hook?.();
+    }
+    return args.result;
+  }
+}
+
+interface ClusterItem {
+  id: string;
+  name: string;
+  status: string;
+  labels: Record<string, string>;
+}
+interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+// SQLite keeps list bodies while the database is unchanged (http/response-cache.ts); PostgreSQL keeps
+// none. The same answers are required from both: only the number of reads differs.
+describe(`list responses are never older than the last write (${TEST_DIALECT})`, () => {
+  const clusterReads = new TableReads('clusters');
+  let h: Harness;
+  let owner: Account;
+  let neighbour: Account;
+  /** A second connection (SQLite) or pool (PostgreSQL) of its own: writes the app does not make. */
+  let elsewhere: DatabaseHandle;
+  let first: string;
+  let second: string;
+
+  beforeAll(async () => {
+    h = await startHarness({ runJobs: true, plugins: [clusterReads] });
+    owner = await h.newAccount();
+    neighbour = await h.newAccount();
+    elsewhere = openDatabase(h.deps.config.database);
+  });
+  afterAll(async () => {
+    await elsewhere?.close();
+    await h?.close();
+  });
+
+  async function get<T>(account: Account, url: string): Promise<{ body: T; raw: string }> {
+    const response = await h.inject({ method: 'GET', url, headers: account.auth });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(response.headers['cache-control']).toBe('no-store');
+    return { body: response.json() as T, raw: response.body };
+  }
+  const clusters = async (account: Account, query = '') => (await get<Page<ClusterItem>>(account, `/clusters${query}`)).body;
+  const renameElsewhere = (id: string, name: string) => elsewhere.db.updateTable('clusters').set({ name }).where('id', '=', id).execute();
+
+  it('follows a cluster from its creation through its job to running, as the job runner writes it', async () => {
+    expect((await clusters(owner)).data).toEqual([]);
+    ({ clusterId: first } = await createCluster(h, owner, { name: 'first' }));
+    expect((await clusters(owner)).data.map((cluster) => [cluster.id, cluster.status])).toEqual([[first, 'provisioning']]);
+    // Written in the background by the job, not by a request: a list kept past that write never turns running.
+    await waitFor(async () => ((await clusters(owner)).data[0]?.status === 'running' ? true : undefined), 15_000);
+    ({ clusterId: second } = await createCluster(h, owner, { name: 'second', wait: true }));
+    expect((await clusters(owner)).data.map((cluster) => cluster.id)).toEqual([second, first]);
+  });
+
+  it('reads the rows again only after a write (SQLite); on PostgreSQL on every request', async () => {
+    const warm = await get<Page<ClusterItem>>(owner, '/clusters');
+    clusterReads.count = 0;
+    for (let i = 0; i < 5; i++) expect((await get<Page<ClusterItem>>(owner, '/clusters')).raw).toBe(warm.raw);
+    expect(clusterReads.count).toBe(TEST_DIALECT === 'sqlite' ? 0 : 5);
+
+    const patched = await h.inject({ method: 'PATCH', url: `/clusters/${first}`, headers: owner.auth, payload: { labels: { team: 'data' } } });
+    expect(patched.statusCode, patched.body).toBe(200);
+    clusterReads.count = 0;
+    const after = await clusters(owner);
+    expect(after.data.find((cluster) => cluster.id === first)?.labels).toEqual({ team: 'data' });
+    expect(clusterReads.count).toBe(1);
+  });
+
+  it('sees a write by another connection to the database on the very next request', async () => {
+    await clusters(owner);
+    await renameElsewhere(first, 'renamed-elsewhere');
+    expect((await clusters(owner)).data.find((cluster) => cluster.id === first)?.name).toBe('renamed-elsewhere');
+  });
+
+  it('does not keep a page past a write that lands while the page is being read', async () => {
+    // A write through the API first, so the next list reads its rows rather than using a kept page.
+    const patched = await h.inject({ method: 'PATCH', url: `/clusters/${first}`, headers: owner.auth, payload: { name: 'before-race' } });
+    expect(patched.statusCode, patched.body).toBe(200);
+    clusterReads.afterNextRead = async () => {
+      await renameElsewhere(first, 'raced');
+    };
+    const during = await clusters(owner);
+    expect(clusterReads.afterNextRead).toBeNull();
+    // Read before the racing write: the old name. The next request must not be served that page again.
+    expect(during.data.find((cluster) => cluster.id === first)?.name).toBe('before-race');
+    expect((await clusters(owner)).data.find((cluster) => cluster.id === first)?.name).toBe('raced');
+  });
+
+  it('keeps nothing of a transaction that rolled back', async () => {
+    const before = await get<Page<ClusterItem>>(owner, '/clusters');
+    await expect(
+      h.deps.database.db.transaction().execute(async (trx) => {
+        await trx.updateTable('clusters').set({ name: 'never-committed' }).where('id', '=', first).execute();
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect((await get<Page<ClusterItem>>(owner, '/clusters')).raw).toBe(before.raw);
+  });
+
+  it('never hands one account, filter or page the body of another', async () => {
+    await clusters(owner);
+    expect((await clusters(neighbour)).data).toEqual([]);
+    expect((await clusters(owner, '?status=deleted')).data).toEqual([]);
+    expect((await clusters(owner, '?status=running')).data.map((cluster) => cluster.id)).toEqual([second, first]);
+    const page1 = await clusters(owner, '?limit=1');
+    expect(page1.data.map((cluster) => cluster.id)).toEqual([second]);
+    expect(page1.next_cursor).not.toBeNull();
+    const page2 = await clusters(owner, `?limit=1&cursor=${page1.next_cursor ?? ''}`);
+    expect(page2).toMatchObject({ data: [{ id: first }], next_cursor: null });
+    // The same filter asked again after a write in another account still answers for its own account.
+    await createCluster(h, neighbour, { name: 'neighbours' });
+    expect((await clusters(owner)).data.map((cluster) => cluster.id)).toEqual([second, first]);
+    expect((await clusters(neighbour)).data.map((cluster) => cluster.name)).toEqual(['neighbours']);
+  });
+
+  it('answers a bad cursor with 400 every time, and keeps serving the list', async () => {
+    for (let i = 0; i < 2; i++) {
+      const response = await h.inject({ method: 'GET', url: '/clusters?cursor=not-a-cursor', headers: owner.auth });
+      expect(response.statusCode).toBe(400);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    expect((await clusters(owner)).data).toHaveLength(2);
+  });
+
+  it('shows clouds and apps written since the last list', async () => {
+    const cloudNames = async () => (await get<Page<{ name: string }>>(owner, '/clouds')).body.data.map((cloud) => cloud.name);
+    const known = await cloudNames();
+    await createCloud(h, owner, 'late-cloud');
+    expect(await cloudNames()).toEqual(['late-cloud', ...known]);
+
+    const appNames = async () => (await get<Page<{ name: string }>>(owner, '/apps')).body.data.map((app) => app.name);
+    expect(await appNames()).toEqual([]);
+    const app = await createApp(h, owner, second);
+    expect(await appNames()).toEqual([app.name]);
+    const renamed = await h.inject({ method: 'PATCH', url: `/apps/${app.id}`, headers: owner.auth, payload: { name: 'renamed-app' } });
+    expect(renamed.statusCode, renamed.body).toBe(200);
+    expect(await appNames()).toEqual(['renamed-app']);
+  });
+});
