@@ -98,9 +98,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       const malformed = new AppError('validation_failed', detail, { errors: [{ path: 'path', message: detail }] });
       // Answered before any hook runs, so the headers of response-headers.ts are set here.
       reply.headers(COMMON_HEADERS);
+      // Steps 1–2 still come first: a refused credential is answered, anyone else hears the URL is malformed.
       void Promise.resolve(request.headers.authorization).then(authenticate).then(
+        (result) => sendProblem(reply, result instanceof AppError ? result : malformed),
         () => sendProblem(reply, malformed),
-        (authError: unknown) => sendProblem(reply, authError instanceof AppError ? authError : malformed),
       );
     },
     // Slow clients may not hold sockets for minutes (Node's default header timeout is 60 s).

@@ -60,6 +60,25 @@ const SCHEME = 'bearer';
  * header value (RFC 9110). Written as a scan rather than a regex: it runs on every request.
  */
 export function bearerToken(header: string): string | null {
+  const token = bearerTokenUnchecked(header);
+  return token !== null && isVisibleAscii(token) ? token : null;
+}
+
+/** True when every character is visible ASCII (RFC 6750's token characters are a subset). */
+function isVisibleAscii(token: string): boolean {
+  for (let i = 0; i < token.length; i++) {
+    const code = token.charCodeAt(i);
+    if (code < 0x21 || code > 0x7e) return false;
+  }
+  return true;
+}
+
+/**
+ * `bearerToken` without checking the token's characters. The authenticator checks them only where
+ * nothing else has: a key's format admits only base62, and a session found in the cache is the very
+ * string verified before (the same SHA-256), so only a session token not seen yet is scanned.
+ */
+function bearerTokenUnchecked(header: string): string | null {
   let start = 0;
   let end = header.length;
   while (start < end && (header.charCodeAt(start) === SPACE || header.charCodeAt(start) === TAB)) start++;
@@ -73,23 +92,23 @@ export function bearerToken(header: string): string | null {
   if (header.charCodeAt(tokenStart) !== SPACE) return null;
   while (tokenStart < end && header.charCodeAt(tokenStart) === SPACE) tokenStart++;
   if (tokenStart === end) return null;
-  for (let i = tokenStart; i < end; i++) {
-    const code = header.charCodeAt(i);
-    if (code < 0x21 || code > 0x7e) return null;
-  }
   return header.slice(tokenStart, end);
 }
 
+/** Who is calling, or the 401 that refuses them (returned, not thrown: refusals are common and a throw costs more than the rest of one). */
+export type Authentication = Principal | AppError;
+
 /**
  * Steps 1 and 2 of the decision order (CONTRACT §2): who is calling, or a 401 saying why not. Answers
- * synchronously when it can (a cached key or session, a malformed header: the refusal is thrown) and
- * with a promise when it must read the database or verify a token; `await` takes either.
+ * synchronously when it can (a cached key or session, a malformed header) and with a promise when it
+ * must read the database or verify a token; `await` takes either. The promise rejects only when the
+ * check itself failed (the database is down), never for a refused credential.
  */
-export type Authenticator = (authorization: string | undefined) => Principal | Promise<Principal>;
+export type Authenticator = (authorization: string | undefined) => Authentication | Promise<Authentication>;
 
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const { keys, keyCache, sessionCache } = deps;
-  // Built once and thrown for every refusal: nothing mutates them, and capturing a stack trace per
+  // Built once and returned for every refusal: nothing mutates them, and capturing a stack trace per
   // refused request would cost more than the rest of the refusal.
   const unauthenticated = newUnauthenticated();
   const invalidToken = newInvalidToken();
@@ -98,41 +117,44 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const findByDigest = (digest: string) => keys.findByDigest(digest);
 
   /** Revocation, expiry and the end of a roll's grace, against the clock: a cached entry never outlives its key. */
-  function admitKey(entry: CachedKey | null): Principal {
-    if (entry === null) throw invalidToken;
+  function admitKey(entry: CachedKey | null): Authentication {
+    if (entry === null) return invalidToken;
     const now = deps.now().getTime();
-    if (now >= entry.refusedFromMs) throw invalidToken;
+    if (now >= entry.refusedFromMs) return invalidToken;
     keys.noteUsed(entry.keyId, now);
     return entry.principal;
   }
 
-  function authenticateKey(key: string): Principal | Promise<Principal> {
+  function authenticateKey(key: string): Authentication | Promise<Authentication> {
     // The checksum is checked before any hashing or lookup: a mistyped or invented key costs nothing.
-    if (!isWellFormedApiKey(key)) throw invalidToken;
+    // Its pattern admits base62 only, so a refused one is the only kind whose characters need a look.
+    if (!isWellFormedApiKey(key)) return isVisibleAscii(key) ? invalidToken : unauthenticated;
     const lookup = keyLookupId(key);
     const entry = keyCache.get(lookup);
     if (entry !== undefined) return admitKey(entry);
     // Only a miss pays for the peppered digest the database is searched by.
     const digest = digestApiKey(key, pepper);
-    if (keys.certainlyUnknown?.(digest) === true) throw invalidToken;
+    if (keys.certainlyUnknown?.(digest) === true) return invalidToken;
     return keyCache.load(lookup, digest, findByDigest).then(admitKey);
   }
 
-  function authenticateSession(token: string): Principal | Promise<Principal> {
+  function authenticateSession(token: string): Authentication | Promise<Authentication> {
     const cacheKey = sessionCacheKey(token);
     const cached = sessionCache.get(cacheKey);
     // Only verified tokens are cached, so a hit needs no shape check; a miss gets it before anything else.
     if (cached !== undefined) return cached;
-    if (!looksLikeJwt(token)) throw invalidToken;
+    if (!isVisibleAscii(token)) return unauthenticated;
+    if (!looksLikeJwt(token)) return invalidToken;
     return sessionCache.load(cacheKey, () => deps.verifySession(token)).catch((error: unknown) => {
-      throw error instanceof InvalidSessionError ? invalidToken : error;
+      if (error instanceof InvalidSessionError) return invalidToken;
+      throw error;
     });
   }
 
   return (authorization) => {
-    if (authorization === undefined) throw unauthenticated;
-    const token = bearerToken(authorization);
-    if (token === null) throw unauthenticated;
+    if (authorization === undefined) return unauthenticated;
+    const token = bearerTokenUnchecked(authorization);
+    if (token === null) return unauthenticated;
     return token.startsWith(API_KEY_PREFIX) ? authenticateKey(token) : authenticateSession(token);
   };
 }

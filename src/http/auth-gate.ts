@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, RouteOptions } from 'fastify';
-import type { Authenticator } from '../auth/authenticator.js';
+import type { Authentication, Authenticator } from '../auth/authenticator.js';
 import { REALM } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
 import { decide, requiredScope, type AuthRequirement, type Decision, type Scope } from '../auth/scopes.js';
@@ -93,26 +93,27 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestH
     done();
   }
 
-  function refuse(request: FastifyRequest, reply: FastifyReply, error: unknown, done: HookHandlerDoneFunction): void {
-    if (error instanceof AppError) refuseRequest(request, reply, error);
-    else done(error instanceof Error ? error : new Error(String(error)));
+  function settle(request: FastifyRequest, reply: FastifyReply, result: Authentication, done: HookHandlerDoneFunction): void {
+    if (result instanceof AppError) refuseRequest(request, reply, result);
+    else admit(request, reply, result, done);
   }
 
   return function authGate(request, reply, done) {
-    let result: Principal | Promise<Principal>;
+    let result: Authentication | Promise<Authentication>;
     try {
       result = authenticate(request.headers.authorization);
     } catch (error) {
-      refuse(request, reply, error, done);
+      done(error instanceof Error ? error : new Error(String(error)));
       return;
     }
     if (result instanceof Promise) {
+      // A rejection is the check failing (the database), not a refusal: the error handler answers it.
       result.then(
-        (principal) => admit(request, reply, principal, done),
-        (error: unknown) => refuse(request, reply, error, done),
+        (settled) => settle(request, reply, settled, done),
+        (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
       );
     } else {
-      admit(request, reply, result, done);
+      settle(request, reply, result, done);
     }
   };
 }
@@ -151,6 +152,7 @@ export function registerAuthGate(
     if (!auth || auth.kind === 'public') return true;
     try {
       const principal = await authenticate(request.headers.authorization);
+      if (principal instanceof AppError) return false;
       return decide(auth, principal.type, principal.type === 'api_key' ? principal.scopes : NO_SCOPES).allowed;
     } catch {
       return false;

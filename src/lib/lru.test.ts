@@ -34,3 +34,30 @@ describe('LruMap', () => {
     expect(() => new LruMap(1.5)).toThrow(RangeError);
   });
 });
+
+describe('LruMap (second chance)', () => {
+  it('keeps every entry read since it last came round, drops the oldest of the others, never the newcomer', () => {
+    const dropped: number[] = [];
+    const lru = new LruMap<number, number>(4, (key) => dropped.push(key));
+    for (let i = 1; i <= 4; i++) lru.set(i, i);
+    for (const key of [1, 2, 3, 4]) lru.get(key);
+    lru.set(5, 5); // all four were read: each loses its mark once, then the oldest (1) goes
+    expect(dropped).toEqual([1]);
+    lru.get(3);
+    lru.set(6, 6); // 2 is unmarked now and oldest; 5 (the newcomer before) is not dropped ahead of it
+    lru.set(7, 7); // 3 was read again: passed over; 4 goes
+    expect(dropped).toEqual([1, 2, 4]);
+    expect([3, 5, 6, 7].map((key) => lru.get(key))).toEqual([3, 5, 6, 7]);
+    expect(lru.size).toBe(4);
+  });
+
+  it('a hot entry survives any number of one-time entries passing through', () => {
+    const lru = new LruMap<string, number>(100);
+    lru.set('hot', 1);
+    for (let i = 0; i < 10_000; i++) {
+      expect(lru.get('hot')).toBe(1);
+      lru.set(`once-${i}`, i);
+    }
+    expect(lru.size).toBe(100);
+  });
+});

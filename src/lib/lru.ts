@@ -1,10 +1,21 @@
+interface Slot<V> {
+  value: V;
+  /** Read since it was stored or since it last reached the front of the queue. */
+  used: boolean;
+}
+
 /**
- * A map with a fixed capacity that drops its least recently used entry when full. A JavaScript Map
- * keeps insertion order, so moving an entry to the end on every read makes the first one the oldest.
+ * A map with a fixed capacity that drops a least recently used entry when full, by the CLOCK ("second
+ * chance") approximation of LRU: a read only marks its entry, and the entry to drop is found when
+ * room is needed, by walking from the oldest: a marked entry loses its mark and goes to the back, the
+ * first unmarked one is dropped. Reads are the hot path (every authenticated request reads a key or
+ * session cache, every SQLite query the statement cache): moving an entry to the back of a JavaScript
+ * Map on each of them cost a delete and an insert, several times a read's own cost. An entry read since
+ * it last came round is never the one dropped; among the others, the oldest goes.
  * Capacity 0 stores nothing (the cache is off).
  */
 export class LruMap<K, V> {
-  readonly #entries = new Map<K, V>();
+  readonly #entries = new Map<K, Slot<V>>();
 
   constructor(
     readonly capacity: number,
@@ -18,34 +29,49 @@ export class LruMap<K, V> {
     return this.#entries.size;
   }
 
-  /** The value, marked as just used. */
+  /** The value, marked as used. */
   get(key: K): V | undefined {
-    const value = this.#entries.get(key);
-    if (value !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, value);
-    }
-    return value;
+    const slot = this.#entries.get(key);
+    if (slot === undefined) return undefined;
+    slot.used = true;
+    return slot.value;
   }
 
   set(key: K, value: V): void {
     if (this.capacity === 0) return;
-    this.#entries.delete(key);
-    this.#entries.set(key, value);
-    if (this.#entries.size > this.capacity) {
-      const oldest = this.#entries.entries().next().value as [K, V];
-      this.#entries.delete(oldest[0]);
-      this.onDrop?.(oldest[0], oldest[1]);
+    const slot = this.#entries.get(key);
+    if (slot !== undefined) {
+      slot.value = value;
+      slot.used = true;
+      return;
     }
+    // Room is made before the new entry goes in, so it is never the one dropped at its own arrival.
+    if (this.#entries.size >= this.capacity) this.#dropOne();
+    this.#entries.set(key, { value, used: false });
   }
 
   delete(key: K): V | undefined {
-    const value = this.#entries.get(key);
-    if (value !== undefined) this.#entries.delete(key);
-    return value;
+    const slot = this.#entries.get(key);
+    if (slot === undefined) return undefined;
+    this.#entries.delete(key);
+    return slot.value;
   }
 
   clear(): void {
     this.#entries.clear();
+  }
+
+  /** Ends: every marked entry passed is unmarked and moved back, so the walk meets an unmarked one. */
+  #dropOne(): void {
+    for (const [key, slot] of this.#entries) {
+      this.#entries.delete(key);
+      if (slot.used) {
+        slot.used = false;
+        this.#entries.set(key, slot);
+        continue;
+      }
+      this.onDrop?.(key, slot.value);
+      return;
+    }
   }
 }
