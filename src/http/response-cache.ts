@@ -25,10 +25,10 @@ export const MAX_KEPT_BODY_CHARS = 64 * 1024;
 export interface ResponseCache {
   /**
    * Sends the JSON body for `key`: `produce`'s value serialized by the route's response schema, or the
-   * same bytes from an earlier request if the database has not changed since. The handler returns the
-   * reply it is given.
+   * same bytes from an earlier request if the database has not changed since (sent at once, without a
+   * promise). A failure of `produce` goes to the error handler. The handler returns nothing.
    */
-  send(reply: FastifyReply, key: string, produce: () => Promise<unknown>): Promise<FastifyReply>;
+  send(reply: FastifyReply, key: string, produce: () => Promise<unknown>): void;
 }
 
 interface KeptBody {
@@ -38,21 +38,35 @@ interface KeptBody {
 
 export function createResponseCache(changeStamp: (() => string) | undefined, capacity = RESPONSES_KEPT): ResponseCache {
   const kept = new LruMap<string, KeptBody>(changeStamp === undefined ? 0 : capacity);
-  async function body(reply: FastifyReply, key: string, produce: () => Promise<unknown>): Promise<string> {
-    if (changeStamp === undefined) return reply.serialize(await produce()) as string;
-    const stamp = changeStamp();
-    const entry = kept.get(key);
-    if (entry !== undefined && entry.stamp === stamp) return entry.body;
-    const fresh = reply.serialize(await produce()) as string;
-    if (fresh.length <= MAX_KEPT_BODY_CHARS) kept.set(key, { stamp, body: fresh });
-    else kept.delete(key);
-    return fresh;
-  }
+
+  // A string with a JSON content type is sent as it is: serialized once, by the route's own schema.
+  const sendJson = (reply: FastifyReply, body: string) => reply.type(JSON_TYPE).send(body);
+  // Anything thrown on the way (the query, the serializer) is answered by the error handler.
+  const fail = (reply: FastifyReply) => (error: unknown) => reply.send(error instanceof Error ? error : new Error(String(error)));
 
   return {
-    async send(reply, key, produce) {
-      // A string with a JSON content type is sent as it is: serialized once, by the route's own schema.
-      return reply.type(JSON_TYPE).send(await body(reply, key, produce));
+    send(reply, key, produce) {
+      if (changeStamp === undefined) {
+        produce()
+          .then((value) => sendJson(reply, reply.serialize(value) as string))
+          .catch(fail(reply));
+        return;
+      }
+      // Read before the rows are: a write racing the read leaves the entry under a stamp already gone.
+      const stamp = changeStamp();
+      const entry = kept.get(key);
+      if (entry !== undefined && entry.stamp === stamp) {
+        sendJson(reply, entry.body);
+        return;
+      }
+      produce()
+        .then((value) => {
+          const body = reply.serialize(value) as string;
+          if (body.length <= MAX_KEPT_BODY_CHARS) kept.set(key, { stamp, body });
+          else kept.delete(key);
+          sendJson(reply, body);
+        })
+        .catch(fail(reply));
     },
   };
 }

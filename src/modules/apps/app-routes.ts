@@ -21,10 +21,10 @@ export function registerAppRoutes(root: FastifyInstance, deps: AppDeps, response
   app.get(
     '/apps',
     { config: read, schema: { tags, summary: 'List applications', querystring: AppListQuery, response: { 200: pageSchema(App) } } },
-    async (request, reply) => {
+    (request, reply) => {
       const { accountId } = principalOf(request);
       const { query } = request;
-      return responses.send(reply, listKey('apps', accountId, [query.cluster_id, query.type, query.status, query.limit, query.cursor]), () => service.list(accountId, query));
+      responses.send(reply, listKey('apps', accountId, [query.cluster_id, query.type, query.status, query.limit, query.cursor]), () => service.list(accountId, query));
     },
   );
 

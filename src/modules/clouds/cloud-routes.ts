@@ -19,10 +19,10 @@ export function registerCloudRoutes(root: FastifyInstance, deps: AppDeps, respon
   app.get(
     '/clouds',
     { config: { auth: scope('clusters:read') }, schema: { tags, summary: 'List connected cloud accounts', querystring: CloudListQuery, response: { 200: pageSchema(Cloud) } } },
-    async (request, reply) => {
+    (request, reply) => {
       const { accountId } = principalOf(request);
       const { query } = request;
-      return responses.send(reply, listKey('clouds', accountId, [query.provider, query.limit, query.cursor]), () => service.list(accountId, query));
+      responses.send(reply, listKey('clouds', accountId, [query.provider, query.limit, query.cursor]), () => service.list(accountId, query));
     },
   );
 

@@ -20,10 +20,10 @@ export function registerClusterRoutes(root: FastifyInstance, deps: AppDeps, resp
   app.get(
     '/clusters',
     { config: read, schema: { tags, summary: 'List clusters with their status', querystring: ClusterListQuery, response: { 200: pageSchema(Cluster) } } },
-    async (request, reply) => {
+    (request, reply) => {
       const { accountId } = principalOf(request);
       const { query } = request;
-      return responses.send(reply, listKey('clusters', accountId, [query.status, query.cloud_id, query.limit, query.cursor]), () => service.list(accountId, query));
+      responses.send(reply, listKey('clusters', accountId, [query.status, query.cloud_id, query.limit, query.cursor]), () => service.list(accountId, query));
     },
   );
 
