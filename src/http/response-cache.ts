@@ -13,11 +13,11 @@ export const MAX_KEPT_BODY_CHARS = 64 * 1024;
  * database has not changed. Reading a 20-cluster page from SQLite and serializing it costs several
  * times more than the rest of the request; dashboards poll the same pages over and over.
  *
- * Exact, not time-limited: every entry is stored under the database's change stamp as read *before*
- * its rows were read, and served only while the stamp is still the same. Any row written since (by
- * this process, or a commit by another connection to the file) has moved the stamp, so a write never
- * hides behind a kept page; a write racing the read at worst makes the entry unusable. Only producers
- * whose body is a function of the rows and the key (no clock, no caller) may use it.
+ * Not time-limited: every entry is stored under the database's change stamp as read *before* its rows
+ * were read, and served only while the stamp is still the same. Any row this process writes moves the
+ * stamp at once (a commit by another connection to the file, within OTHER_COMMITS_CHECK_MS), so a write
+ * never hides behind a kept page; a write racing the read at worst makes the entry unusable. Only
+ * producers whose body is a function of the rows and the key (no clock, no caller) may use it.
  *
  * Without a stamp (PostgreSQL, where other instances write unseen) nothing is kept and every request
  * produces its body.
