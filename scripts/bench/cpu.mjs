@@ -13,7 +13,7 @@ function machineBusySeconds() {
   return (user + nice + system + steal) / TICKS_PER_SECOND;
 }
 
-function processCpuSeconds(pid) {
+export function processCpuSeconds(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -67,8 +67,7 @@ export function parseOptions(argv) {
     databases: db === 'both' ? ['sqlite', 'postgres'] : [db],
     bigKeys: number(values, 'big-keys', { min: 0, max: 20_000_000 }) ?? preset.bigKeys,
     // Keep the order of the table, whatever the order asked for.
-    // keys-1m is judged against the baseline measured alongside it, after the insert (scenarios.mjs).
-    scenarios: SCENARIO_NAMES.filter((name) => scenarios.includes(name) || (name === 'baseline-after-insert' && scenarios.includes('keys-1m'))),
+    scenarios: SCENARIO_NAMES.filter((name) => scenarios.includes(name)),
     cpuProfileDir: values['cpu-prof'] === undefined ? null : path.resolve(values['cpu-prof']),
     pgAdminUrl: values['pg-url'] ?? process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   };

@@ -22,11 +22,10 @@ export const SCENARIOS = [
   { name: 'key-invalid', path: '/me', keys: 'bad-checksum', expect: 401 },
   { name: 'key-unknown', path: '/me', keys: 'unknown', expect: 401 },
   { name: 'user-jwt', path: '/me', credential: 'sessionToken', expect: 200, check: (body) => body?.type === 'user' },
-  // key-me again, measured after the big insert (main.mjs runs it last), interleaved with the baseline
-  // again: the machine's speed drifts between the two halves, and keys-1m is judged against key-me with
-  // each normalised by the baseline of its own half (report.mjs).
-  { name: 'keys-1m', path: '/me', credential: 'fullKey', expect: 200, check: (body) => body?.type === 'api_key', afterBigInsert: true },
-  { name: 'baseline-after-insert', path: '/healthz', expect: 200, check: (body) => body?.status === 'ok', afterBigInsert: true },
+  // key-me against a second server whose table holds the big key set (main.mjs), measured in the same
+  // rounds as the rest: the machine's speed drifts by up to 2× within minutes, so keys-1m and key-me
+  // are only comparable when measured side by side.
+  { name: 'keys-1m', path: '/me', credential: 'fullKey', expect: 200, check: (body) => body?.type === 'api_key', bigServer: true },
 ];
 export const SCENARIO_NAMES = SCENARIOS.map((scenario) => scenario.name);
 
