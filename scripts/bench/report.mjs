@@ -126,7 +126,7 @@ export function renderDatabase(result, invocation) {
   lines.push(
     `- server peak RSS: ${fixed(rss.value, 1)} MB, budget ${RSS_BUDGET_MB} MB: ${verdict(rss)} ` +
       `(the larger of VmRSS sampled every 200 ms, ${fixed(result.rss.peakKb / 1024, 1)} MB, and the kernel's high-water mark, ${result.rss.hwmKb === null ? 'n/a' : `${fixed(result.rss.hwmKb / 1024, 1)} MB`}` +
-      `${result.rss.servers > 1 ? `, of whichever of the ${result.rss.servers} servers peaked higher` : ''})`,
+      `${result.rss.servers > 1 ? `; each figure is the larger of the ${result.rss.servers} servers'` : ''})`,
   );
   const shares = result.rows.flatMap((row) => row.runs.map((run) => run.otherCpuShare)).filter((share) => share !== null);
   if (shares.length > 0) {

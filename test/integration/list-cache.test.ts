@@ -56,6 +56,8 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
   let elsewhere: DatabaseHandle;
   let first: string;
   let second: string;
+  let firstCloud: string;
+  let secondCloud: string;
 
   beforeAll(async () => {
     h = await startHarness({ runJobs: true, plugins: [clusterReads] });
@@ -80,11 +82,11 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
 
   it('follows a cluster from its creation through its job to running, as the job runner writes it', async () => {
     expect((await clusters(owner)).data).toEqual([]);
-    ({ clusterId: first } = await createCluster(h, owner, { name: 'first' }));
+    ({ clusterId: first, cloudId: firstCloud } = await createCluster(h, owner, { name: 'first' }));
     expect((await clusters(owner)).data.map((cluster) => [cluster.id, cluster.status])).toEqual([[first, 'provisioning']]);
     // Written in the background by the job, not by a request: a list kept past that write never turns running.
     await waitFor(async () => ((await clusters(owner)).data[0]?.status === 'running' ? true : undefined), 15_000);
-    ({ clusterId: second } = await createCluster(h, owner, { name: 'second', wait: true }));
+    ({ clusterId: second, cloudId: secondCloud } = await createCluster(h, owner, { name: 'second', wait: true }));
     expect((await clusters(owner)).data.map((cluster) => cluster.id)).toEqual([second, first]);
   });
 
@@ -128,14 +130,21 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
     expect((await clusters(owner)).data.find((cluster) => cluster.id === first)?.name).toBe('raced');
   });
 
-  it('keeps nothing of a transaction that rolled back', async () => {
+  it('never shows, now or later, a row written by a transaction that rolled back', async () => {
     const before = await get<Page<ClusterItem>>(owner, '/clusters');
+    let during: Promise<{ body: Page<ClusterItem>; raw: string }> | null = null;
     await expect(
       h.deps.database.db.transaction().execute(async (trx) => {
         await trx.updateTable('clusters').set({ name: 'never-committed' }).where('id', '=', first).execute();
+        // Asked for while the uncommitted row exists: its stamp is read now, its rows only once the
+        // transaction has let go of the connection.
+        during = get<Page<ClusterItem>>(owner, '/clusters');
+        await sleep(20);
         throw new Error('roll back');
       }),
     ).rejects.toThrow('roll back');
+    expect(during).not.toBeNull();
+    expect((await during!).raw).toBe(before.raw);
     expect((await get<Page<ClusterItem>>(owner, '/clusters')).raw).toBe(before.raw);
   });
 
@@ -149,6 +158,8 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
     expect(page1.next_cursor).not.toBeNull();
     const page2 = await clusters(owner, `?limit=1&cursor=${page1.next_cursor ?? ''}`);
     expect(page2).toMatchObject({ data: [{ id: first }], next_cursor: null });
+    expect((await clusters(owner, `?cloud_id=${firstCloud}`)).data.map((cluster) => cluster.id)).toEqual([first]);
+    expect((await clusters(owner, `?cloud_id=${secondCloud}`)).data.map((cluster) => cluster.id)).toEqual([second]);
     // The same filter asked again after a write in another account still answers for its own account.
     await createCluster(h, neighbour, { name: 'neighbours' });
     expect((await clusters(owner)).data.map((cluster) => cluster.id)).toEqual([second, first]);
@@ -165,17 +176,26 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
   });
 
   it('shows clouds and apps written since the last list', async () => {
-    const cloudNames = async () => (await get<Page<{ name: string }>>(owner, '/clouds')).body.data.map((cloud) => cloud.name);
+    const cloudNames = async (query = '') => (await get<Page<{ name: string }>>(owner, `/clouds${query}`)).body.data.map((cloud) => cloud.name);
     const known = await cloudNames();
     await createCloud(h, owner, 'late-cloud');
     expect(await cloudNames()).toEqual(['late-cloud', ...known]);
+    expect(await cloudNames('?provider=aws')).toEqual(['late-cloud', ...known]);
+    expect(await cloudNames('?provider=gcp')).toEqual([]);
 
-    const appNames = async () => (await get<Page<{ name: string }>>(owner, '/apps')).body.data.map((app) => app.name);
+    const appNames = async (query = '') => (await get<Page<{ name: string }>>(owner, `/apps${query}`)).body.data.map((app) => app.name);
     expect(await appNames()).toEqual([]);
     const app = await createApp(h, owner, second);
     expect(await appNames()).toEqual([app.name]);
     const renamed = await h.inject({ method: 'PATCH', url: `/apps/${app.id}`, headers: owner.auth, payload: { name: 'renamed-app' } });
     expect(renamed.statusCode, renamed.body).toBe(200);
     expect(await appNames()).toEqual(['renamed-app']);
+    // Each filter has pages of its own (asked in turn, with no write between them).
+    expect(await appNames(`?cluster_id=${second}`)).toEqual(['renamed-app']);
+    expect(await appNames(`?cluster_id=${first}`)).toEqual([]);
+    expect(await appNames('?type=service')).toEqual(['renamed-app']);
+    expect(await appNames('?type=airflow')).toEqual([]);
+    expect(await appNames('?status=pending')).toEqual(['renamed-app']);
+    expect(await appNames('?status=running')).toEqual([]);
   });
 });
