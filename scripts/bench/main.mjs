@@ -90,6 +90,9 @@ async function measure(servers, db, options, failures) {
     await settle(servers.big);
   }
   const on = (scenario) => (scenario.bigServer ? targets.big : targets.main);
+  /** One load run of `scenario` against `target` (a server and its seeded secrets). */
+  const load = ({ server, secrets }, scenario, durationSeconds, warmupSeconds) =>
+    runScenario({ baseUrl: server.baseUrl, serverPid: server.pid, pgDatabase: server.database.name ?? null, scenario, secrets, connections: options.connections, durationSeconds, warmupSeconds });
 
   const usable = [];
   for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.name))) {
@@ -107,13 +110,13 @@ async function measure(servers, db, options, failures) {
     // else is faster than /me on one that served every scenario. Unmeasured.
     progress(`${db}: giving the big-key server the main server's history (every scenario, unmeasured)`);
     for (const scenario of usable.filter((s) => !s.bigServer)) {
-      await runScenario({ baseUrl: servers.big.baseUrl, serverPid: servers.big.pid, pgDatabase: servers.big.database.name ?? null, scenario, secrets: targets.big.secrets, connections: options.connections, durationSeconds: Math.min(2, options.durationSeconds), warmupSeconds: 0 });
+      await load(targets.big, scenario, Math.min(2, options.durationSeconds), 0);
     }
   }
 
   const measureRun = async (scenario, run) => {
-    const { server, secrets } = on(scenario);
-    const result = await runScenario({ baseUrl: server.baseUrl, serverPid: server.pid, pgDatabase: server.database.name ?? null, scenario, secrets, connections: options.connections, durationSeconds: options.durationSeconds, warmupSeconds: options.warmupSeconds });
+    const { server } = on(scenario);
+    const result = await load(on(scenario), scenario, options.durationSeconds, options.warmupSeconds);
     if (!server.alive()) throw new Error(`the server exited during ${scenario.name}`);
     runs.set(scenario.name, [...(runs.get(scenario.name) ?? []), result]);
     progress(`${db} run ${run}/${options.runs} ${scenario.name}: ${Math.round(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${result.errors} errors, ${result.unexpected} unexpected${result.serverCores === null ? '' : `, server ${result.serverCores.toFixed(2)} cores, ${result.serverUsPerResponse} µs CPU/response`}${result.otherCpuShare === null ? '' : `, other processes ${Math.round(result.otherCpuShare * 100)}% CPU`}`);

@@ -35,7 +35,7 @@ export function createAuthRuntime(deps: AppDeps, feedOptions: ChangeFeedOptions 
   const knownDigests = deps.database.capabilities.sharedByInstances ? null : new KnownDigests(storedDigests(deps.database.db));
   const feed = createChangeFeed(
     deps.config.database,
-    deps.database.db,
+    deps.database,
     API_KEY_CHANNEL,
     {
       onMessage: (payload) => {

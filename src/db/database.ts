@@ -45,6 +45,11 @@ export interface DatabaseHandle {
    * PostgreSQL, where other instances write rows this process never hears of in time.
    */
   changeStamp?: () => string;
+  /**
+   * SQLite only: `PRAGMA data_version`, which moves on every commit by another connection to the file and
+   * never on this process's own. Read synchronously; both `changeStamp` and the change feed's poll use it.
+   */
+  commitsElsewhere?: () => number;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -77,13 +82,14 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
     // commits by other connections; reading it opens a read transaction on the WAL (about 7 µs in the
     // server), so it is read again at most every OTHER_COMMITS_CHECK_MS.
     const changesHere = file.prepare('select total_changes()').pluck();
-    const commitsElsewhere = file.prepare('pragma data_version').pluck();
+    const dataVersion = file.prepare('pragma data_version').pluck();
+    const commitsElsewhere = () => dataVersion.get() as number;
     let elsewhere: unknown = null;
     let elsewhereReadAt = -Infinity;
     const changeStamp = (): string => {
       const now = Date.now();
       if (now - elsewhereReadAt >= OTHER_COMMITS_CHECK_MS || now < elsewhereReadAt) {
-        elsewhere = commitsElsewhere.get();
+        elsewhere = commitsElsewhere();
         elsewhereReadAt = now;
       }
       return `${String(changesHere.get())}:${String(elsewhere)}`;
@@ -92,6 +98,7 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
       db,
       kind: 'sqlite',
       changeStamp,
+      commitsElsewhere,
       capabilities: { sharedByInstances: false, supportsSkipLocked: false },
       // One process owns the file; the migrator's own lock table is enough.
       withMigrationLock: (work) => work(),

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
-import type { Db } from './database.js';
+import type { DatabaseHandle, Db } from './database.js';
 
 /**
  * Tells every server instance that rows they may have cached changed, so in-process caches stay
@@ -52,7 +52,7 @@ export function listenerApplicationName(pid = process.pid): string {
 
 export function createChangeFeed(
   database: Config['database'],
-  db: Db,
+  handle: Pick<DatabaseHandle, 'commitsElsewhere'>,
   channel: string,
   handlers: ChangeFeedHandlers,
   options: ChangeFeedOptions = {},
@@ -61,7 +61,7 @@ export function createChangeFeed(
   if (!CHANNEL_NAME.test(channel)) throw new Error(`invalid notification channel name: ${channel}`);
   return database.kind === 'postgres'
     ? createPostgresFeed(database.url, channel, handlers, options)
-    : createSqliteFeed(db, handlers, options);
+    : createSqliteFeed(handle.commitsElsewhere, handlers, options);
 }
 
 function createPostgresFeed(url: string, channel: string, handlers: ChangeFeedHandlers, options: ChangeFeedOptions): ChangeFeed {
@@ -172,30 +172,22 @@ function createPostgresFeed(url: string, channel: string, handlers: ChangeFeedHa
   };
 }
 
-function createSqliteFeed(db: Db, handlers: ChangeFeedHandlers, options: ChangeFeedOptions): ChangeFeed {
+function createSqliteFeed(commitsElsewhere: (() => number) | undefined, handlers: ChangeFeedHandlers, options: ChangeFeedOptions): ChangeFeed {
+  if (commitsElsewhere === undefined) throw new Error('a SQLite change feed needs the database handle of a SQLite file');
+  const readVersion = commitsElsewhere;
   const pollMs = options.pollMs ?? 100;
   let timer: NodeJS.Timeout | null = null;
-  let polling = false;
-  let seen: unknown = null;
+  let seen: number | null = null;
 
-  const dataVersion = async (): Promise<unknown> => {
-    const { rows } = await sql<{ data_version: number }>`PRAGMA data_version`.execute(db);
-    return rows[0]?.data_version;
-  };
-
-  async function poll(): Promise<void> {
-    if (polling) return;
-    polling = true;
+  function poll(): void {
     try {
-      const version = await dataVersion();
+      const version = readVersion();
       if (version !== seen) {
         seen = version;
         handlers.onReset();
       }
     } catch {
-      // Busy or closing: the next poll tries again; local writers evict on their own.
-    } finally {
-      polling = false;
+      // Closing: the next poll tries again; local writers evict on their own.
     }
   }
 
@@ -203,9 +195,9 @@ function createSqliteFeed(db: Db, handlers: ChangeFeedHandlers, options: ChangeF
     publish: async () => undefined,
     async start() {
       handlers.onSuspend();
-      seen = await dataVersion();
+      seen = readVersion();
       handlers.onReset();
-      timer = setInterval(() => void poll(), pollMs);
+      timer = setInterval(poll, pollMs);
       timer.unref();
     },
     async stop() {

@@ -98,14 +98,9 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestH
     else admit(request, reply, result, done);
   }
 
+  // Anything thrown synchronously (a bug, not a refusal) Fastify's hook runner hands to the error handler.
   return function authGate(request, reply, done) {
-    let result: Authentication | Promise<Authentication>;
-    try {
-      result = authenticate(request.headers.authorization);
-    } catch (error) {
-      done(error instanceof Error ? error : new Error(String(error)));
-      return;
-    }
+    const result = authenticate(request.headers.authorization);
     if (result instanceof Promise) {
       // A rejection is the check failing (the database), not a refusal: the error handler answers it.
       result.then(

@@ -46,23 +46,19 @@ export function createResponseCache(changeStamp: (() => string) | undefined, cap
 
   return {
     send(reply, key, produce) {
-      if (changeStamp === undefined) {
-        produce()
-          .then((value) => sendJson(reply, reply.serialize(value) as string))
-          .catch(fail(reply));
-        return;
-      }
       // Read before the rows are: a write racing the read leaves the entry under a stamp already gone.
-      const stamp = changeStamp();
-      const entry = kept.get(key);
-      if (entry !== undefined && entry.stamp === stamp) {
-        sendJson(reply, entry.body);
-        return;
+      const stamp = changeStamp?.();
+      if (stamp !== undefined) {
+        const entry = kept.get(key);
+        if (entry !== undefined && entry.stamp === stamp) {
+          sendJson(reply, entry.body);
+          return;
+        }
       }
       produce()
         .then((value) => {
           const body = reply.serialize(value) as string;
-          if (body.length <= MAX_KEPT_BODY_CHARS) kept.set(key, { stamp, body });
+          if (stamp !== undefined && body.length <= MAX_KEPT_BODY_CHARS) kept.set(key, { stamp, body });
           else kept.delete(key);
           sendJson(reply, body);
         })
