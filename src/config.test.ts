@@ -12,6 +12,13 @@ describe('loadConfig', () => {
     expect(config.clerk).toEqual({ jwtKey: null, devIssuer: true, issuer: null, authorizedParties: [], emailClaim: 'email' });
   });
 
+  it('keeps the default SQLite file in DATA_DIR, and DATABASE_URL overrides it (CONTRACT §6)', () => {
+    const elsewhere = path.join(path.sep, 'srv', 'skaledata');
+    expect(loadConfig({ DATA_DIR: elsewhere }).database).toEqual({ kind: 'sqlite', file: path.join(elsewhere, 'skaledata.db') });
+    expect(loadConfig({ DATA_DIR: 'rel/dir' }).database).toEqual({ kind: 'sqlite', file: path.resolve('rel/dir/skaledata.db') });
+    expect(loadConfig({ DATA_DIR: elsewhere, DATABASE_URL: 'sqlite:./other.db' }).database).toEqual({ kind: 'sqlite', file: path.resolve('./other.db') });
+  });
+
   it.each([
     ['PORT', 'abc'],
     ['PORT', '70000'],

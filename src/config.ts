@@ -5,7 +5,6 @@ import path from 'node:path';
 export interface Config {
   host: string;
   port: number;
-  databaseUrl: string;
   database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -136,9 +135,10 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function loadConfig(env: Env = process.env): Config {
   const host = read(env, 'HOST') ?? '127.0.0.1';
   const port = integer(env, 'PORT', 8080, 0, 65535);
-  const databaseUrl = read(env, 'DATABASE_URL') ?? 'sqlite:./data/skaledata.db';
-  const database = parseDatabaseUrl(databaseUrl);
   const dataDir = path.resolve(read(env, 'DATA_DIR') ?? './data');
+  // CONTRACT §6: the embedded database lives in the data folder unless DATABASE_URL says otherwise.
+  const databaseUrl = read(env, 'DATABASE_URL') ?? `sqlite:${path.join(dataDir, 'skaledata.db')}`;
+  const database = parseDatabaseUrl(databaseUrl);
 
   const logLevel = read(env, 'LOG_LEVEL') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -196,7 +196,6 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     host,
     port,
-    databaseUrl,
     database,
     dataDir,
     logLevel: logLevel as Config['logLevel'],

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase, TEST_DIALECT, type ScratchDatabase } from '../helpers/database.js';
@@ -43,6 +46,24 @@ describe(`the server as a real process (${TEST_DIALECT})`, () => {
     token = (await runCli(['dev-token', '--email', 'newcomer@example.com'], env)).trim();
   });
   afterAll(async () => scratch.drop());
+
+  it('with only DATA_DIR set, keeps its SQLite database in that folder (CONTRACT §6)', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'skd-data-dir-'));
+    try {
+      const server = await startServer({ DATA_DIR: dataDir });
+      try {
+        const file = path.join(dataDir, 'skaledata.db');
+        expect(server.output()).toContain(`database: SQLite ${file}`);
+        expect(existsSync(file)).toBe(true);
+        expect((await fetch(`${server.baseUrl}/readyz`)).status).toBe(200);
+      } finally {
+        server.child.kill('SIGTERM');
+        expect(await server.exited).toBe(0);
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 
   it('prints the mode and how to get a token, and serves the dev token', async () => {
     const server = await startServer(env);
