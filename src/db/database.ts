@@ -2,12 +2,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { withStatementCache } from './sqlite-statements.js';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type RawBuilder } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
-import * as initial from './migrations/0001-initial.js';
-import * as appsAndIntegrations from './migrations/0002-apps-and-integrations.js';
-import * as settings from './migrations/0003-settings.js';
+import { MIGRATIONS } from './migrations/index.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -61,12 +59,6 @@ export const OTHER_COMMITS_CHECK_MS = 10;
 export const MIGRATION_LOCK_KEY = '8316851283141683058';
 /** How long an instance waits for another's migrations before it gives up starting. */
 const MIGRATION_LOCK_WAIT_MS = 5 * 60_000;
-
-const MIGRATIONS: Record<string, Migration> = {
-  '0001-initial': initial,
-  '0002-apps-and-integrations': appsAndIntegrations,
-  '0003-settings': settings,
-};
 
 export function openDatabase(database: Config['database']): DatabaseHandle {
   if (database.kind === 'sqlite') {

@@ -1,0 +1,14 @@
+import type { Migration } from 'kysely';
+import * as initial from './0001-initial.js';
+import * as appsAndIntegrations from './0002-apps-and-integrations.js';
+import * as settings from './0003-settings.js';
+
+/**
+ * Every migration, by name, in the order they run (Kysely sorts by name). A new migration is a file in
+ * this folder and its line here; applied ones are never edited or renamed.
+ */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001-initial': initial,
+  '0002-apps-and-integrations': appsAndIntegrations,
+  '0003-settings': settings,
+};
