@@ -1,6 +1,7 @@
 import { Type, type TSchema } from 'typebox';
-import { AppError } from './errors.js';
+import type { KeysetPage } from '../db/keyset.js';
 import { isWellFormedId } from '../lib/ids.js';
+import { AppError } from './errors.js';
 
 /** `?limit=` (default 50, max 200) and `?cursor=` on every list (CONTRACT §5). */
 export const PageQuery = {
@@ -8,31 +9,26 @@ export const PageQuery = {
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
 };
 
-export interface PageRequest {
-  limit: number;
-  /** Rows strictly older (smaller id) than this one. */
-  afterId: string | null;
-}
-
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;
 }
 
-export function pageRequest(query: { limit?: number | undefined; cursor?: string | undefined }): PageRequest {
+/** The page a list query asks for; `after` is the id of the last row of the page before (db/keyset.ts). */
+export function pageRequest(query: { limit?: number | undefined; cursor?: string | undefined }): KeysetPage & { after: string | null } {
   const limit = query.limit ?? 50;
-  if (query.cursor === undefined) return { limit, afterId: null };
-  const afterId = Buffer.from(query.cursor, 'base64url').toString('utf8');
-  if (!isWellFormedId(afterId) || Buffer.from(afterId).toString('base64url') !== query.cursor) {
+  if (query.cursor === undefined) return { limit, after: null };
+  const after = Buffer.from(query.cursor, 'base64url').toString('utf8');
+  if (!isWellFormedId(after) || Buffer.from(after).toString('base64url') !== query.cursor) {
     throw new AppError('validation_failed', 'cursor is not one this API returned', {
       errors: [{ path: 'query.cursor', message: 'is not a cursor this API returned' }],
     });
   }
-  return { limit, afterId };
+  return { limit, after };
 }
 
-/** Repositories fetch limit+1 rows newest first; the extra row only says there is another page. */
-export function toPage<Row extends { id: string }, T>(rows: Row[], request: PageRequest, present: (row: Row) => T): Page<T> {
+/** Repositories fetch limit+1 rows newest first (db/keyset.ts); the extra row only says there is another page. */
+export function toPage<Row extends { id: string }, T>(rows: Row[], request: Pick<KeysetPage, 'limit'>, present: (row: Row) => T): Page<T> {
   const hasMore = rows.length > request.limit;
   const shown = hasMore ? rows.slice(0, request.limit) : rows;
   const last = shown[shown.length - 1];

@@ -4,8 +4,8 @@ import { encodeKeyChange, type KeyCache, type KeyChange } from '../../auth/key-c
 import type { KnownDigests, KnownDigestsSource } from '../../auth/known-digests.js';
 import { isScope, type Scope } from '../../auth/scopes.js';
 import type { Db } from '../../db/database.js';
+import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { ApiKeyTable } from '../../db/schema.js';
-import type { PageRequest } from '../../http/pagination.js';
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 
@@ -178,10 +178,8 @@ export function createApiKeyRepo({ db, cache, publish, knownDigests = null }: Ap
       });
     },
 
-    async list(accountId: string, page: PageRequest): Promise<ApiKeyRow[]> {
-      let query = db.selectFrom('api_keys').selectAll().where('account_id', '=', accountId);
-      if (page.afterId !== null) query = query.where('id', '<', page.afterId);
-      return query.orderBy('id', 'desc').limit(page.limit + 1).execute();
+    async list(accountId: string, page: KeysetPage): Promise<ApiKeyRow[]> {
+      return newestFirst(db.selectFrom('api_keys').selectAll().where('account_id', '=', accountId), 'id', page).execute();
     },
 
     async get(accountId: string, id: string): Promise<ApiKeyRow | undefined> {

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../../db/database.js';
+import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { AppTable, DeployTable } from '../../db/schema.js';
-import type { PageRequest } from '../../http/pagination.js';
 import type { AppSpec } from '../../infra/driver.js';
 import { claimForJob, releaseFromJob } from '../jobs/job-repo.js';
 import type { JobRow } from '../jobs/job-types.js';
@@ -42,14 +42,13 @@ export function createAppRepo(db: Db) {
       await trx.insertInto('apps').values(row).execute();
     },
 
-    async list(accountId: string, filter: AppFilter, page: PageRequest): Promise<AppRow[]> {
+    async list(accountId: string, filter: AppFilter, page: KeysetPage): Promise<AppRow[]> {
       let query = db.selectFrom('apps').selectAll().where('account_id', '=', accountId);
       // Deleted apps stay readable by id (to follow their delete job) but leave the list unless asked for.
       query = filter.status !== undefined ? query.where('status', '=', filter.status) : query.where('status', '!=', 'deleted');
       if (filter.cluster_id !== undefined) query = query.where('cluster_id', '=', filter.cluster_id);
       if (filter.type !== undefined) query = query.where('type', '=', filter.type);
-      if (page.afterId !== null) query = query.where('id', '<', page.afterId);
-      return query.orderBy('id', 'desc').limit(page.limit + 1).execute();
+      return newestFirst(query, 'id', page).execute();
     },
 
     async get(accountId: string, id: string, trx: Db = db): Promise<AppRow | undefined> {
@@ -126,10 +125,8 @@ export function createAppRepo(db: Db) {
       return row?.id ?? null;
     },
 
-    async listDeploys(accountId: string, appId: string, page: PageRequest): Promise<DeployRow[]> {
-      let query = db.selectFrom('deploys').selectAll().where('account_id', '=', accountId).where('app_id', '=', appId);
-      if (page.afterId !== null) query = query.where('id', '<', page.afterId);
-      return query.orderBy('id', 'desc').limit(page.limit + 1).execute();
+    async listDeploys(accountId: string, appId: string, page: KeysetPage): Promise<DeployRow[]> {
+      return newestFirst(db.selectFrom('deploys').selectAll().where('account_id', '=', accountId).where('app_id', '=', appId), 'id', page).execute();
     },
 
     async getDeploy(accountId: string, appId: string, id: string): Promise<DeployRow | undefined> {

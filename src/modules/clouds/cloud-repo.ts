@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../../db/database.js';
+import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { CloudTable } from '../../db/schema.js';
-import type { PageRequest } from '../../http/pagination.js';
 
 export type CloudRow = Selectable<CloudTable>;
 
@@ -11,11 +11,10 @@ export function createCloudRepo(db: Db) {
       await db.insertInto('clouds').values(row).execute();
     },
 
-    async list(accountId: string, filter: { provider?: string | undefined }, page: PageRequest): Promise<CloudRow[]> {
+    async list(accountId: string, filter: { provider?: string | undefined }, page: KeysetPage): Promise<CloudRow[]> {
       let query = db.selectFrom('clouds').selectAll().where('account_id', '=', accountId).where('deleted_at', 'is', null);
       if (filter.provider !== undefined) query = query.where('provider', '=', filter.provider);
-      if (page.afterId !== null) query = query.where('id', '<', page.afterId);
-      return query.orderBy('id', 'desc').limit(page.limit + 1).execute();
+      return newestFirst(query, 'id', page).execute();
     },
 
     async get(accountId: string, id: string): Promise<CloudRow | undefined> {

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../../db/database.js';
+import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { ClusterTable, NodePoolTable } from '../../db/schema.js';
-import type { PageRequest } from '../../http/pagination.js';
 import type { ClusterSpec } from '../../infra/driver.js';
 import { claimForJob, releaseFromJob } from '../jobs/job-repo.js';
 
@@ -17,13 +17,12 @@ export function createClusterRepo(db: Db) {
       await trx.insertInto('clusters').values(row).execute();
     },
 
-    async list(accountId: string, filter: { status?: string | undefined; cloud_id?: string | undefined }, page: PageRequest): Promise<ClusterRow[]> {
+    async list(accountId: string, filter: { status?: string | undefined; cloud_id?: string | undefined }, page: KeysetPage): Promise<ClusterRow[]> {
       let query = db.selectFrom('clusters').selectAll().where('account_id', '=', accountId);
       // Deleted clusters stay readable by id (to follow their destroy job) but leave the list unless asked for.
       query = filter.status !== undefined ? query.where('status', '=', filter.status) : query.where('status', '!=', 'deleted');
       if (filter.cloud_id !== undefined) query = query.where('cloud_id', '=', filter.cloud_id);
-      if (page.afterId !== null) query = query.where('id', '<', page.afterId);
-      return query.orderBy('id', 'desc').limit(page.limit + 1).execute();
+      return newestFirst(query, 'id', page).execute();
     },
 
     async get(accountId: string, id: string): Promise<ClusterRow | undefined> {

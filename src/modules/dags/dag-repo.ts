@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../../db/database.js';
+import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { AppTable, DagBundleTable } from '../../db/schema.js';
 import type { AppSpec } from '../../infra/driver.js';
 
@@ -58,11 +59,9 @@ export function createDagRepo(db: Db) {
       return db.selectFrom('dag_bundles').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
     },
 
-    /** Newest version first; the cursor is the last bundle shown, so pages follow versions, not creation instants. */
-    async list(accountId: string, appId: string, limit: number, before: number | null): Promise<DagBundleRow[]> {
-      let query = db.selectFrom('dag_bundles').selectAll().where('account_id', '=', accountId).where('app_id', '=', appId);
-      if (before !== null) query = query.where('version', '<', before);
-      return query.orderBy('version', 'desc').limit(limit + 1).execute();
+    /** Newest version first: pages follow versions, not creation instants (`page.after` is a version). */
+    async list(accountId: string, appId: string, page: KeysetPage): Promise<DagBundleRow[]> {
+      return newestFirst(db.selectFrom('dag_bundles').selectAll().where('account_id', '=', accountId).where('app_id', '=', appId), 'version', page).execute();
     },
 
     /** The version a cursor names, if it is a bundle of this app in this account. */

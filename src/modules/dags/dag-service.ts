@@ -153,9 +153,10 @@ export function createDagService(deps: { db: Db; clock: Clock; driver: InfraDriv
     async list(accountId: string, appId: string, query: { limit?: number; cursor?: string }) {
       await mustGetApp(accountId, appId);
       const page = pageRequest(query);
+      // The cursor names the last bundle shown; the pages follow its version.
       let before: number | null = null;
-      if (page.afterId !== null) {
-        const version = await repo.versionOf(accountId, appId, page.afterId);
+      if (page.after !== null) {
+        const version = await repo.versionOf(accountId, appId, page.after);
         if (version === undefined) {
           throw new AppError('validation_failed', 'cursor is not one this API returned for this app', {
             errors: [{ path: 'query.cursor', message: 'is not a cursor this API returned for this app' }],
@@ -163,7 +164,7 @@ export function createDagService(deps: { db: Db; clock: Clock; driver: InfraDriv
         }
         before = version;
       }
-      return toPage(await repo.list(accountId, appId, page.limit, before), page, presentDagBundle);
+      return toPage(await repo.list(accountId, appId, { limit: page.limit, after: before }), page, presentDagBundle);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Db } from '../../db/database.js';
+import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { Database, JobLogTable, JobStepTable } from '../../db/schema.js';
-import type { PageRequest } from '../../http/pagination.js';
 import { newId } from '../../lib/ids.js';
 import type { JobParams, JobResourceType, JobRow, JobStatus, JobType } from './job-types.js';
 
@@ -63,14 +63,13 @@ export interface JobFilter {
 
 export function createJobRepo(db: Db) {
   return {
-    async list(accountId: string, filter: JobFilter, page: PageRequest): Promise<JobRow[]> {
+    async list(accountId: string, filter: JobFilter, page: KeysetPage): Promise<JobRow[]> {
       let query = db.selectFrom('jobs').selectAll().where('account_id', '=', accountId);
       if (filter.resource_id !== undefined) query = query.where('resource_id', '=', filter.resource_id);
       if (filter.resource_type !== undefined) query = query.where('resource_type', '=', filter.resource_type);
       if (filter.status !== undefined) query = query.where('status', '=', filter.status);
       if (filter.type !== undefined) query = query.where('type', '=', filter.type);
-      if (page.afterId !== null) query = query.where('id', '<', page.afterId);
-      return query.orderBy('id', 'desc').limit(page.limit + 1).execute();
+      return newestFirst(query, 'id', page).execute();
     },
 
     async get(accountId: string, id: string): Promise<JobRow | undefined> {

@@ -1,6 +1,7 @@
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
+import { newestFirst } from '../../db/keyset.js';
 import { conflict, notFound, validationFailed, type FieldError } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { InfraDriver, NodePoolSpec, Operation } from '../../infra/driver.js';
@@ -174,8 +175,7 @@ export function createNodePoolService(deps: { db: Db; clock: Clock; driver: Infr
       const page = pageRequest(query);
       let q = db.selectFrom('node_pools').selectAll().where('account_id', '=', accountId).where('cluster_id', '=', clusterId);
       if (!query.include_deleted) q = q.where('deleted_at', 'is', null);
-      if (page.afterId !== null) q = q.where('id', '<', page.afterId);
-      const rows = await q.orderBy('id', 'desc').limit(page.limit + 1).execute();
+      const rows = await newestFirst(q, 'id', page).execute();
       return toPage(rows, page, presentNodePool);
     },
 
