@@ -1,6 +1,19 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers of src/, lowest first: lib, infra and db know nothing of auth, HTTP or features; auth/ decides
+ * who may call (plain data) and knows nothing of HTTP or features; http/ renders and enforces it; modules/
+ * are the features; app.ts, deps.ts, main.ts and cli.ts compose them. An import may only point down.
+ * (File-level cycles are checked by madge in `npm run lint`.)
+ */
+const ROOT_FILES = ['**/app.js', '**/app-context.js', '**/deps.js', '**/main.js', '**/cli.js'];
+/** The key store is the one writer of API keys (it keeps the caches and the digest filter exact): nothing else reaches their SQL. */
+const KEY_REPO = { group: ['**/api-key-repo.js'], allowTypeImports: true, message: 'API keys are written only through the key store (api-key-store.ts).' };
+const restrictImports = (files, patterns, ignores = []) => ({ files, ignores, rules: { 'no-restricted-imports': ['error', { patterns }] } });
+const layer = (name, files, forbidden) =>
+  restrictImports(files, [{ group: forbidden, message: `${name} may not import from a higher layer (see eslint.config.js).` }, KEY_REPO]);
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
   js.configs.recommended,
@@ -18,4 +31,9 @@ export default tseslint.config(
     files: ['src/main.ts', 'src/cli.ts', 'scripts/**', 'bin/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
+  layer('src/lib', ['src/lib/**'], ['**/config.js', '**/infra/**', '**/db/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
+  layer('src/infra', ['src/infra/**'], ['**/db/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
+  layer('src/db', ['src/db/**'], ['**/infra/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
+  layer('src/http', ['src/http/**'], ['**/infra/**', '**/modules/**', ...ROOT_FILES]),
+  restrictImports(['src/auth/**', 'src/modules/**', 'src/*.ts', 'test/**'], [KEY_REPO], ['src/modules/api-keys/api-key-store.ts']),
 );

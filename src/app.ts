@@ -3,16 +3,18 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-context.js';
-import { createAuthRuntime } from './auth/auth-runtime.js';
+import { createAuthenticator } from './auth/authenticator.js';
+import { SessionCache } from './auth/session-cache.js';
 import { registerAuthGate, securitySchemes } from './http/auth-gate.js';
 import { registerDrain } from './http/drain.js';
 import { registerErrorHandling, sendProblem } from './http/error-handler.js';
-import { AppError } from './http/errors.js';
+import { AppError, refusalError } from './http/errors.js';
 import { principalLogFields } from './http/request-log.js';
 import { COMMON_HEADERS, registerResponseHeaders } from './http/response-headers.js';
 import { compileValidator } from './http/validation.js';
 import { randomBase62 } from './lib/ids.js';
 import { registerApiKeyRoutes } from './modules/api-keys/api-key-routes.js';
+import { createApiKeyStore } from './modules/api-keys/api-key-store.js';
 import { registerCloudRoutes } from './modules/clouds/cloud-routes.js';
 import { registerClusterRoutes } from './modules/clusters/cluster-routes.js';
 import { createResponseCache } from './http/response-cache.js';
@@ -72,9 +74,14 @@ const requestSerializer = (request: { method: string; url: string; id: string; i
 
 /** Builds a ready API from explicit dependencies. It does not listen; main.ts (or a test) decides that. */
 export async function buildApp(deps: AppDeps): Promise<App> {
-  // Key and session caches, and the change feed that keeps them exact across instances.
-  const auth = createAuthRuntime(deps);
-  const { keyRepo, authenticate } = auth;
+  // API keys (their caches, and the change feed that keeps them exact across instances) and sessions.
+  const keys = createApiKeyStore({ database: deps.database, config: deps.config, pepper: deps.pepper });
+  const authenticate = createAuthenticator({
+    keys: keys.lookup,
+    verifySession: deps.verifySession,
+    sessionCache: new SessionCache(deps.config.authCache.maxSessions),
+    now: () => deps.clock.now(),
+  });
   const app = Fastify({
     logger:
       deps.logger === false
@@ -99,8 +106,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       // Answered before any hook runs, so the headers of response-headers.ts are set here.
       reply.headers(COMMON_HEADERS);
       // Steps 1–2 still come first: a refused credential is answered, anyone else hears the URL is malformed.
-      void Promise.resolve(request.headers.authorization).then(authenticate).then(
-        (result) => sendProblem(reply, result instanceof AppError ? result : malformed),
+      authenticate(
+        request.headers.authorization,
+        (result) => sendProblem(reply, result.type === 'refusal' ? refusalError(result) : malformed),
         () => sendProblem(reply, malformed),
       );
     },
@@ -158,7 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   registerSystemRoutes(app, deps, routes);
   registerMeRoutes(app);
-  registerApiKeyRoutes(app, deps, keyRepo);
+  registerApiKeyRoutes(app, deps, keys);
   // Lists whose pages are a function of their rows alone, kept while the database is unchanged (SQLite).
   const responses = createResponseCache(deps.database.changeStamp);
   registerCloudRoutes(app, deps, responses);
@@ -174,11 +182,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerIssuedTokenRoutes(app, deps);
 
   if (deps.runJobs) app.addHook('onReady', async () => jobRunner.start());
-  app.addHook('onReady', async () => auth.start(app.log));
-  app.addHook('onClose', async () => auth.stop());
+  app.addHook('onReady', async () => keys.start(app.log));
   app.addHook('onClose', async () => {
     await jobRunner.stop();
-    await keyRepo.flushLastUsed();
+    await keys.stop();
   });
 
   await app.ready();

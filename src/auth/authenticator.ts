@@ -1,54 +1,28 @@
-import { createSecretKey } from 'node:crypto';
-import { AppError } from '../http/errors.js';
-import { API_KEY_PREFIX, digestApiKey, isWellFormedApiKey } from './api-key-format.js';
-import { keyLookupId, type CachedKey, type KeyCache } from './key-cache.js';
+import { API_KEY_PREFIX, isWellFormedApiKey } from './api-key-format.js';
+import { INVALID_TOKEN, UNAUTHENTICATED, type Refusal } from './decision.js';
+import type { CachedKey } from './key-cache.js';
 import type { Principal } from './principal.js';
 import { sessionCacheKey, type SessionCache } from './session-cache.js';
 import { InvalidSessionError, looksLikeJwt, type SessionVerifier } from './session-verifier.js';
-import type { Scope } from './scopes.js';
 
-/** What authentication needs to know about a stored key, found by its digest. */
-export interface StoredKeyForAuth {
-  id: string;
-  accountId: string;
-  name: string;
-  scopes: Scope[];
-  createdBy: string;
-  /** The digest matched a rolled-away secret whose grace ends at this instant. */
-  graceEndsAt: Date | null;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-}
-
+/** Where the authenticator finds API keys (the api-keys module's store implements it, with its caches). */
 export interface KeyLookup {
-  findByDigest(digest: string): Promise<StoredKeyForAuth | null>;
-  /** True only when no key can have this digest, known without a query (see known-digests.ts). */
-  certainlyUnknown?(digest: string): boolean;
+  /**
+   * The key whose secret this is (well-formed, checksum checked): its cached record, null when no key has
+   * this secret, or a promise when the database must be read. The promise rejects only when the read
+   * itself failed.
+   */
+  find(key: string): CachedKey | null | Promise<CachedKey | null>;
   /** Records use at `atMs` (the app's clock); implementations write behind and never per request. */
   noteUsed(keyId: string, atMs: number): void;
 }
 
 export interface AuthenticatorDeps {
-  pepper: Buffer;
   keys: KeyLookup;
-  keyCache: KeyCache;
   verifySession: SessionVerifier;
   sessionCache: SessionCache;
   now: () => Date;
 }
-
-export const REALM = 'Bearer realm="skaledata"';
-
-const newUnauthenticated = (): AppError =>
-  new AppError('unauthenticated', 'Send credentials as "Authorization: Bearer <session token or API key>".', {}, {
-    'www-authenticate': REALM,
-  });
-
-/** One message for every invalid credential, so the answer does not tell which check failed. */
-const newInvalidToken = (): AppError =>
-  new AppError('invalid_token', 'The credentials are invalid, expired or revoked.', {}, {
-    'www-authenticate': `${REALM}, error="invalid_token"`,
-  });
 
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -95,32 +69,26 @@ function bearerTokenUnchecked(header: string): string | null {
   return header.slice(tokenStart, end);
 }
 
-/** Who is calling, or the 401 that refuses them (returned, not thrown: refusals are common and a throw costs more than the rest of one). */
-export type Authentication = Principal | AppError;
+/** Who is calling, or why not (step 1 or 2): plain data, rendered by http/. */
+export type Authentication = Principal | Refusal;
 
 /**
- * Steps 1 and 2 of the decision order (CONTRACT §2): who is calling, or a 401 saying why not. Answers
- * synchronously when it can (a cached key or session, a malformed header) and with a promise when it
- * must read the database or verify a token; `await` takes either. The promise rejects only when the
- * check itself failed (the database is down), never for a refused credential.
+ * Steps 1 and 2 of the decision order (CONTRACT §2): who is calling, or the refusal that says why not.
+ * The one contract for every caller: exactly one of `onResult` (a principal or a refusal) and `onError`
+ * (the check itself failed: the database is down; never a refused credential) is called, once. A cached
+ * key or session, or a malformed header, is answered before `authenticate` returns (no promise, no
+ * microtask: the hot path); the rest once the database or the verifier has answered.
  */
-export type Authenticator = (authorization: string | undefined) => Authentication | Promise<Authentication>;
+export type Authenticator = (authorization: string | undefined, onResult: (result: Authentication) => void, onError: (error: Error) => void) => void;
 
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
-  const { keys, keyCache, sessionCache } = deps;
-  // Built once and returned for every refusal: nothing mutates them, and capturing a stack trace per
-  // refused request would cost more than the rest of the refusal.
-  const unauthenticated = newUnauthenticated();
-  const invalidToken = newInvalidToken();
-  // Imported once: HMAC with a prepared key object costs about a third less than with raw bytes.
-  const pepper = createSecretKey(deps.pepper);
-  const findByDigest = (digest: string) => keys.findByDigest(digest);
+  const { keys, sessionCache } = deps;
 
   /** Revocation, expiry and the end of a roll's grace, against the clock: a cached entry never outlives its key. */
   function admitKey(entry: CachedKey | null): Authentication {
-    if (entry === null) return invalidToken;
+    if (entry === null) return INVALID_TOKEN;
     const now = deps.now().getTime();
-    if (now >= entry.refusedFromMs) return invalidToken;
+    if (now >= entry.refusedFromMs) return INVALID_TOKEN;
     keys.noteUsed(entry.keyId, now);
     return entry.principal;
   }
@@ -128,14 +96,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   function authenticateKey(key: string): Authentication | Promise<Authentication> {
     // The checksum is checked before any hashing or lookup: a mistyped or invented key costs nothing.
     // Its pattern admits base62 only, so a refused one is the only kind whose characters need a look.
-    if (!isWellFormedApiKey(key)) return isVisibleAscii(key) ? invalidToken : unauthenticated;
-    const lookup = keyLookupId(key);
-    const entry = keyCache.get(lookup);
-    if (entry !== undefined) return admitKey(entry);
-    // Only a miss pays for the peppered digest the database is searched by.
-    const digest = digestApiKey(key, pepper);
-    if (keys.certainlyUnknown?.(digest) === true) return invalidToken;
-    return keyCache.load(lookup, digest, findByDigest).then(admitKey);
+    if (!isWellFormedApiKey(key)) return isVisibleAscii(key) ? INVALID_TOKEN : UNAUTHENTICATED;
+    const found = keys.find(key);
+    return found instanceof Promise ? found.then(admitKey) : admitKey(found);
   }
 
   function authenticateSession(token: string): Authentication | Promise<Authentication> {
@@ -143,18 +106,24 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     const cached = sessionCache.get(cacheKey);
     // Only verified tokens are cached, so a hit needs no shape check; a miss gets it before anything else.
     if (cached !== undefined) return cached;
-    if (!isVisibleAscii(token)) return unauthenticated;
-    if (!looksLikeJwt(token)) return invalidToken;
+    if (!isVisibleAscii(token)) return UNAUTHENTICATED;
+    if (!looksLikeJwt(token)) return INVALID_TOKEN;
     return sessionCache.load(cacheKey, () => deps.verifySession(token)).catch((error: unknown) => {
-      if (error instanceof InvalidSessionError) return invalidToken;
+      if (error instanceof InvalidSessionError) return INVALID_TOKEN;
       throw error;
     });
   }
 
-  return (authorization) => {
-    if (authorization === undefined) return unauthenticated;
+  function identify(authorization: string | undefined): Authentication | Promise<Authentication> {
+    if (authorization === undefined) return UNAUTHENTICATED;
     const token = bearerTokenUnchecked(authorization);
-    if (token === null) return unauthenticated;
+    if (token === null) return UNAUTHENTICATED;
     return token.startsWith(API_KEY_PREFIX) ? authenticateKey(token) : authenticateSession(token);
+  }
+
+  return (authorization, onResult, onError) => {
+    const result = identify(authorization);
+    if (!(result instanceof Promise)) return onResult(result);
+    result.then(onResult, (error: unknown) => onError(error instanceof Error ? error : new Error(String(error))));
   };
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StoredKeyForAuth } from './authenticator.js';
-import { decodeKeyChange, encodeKeyChange, KeyCache, toCachedKey } from './key-cache.js';
+import { decodeKeyChange, encodeKeyChange, KeyCache, toCachedKey, type StoredKeyForAuth } from './key-cache.js';
 
 const DIGEST_A = 'a'.repeat(64);
 const DIGEST_B = 'b'.repeat(64);

@@ -1,8 +1,8 @@
 import { hash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { LruMap } from '../lib/lru.js';
-import type { StoredKeyForAuth } from './authenticator.js';
 import type { ApiKeyPrincipal } from './principal.js';
+import type { Scope } from './scopes.js';
 
 /**
  * The in-process cache of API keys, in front of the database lookup, so a hot key costs one SHA-256 and
@@ -22,6 +22,19 @@ import type { ApiKeyPrincipal } from './principal.js';
  * Keys that match nothing are remembered too (a bounded negative cache, so a flood of unknown keys does
  * not reach the database each time); creating or rolling a key forgets its new digest there.
  */
+/** What authentication needs to know about a stored key, found by its digest. */
+export interface StoredKeyForAuth {
+  id: string;
+  accountId: string;
+  name: string;
+  scopes: Scope[];
+  createdBy: string;
+  /** The digest matched a rolled-away secret whose grace ends at this instant. */
+  graceEndsAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
 export interface KeyCacheOptions {
   /** Known keys kept (LRU); 0 turns the positive cache off. */
   maxKeys: number;

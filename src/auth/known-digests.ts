@@ -8,13 +8,13 @@ import { performance } from 'node:perf_hooks';
  * It answers "certainly not stored" or "maybe": a "maybe" (a false positive, ~1% at worst; or any answer
  * before the filter has loaded) goes to the database as before. "Certainly not" is exact only while every
  * key written to the table passes through `add` before it can be presented, which holds when one process
- * owns the database (SQLite, the embedded default): the repository adds a key's digests right after the
+ * owns the database (SQLite, the embedded default): the key store adds a key's digests right after the
  * commit that stores them, before the key is shown to anyone. Should another process write to the same
  * file anyway (a misconfiguration: SQLite serves one process), the change feed's poll of data_version
  * notices within its interval (100 ms) and `markStale` makes every answer "maybe" until a refill: until
  * then a key created by that other process can be refused as unknown, never accepted wrongly. With
  * several instances on one PostgreSQL database keys are created elsewhere all the time, and one could be
- * presented here before its notification arrives, so the filter is not used there (auth-runtime.ts).
+ * presented here before its notification arrives, so the filter is not used there (modules/api-keys/api-key-store.ts).
  */
 
 /** Bits per expected key: with 7 probes, about 1% false positives when full, far fewer below. */

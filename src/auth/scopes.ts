@@ -1,6 +1,6 @@
 /**
  * The scope catalogue, word for word from the user's documentation page (shared/seed/api-key-scopes.md).
- * It is the only place scopes are defined; routes name them, the decision below applies them.
+ * It is the only place scopes are defined; routes name them, decide() (decision.ts) applies them.
  */
 export const SCOPES = [
   'full',
@@ -59,33 +59,10 @@ export function requiredScope(requirement: AuthRequirement): Scope | null {
   return null;
 }
 
-export type CallerKind = 'user' | 'api_key';
-
-export type Decision =
-  | { allowed: true }
-  | { allowed: false; code: 'user_session_required'; detail: string }
-  | { allowed: false; code: 'insufficient_scope'; detail: string; scope: Scope };
-
-const ALLOWED: Decision = { allowed: true };
-
-/**
- * Steps 3 and 4 of the decision order (CONTRACT §2) for an authenticated caller. Pure: it never
- * looks at the resource, so a key without the scope is refused the same way for any id.
- */
-export function decide(requirement: AuthRequirement, caller: CallerKind, scopes: readonly Scope[]): Decision {
-  if (caller === 'user' || requirement.kind === 'public' || requirement.kind === 'anyPrincipal') return ALLOWED;
-  if (requirement.kind === 'userOnly') {
-    return {
-      allowed: false,
-      code: 'user_session_required',
-      detail: 'This endpoint requires a user session and does not accept API keys.',
-    };
-  }
-  // `full` bypasses every scope check (seed: "A key with the full scope bypasses all scope checks").
-  if (scopes.includes('full')) return ALLOWED;
-  const needed: Scope = requirement.kind === 'scope' ? requirement.scope : 'full';
-  if (scopes.includes(needed)) return ALLOWED;
-  return { allowed: false, code: 'insufficient_scope', detail: `API key missing required scope: ${needed}`, scope: needed };
+/** A key's scopes as stored (a JSON list); names this build does not know (a newer version's) are dropped. */
+export function parseStoredScopes(stored: string): Scope[] {
+  const parsed: unknown = JSON.parse(stored);
+  return Array.isArray(parsed) ? parsed.filter(isScope) : [];
 }
 
 /** Stored form of a requested scope list: in the order given, duplicates removed, `full` alone absorbs the rest. */

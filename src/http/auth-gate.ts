@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, RouteOptions } from 'fastify';
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
-import { REALM } from '../auth/authenticator.js';
-import type { Principal } from '../auth/principal.js';
-import { decide, requiredScope, type AuthRequirement, type Decision, type Scope } from '../auth/scopes.js';
+import { decide, USER_SESSION_REQUIRED } from '../auth/decision.js';
+import type { Principal, UserPrincipal } from '../auth/principal.js';
+import { requiredScope, type AuthRequirement, type Scope } from '../auth/scopes.js';
 import { refuseRequest } from './error-handler.js';
-import { AppError } from './errors.js';
+import { refusalError } from './errors.js';
 import { tagRequestLog } from './request-log.js';
 
 declare module 'fastify' {
@@ -55,64 +55,45 @@ function openApiSecurity(requirement: AuthRequirement): Array<Record<string, str
   }
 }
 
-/**
- * Makes every route declare who may call it (failing closed at registration), writes the same
- * declaration into the OpenAPI operation, and enforces it before the body is even parsed.
- */
 /** Every route with its declared requirement, as registered: the source for GET /scopes' endpoint lists. */
 export type RouteInventory = Array<{ method: string; url: string; auth: AuthRequirement }>;
 
 const NO_SCOPES: readonly Scope[] = Object.freeze([]);
 
-function refusal(decision: Exclude<Decision, { allowed: true }>): AppError {
-  if (decision.code === 'user_session_required') return new AppError('user_session_required', decision.detail);
-  return new AppError('insufficient_scope', decision.detail, { required_scope: decision.scope }, {
-    'www-authenticate': `${REALM}, error="insufficient_scope", scope="${decision.scope}"`,
-  });
-}
+const scopesOf = (principal: Principal): readonly Scope[] => (principal.type === 'api_key' ? principal.scopes : NO_SCOPES);
 
 /**
- * Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, resolved at registration.
- * A callback-style hook: a cached credential is decided without a promise or a microtask, and a refusal
- * is answered here directly (no throw through Fastify's error path). Anything other than a refusal (the
- * database failing during a lookup) goes to the error handler.
+ * Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, bound at registration. A
+ * callback-style hook: a cached credential is decided without a promise or a microtask, and a refusal
+ * is answered here directly (no throw through Fastify's error path). A failing check (the database
+ * down during a lookup) goes to the error handler.
  */
 function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestHookHandler {
-  // A route refuses only one way (its requirement fixes the code and the scope): built once, on first use.
-  let refused: AppError | null = null;
-
-  function admit(request: FastifyRequest, reply: FastifyReply, principal: Principal, done: HookHandlerDoneFunction): void {
-    // Named in the log before the decision, so a refusal says whose it was.
-    tagRequestLog(request.log, principal);
-    const decision = decide(auth, principal.type, principal.type === 'api_key' ? principal.scopes : NO_SCOPES);
-    if (!decision.allowed) {
-      refuseRequest(request, reply, (refused ??= refusal(decision)));
+  function settle(request: FastifyRequest, reply: FastifyReply, result: Authentication, done: HookHandlerDoneFunction): void {
+    if (result.type === 'refusal') {
+      refuseRequest(request, reply, refusalError(result));
       return;
     }
-    request.principal = principal;
+    // Named in the log before the decision, so a refusal says whose it was.
+    tagRequestLog(request.log, result);
+    const decision = decide(auth, result.type, scopesOf(result));
+    if (decision !== 'allowed') {
+      refuseRequest(request, reply, refusalError(decision));
+      return;
+    }
+    request.principal = result;
     done();
   }
 
-  function settle(request: FastifyRequest, reply: FastifyReply, result: Authentication, done: HookHandlerDoneFunction): void {
-    if (result instanceof AppError) refuseRequest(request, reply, result);
-    else admit(request, reply, result, done);
-  }
-
-  // Anything thrown synchronously (a bug, not a refusal) Fastify's hook runner hands to the error handler.
   return function authGate(request, reply, done) {
-    const result = authenticate(request.headers.authorization);
-    if (result instanceof Promise) {
-      // A rejection is the check failing (the database), not a refusal: the error handler answers it.
-      result.then(
-        (settled) => settle(request, reply, settled, done),
-        (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
-      );
-    } else {
-      settle(request, reply, result, done);
-    }
+    authenticate(request.headers.authorization, (result) => settle(request, reply, result, done), done);
   };
 }
 
+/**
+ * Makes every route declare who may call it (failing closed at registration), writes the same
+ * declaration into the OpenAPI operation, and enforces it before the body is even parsed.
+ */
 export function registerAuthGate(
   app: FastifyInstance,
   authenticate: Authenticator,
@@ -142,17 +123,17 @@ export function registerAuthGate(
     }
   });
 
-  app.decorate('stillAuthorized', async (request: FastifyRequest) => {
-    const auth = request.routeOptions.config.auth;
-    if (!auth || auth.kind === 'public') return true;
-    try {
-      const principal = await authenticate(request.headers.authorization);
-      if (principal instanceof AppError) return false;
-      return decide(auth, principal.type, principal.type === 'api_key' ? principal.scopes : NO_SCOPES).allowed;
-    } catch {
-      return false;
-    }
-  });
+  app.decorate('stillAuthorized', (request: FastifyRequest) =>
+    new Promise<boolean>((resolve) => {
+      const auth = request.routeOptions.config.auth;
+      if (!auth || auth.kind === 'public') return resolve(true);
+      authenticate(
+        request.headers.authorization,
+        (result) => resolve(result.type !== 'refusal' && decide(auth, result.type, scopesOf(result)) === 'allowed'),
+        () => resolve(false),
+      );
+    }),
+  );
 
   return inventory;
 }
@@ -161,4 +142,11 @@ export function registerAuthGate(
 export function principalOf(request: FastifyRequest): Principal {
   if (request.principal === null) throw new Error('principalOf called on a route without authentication');
   return request.principal;
+}
+
+/** The signed-in user of a user-only route (the gate has refused every API key already: this narrows the type). */
+export function userOf(request: FastifyRequest): UserPrincipal {
+  const principal = principalOf(request);
+  if (principal.type !== 'user') throw refusalError(USER_SESSION_REQUIRED);
+  return principal;
 }

@@ -1,3 +1,5 @@
+import type { Refusal } from '../auth/decision.js';
+
 /** The one error vocabulary (CONTRACT §3): a code, its status and title, and one problem+json shape. */
 export const ERROR_CODES = {
   unauthenticated: { status: 401, title: 'Unauthorized' },
@@ -27,6 +29,25 @@ export interface ProblemExtras {
   [key: string]: unknown;
 }
 
+const REALM = 'Bearer realm="skaledata"';
+
+/**
+ * The `WWW-Authenticate` challenge that goes with a credential or scope refusal (RFC 6750 §3, CONTRACT
+ * §2), built here only: whoever refuses says why, and the header follows from the code.
+ */
+function challengeFor(code: ErrorCode, requiredScope: unknown): string | undefined {
+  switch (code) {
+    case 'unauthenticated':
+      return REALM;
+    case 'invalid_token':
+      return `${REALM}, error="invalid_token"`;
+    case 'insufficient_scope':
+      return `${REALM}, error="insufficient_scope", scope="${String(requiredScope)}"`;
+    default:
+      return undefined;
+  }
+}
+
 export class AppError extends Error {
   readonly status: number;
   readonly headers: Record<string, string>;
@@ -40,8 +61,24 @@ export class AppError extends Error {
     super(detail);
     this.name = 'AppError';
     this.status = ERROR_CODES[code].status;
-    this.headers = headers;
+    const challenge = challengeFor(code, extras.required_scope);
+    this.headers = challenge === undefined ? headers : { ...headers, 'www-authenticate': challenge };
   }
+}
+
+const refusalErrors = new Map<Refusal, AppError>();
+
+/**
+ * The problem that answers a refusal of steps 1–4 (auth/decision.ts). Refusals are constants, so each
+ * has one AppError whose bytes are rendered once (renderProblem) and never a stack trace per request.
+ */
+export function refusalError(refusal: Refusal): AppError {
+  let error = refusalErrors.get(refusal);
+  if (error === undefined) {
+    error = new AppError(refusal.code, refusal.detail, refusal.scope === undefined ? {} : { required_scope: refusal.scope });
+    refusalErrors.set(refusal, error);
+  }
+  return error;
 }
 
 export interface Problem {

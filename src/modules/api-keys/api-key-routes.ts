@@ -3,20 +3,19 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app-context.js';
 import { SCOPES, fullOnly, userOnly } from '../../auth/scopes.js';
-import { principalOf } from '../../http/auth-gate.js';
+import { principalOf, userOf } from '../../http/auth-gate.js';
 import { PageQuery, pageSchema } from '../../http/pagination.js';
 import { IdParams } from '../../http/schemas.js';
-import { AppError } from '../../http/errors.js';
-import type { ApiKeyRepo } from './api-key-repo.js';
+import type { ApiKeyStore } from './api-key-store.js';
 import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, RollApiKeyBody } from './api-key-schemas.js';
 import { createApiKeyService } from './api-key-service.js';
 
 const tags = ['API keys'];
 const scopeHint = { scopes: `valid scopes: ${SCOPES.join(', ')}` };
 
-export function registerApiKeyRoutes(root: FastifyInstance, deps: AppDeps, repo: ApiKeyRepo): void {
+export function registerApiKeyRoutes(root: FastifyInstance, deps: AppDeps, keys: ApiKeyStore): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createApiKeyService({ repo, clock: deps.clock, pepper: deps.pepper });
+  const service = createApiKeyService({ keys, clock: deps.clock });
 
   app.get(
     '/api-keys',
@@ -45,10 +44,8 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: AppDeps, repo:
       },
     },
     async (request, reply) => {
-      const principal = principalOf(request);
-      if (principal.type !== 'user') throw new AppError('user_session_required', 'API keys are created with a user session.');
       reply.code(201);
-      return service.create(principal, request.body);
+      return service.create(userOf(request), request.body);
     },
   );
 

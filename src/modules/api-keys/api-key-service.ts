@@ -1,11 +1,11 @@
-import { digestApiKey, displayParts, generateApiKey } from '../../auth/api-key-format.js';
 import type { UserPrincipal } from '../../auth/principal.js';
-import { normalizeScopes, type Scope } from '../../auth/scopes.js';
+import { normalizeScopes, parseStoredScopes, type Scope } from '../../auth/scopes.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
-import { parseScopes, type ApiKeyRepo, type ApiKeyRow } from './api-key-repo.js';
+import type { ApiKeyRow } from './api-key-repo.js';
+import type { ApiKeyStore } from './api-key-store.js';
 
 export interface ApiKeyView {
   id: string;
@@ -24,7 +24,7 @@ export function presentApiKey(row: ApiKeyRow): ApiKeyView {
   return {
     id: row.id,
     name: row.name,
-    scopes: parseScopes(row.scopes),
+    scopes: parseStoredScopes(row.scopes),
     prefix: row.prefix,
     last_four: row.last_four,
     created_at: row.created_at,
@@ -37,11 +37,11 @@ export function presentApiKey(row: ApiKeyRow): ApiKeyView {
 
 const MAX_LIFETIME_MS = 5 * 366 * 24 * 3600 * 1000;
 
-export function createApiKeyService(deps: { repo: ApiKeyRepo; clock: Clock; pepper: Buffer }) {
-  const { repo, clock, pepper } = deps;
+export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
+  const { keys, clock } = deps;
 
   async function mustGet(accountId: string, id: string): Promise<ApiKeyRow> {
-    const row = await repo.get(accountId, id);
+    const row = await keys.get(accountId, id);
     if (!row) throw notFound('API key', id);
     return row;
   }
@@ -60,33 +60,22 @@ export function createApiKeyService(deps: { repo: ApiKeyRepo; clock: Clock; pepp
         }
         expiresAt = at.toISOString();
       }
-      const key = generateApiKey();
-      const { prefix, lastFour } = displayParts(key);
-      const row: ApiKeyRow = {
+      const { row, secret } = await keys.create({
         id: newId('apiKey', now.getTime()),
         account_id: user.accountId,
         name: input.name.trim(),
         scopes: JSON.stringify(normalizeScopes(input.scopes ?? ['full'])),
-        prefix,
-        last_four: lastFour,
-        key_hash: digestApiKey(key, pepper),
-        previous_hash: null,
-        previous_expires_at: null,
         created_at: now.toISOString(),
         created_by: user.userId,
-        last_used_at: null,
         expires_at: expiresAt,
-        revoked_at: null,
-        rolled_at: null,
-      };
-      await repo.insert(row);
+      });
       // The plaintext leaves only after the row is committed, and only in this response.
-      return { ...presentApiKey(row), key };
+      return { ...presentApiKey(row), key: secret };
     },
 
     async list(accountId: string, query: { limit?: number; cursor?: string }) {
       const page = pageRequest(query);
-      return toPage(await repo.list(accountId, page), page, presentApiKey);
+      return toPage(await keys.list(accountId, page), page, presentApiKey);
     },
 
     async get(accountId: string, id: string) {
@@ -95,7 +84,7 @@ export function createApiKeyService(deps: { repo: ApiKeyRepo; clock: Clock; pepp
 
     async revoke(accountId: string, id: string): Promise<void> {
       await mustGet(accountId, id);
-      await repo.revoke(accountId, id, clock.now().toISOString());
+      await keys.revoke(accountId, id, clock.now().toISOString());
     },
 
     async roll(accountId: string, id: string, graceSeconds: number) {
@@ -105,22 +94,10 @@ export function createApiKeyService(deps: { repo: ApiKeyRepo; clock: Clock; pepp
       if (row.expires_at !== null && new Date(row.expires_at).getTime() <= now.getTime()) {
         throw conflict(`API key ${id} has expired; create a new key instead.`);
       }
-      const key = generateApiKey();
-      const { prefix, lastFour } = displayParts(key);
-      const rolled = await repo.roll(
-        accountId,
-        id,
-        {
-          keyHash: digestApiKey(key, pepper),
-          prefix,
-          lastFour,
-          graceEndsAt: graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1000).toISOString() : null,
-          at: now.toISOString(),
-        },
-        row.key_hash,
-      );
-      if (!rolled) throw conflict(`API key ${id} changed while rolling it; try again.`);
-      return { ...presentApiKey(await mustGet(accountId, id)), key };
+      const graceEndsAt = graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1000).toISOString() : null;
+      const secret = await keys.roll(accountId, id, { graceEndsAt, at: now.toISOString() }, row.key_hash);
+      if (secret === null) throw conflict(`API key ${id} changed while rolling it; try again.`);
+      return { ...presentApiKey(await mustGet(accountId, id)), key: secret };
     },
   };
 }

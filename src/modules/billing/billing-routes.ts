@@ -2,20 +2,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app-context.js';
-import type { UserPrincipal } from '../../auth/principal.js';
 import { fullOnly, publicRoute, userOnly } from '../../auth/scopes.js';
-import { principalOf } from '../../http/auth-gate.js';
+import { principalOf, userOf } from '../../http/auth-gate.js';
 import { Billing, ChangeSubscriptionBody, LocalPortalQuery, PortalSession, PortalSessionBody } from './billing-schemas.js';
 import { createBillingService } from './billing-service.js';
 import { createLocalPaymentProvider, LOCAL_PORTAL_PATH } from './local-payment-provider.js';
 
 const tags = ['Billing'];
-
-/** The gate has already refused API keys on userOnly routes; this only narrows the type. */
-function userOf(principal: ReturnType<typeof principalOf>): UserPrincipal {
-  if (principal.type !== 'user') throw new Error('a userOnly route was reached by an API key');
-  return principal;
-}
 
 const LOCAL_PORTAL_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>SkaleData billing (local)</title></head>
@@ -45,7 +38,7 @@ export function registerBillingRoutes(root: FastifyInstance, deps: AppDeps): voi
       config: { auth: userOnly },
       schema: { tags, summary: 'Change plan (asking for the current plan changes nothing)', body: ChangeSubscriptionBody, response: { 200: Billing } },
     },
-    async (request) => service.changePlan(userOf(principalOf(request)), request.body.plan),
+    async (request) => service.changePlan(userOf(request), request.body.plan),
   );
 
   app.post(
@@ -58,7 +51,7 @@ export function registerBillingRoutes(root: FastifyInstance, deps: AppDeps): voi
         request.body ??= {};
       },
     },
-    async (request, reply) => reply.code(201).send(await service.portalSession(userOf(principalOf(request)))),
+    async (request, reply) => reply.code(201).send(await service.portalSession(userOf(request))),
   );
 
   // Where the local provider's portal links lead. It shows nothing about any account (the session is

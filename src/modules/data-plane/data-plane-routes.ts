@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../../app-context.js';
 import { userOnly } from '../../auth/scopes.js';
 import type { TokenIssuer } from '../../auth/token-issuer.js';
-import { principalOf } from '../../http/auth-gate.js';
+import { userOf } from '../../http/auth-gate.js';
 import { notFound, validationFailed } from '../../http/errors.js';
 import { IdParams, Timestamp } from '../../http/schemas.js';
 import { createClusterRepo } from '../clusters/cluster-repo.js';
@@ -50,9 +50,7 @@ export function registerDataPlaneRoutes(root: FastifyInstance, deps: AppDeps, is
       },
     },
     async (request) => {
-      const principal = principalOf(request);
-      // userOnly has already refused every API key; this narrows the type.
-      if (principal.type !== 'user') throw new Error('data-plane-token reached with a non-user principal');
+      const principal = userOf(request);
       if (principal.email === null) {
         throw validationFailed([{ path: 'session.email', message: 'the session lacks an email; the data plane identifies users by email, so add the email claim to the session token' }]);
       }

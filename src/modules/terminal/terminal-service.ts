@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
-import { REALM } from '../../auth/authenticator.js';
 import type { Db } from '../../db/database.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import type { InfraDriver } from '../../infra/driver.js';
@@ -27,10 +26,7 @@ export interface TerminalServiceDeps {
 }
 
 /** One answer for every token that cannot be spent, so the gateway learns nothing about why. */
-const invalidTerminalToken = (): AppError =>
-  new AppError('invalid_token', 'The terminal token is invalid, expired or already used.', {}, {
-    'www-authenticate': `${REALM}, error="invalid_token"`,
-  });
+const invalidTerminalToken = (): AppError => new AppError('invalid_token', 'The terminal token is invalid, expired or already used.');
 
 export function createTerminalService(deps: TerminalServiceDeps) {
   const { db, clock, driver, pepper } = deps;

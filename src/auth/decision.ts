@@ -1,0 +1,58 @@
+import type { AuthRequirement, Scope } from './scopes.js';
+
+/**
+ * Why a caller is turned away at steps 1–4 of the decision order (CONTRACT §2), as plain data: auth/
+ * decides, http/ renders (status, problem+json body, WWW-Authenticate). The refusals are constants, one
+ * per case, so a refused request allocates nothing and the renderer can keep its bytes.
+ */
+export type RefusalCode = 'unauthenticated' | 'invalid_token' | 'user_session_required' | 'insufficient_scope';
+
+export interface Refusal {
+  readonly type: 'refusal';
+  readonly code: RefusalCode;
+  readonly detail: string;
+  /** insufficient_scope only: the scope the route needs (the seed's message names it too). */
+  readonly scope?: Scope;
+}
+
+const refusal = (code: RefusalCode, detail: string, scope?: Scope): Refusal =>
+  Object.freeze(scope === undefined ? { type: 'refusal', code, detail } : { type: 'refusal', code, detail, scope });
+
+/** Step 1: no credentials, or not as `Authorization: Bearer <token>`. */
+export const UNAUTHENTICATED = refusal('unauthenticated', 'Send credentials as "Authorization: Bearer <session token or API key>".');
+
+/** Step 2, one message for every invalid credential, so the answer does not tell which check failed. */
+export const INVALID_TOKEN = refusal('invalid_token', 'The credentials are invalid, expired or revoked.');
+
+/** Step 3 (seed: "Some endpoints are user-only and reject API key auth entirely"). */
+export const USER_SESSION_REQUIRED = refusal('user_session_required', 'This endpoint requires a user session and does not accept API keys.');
+
+const missingScopes = new Map<Scope, Refusal>();
+
+/** Step 4, in the seed's words: `API key missing required scope: <scope>`. */
+export function missingScope(scope: Scope): Refusal {
+  let found = missingScopes.get(scope);
+  if (found === undefined) {
+    found = refusal('insufficient_scope', `API key missing required scope: ${scope}`, scope);
+    missingScopes.set(scope, found);
+  }
+  return found;
+}
+
+export type CallerKind = 'user' | 'api_key';
+
+/** Either the caller may go on, or the exact refusal. */
+export type Decision = 'allowed' | Refusal;
+
+/**
+ * Steps 3 and 4 of the decision order (CONTRACT §2) for an authenticated caller. Pure: it never
+ * looks at the resource, so a key without the scope is refused the same way for any id.
+ */
+export function decide(requirement: AuthRequirement, caller: CallerKind, scopes: readonly Scope[]): Decision {
+  if (caller === 'user' || requirement.kind === 'public' || requirement.kind === 'anyPrincipal') return 'allowed';
+  if (requirement.kind === 'userOnly') return USER_SESSION_REQUIRED;
+  // `full` bypasses every scope check (seed: "A key with the full scope bypasses all scope checks").
+  if (scopes.includes('full')) return 'allowed';
+  const needed: Scope = requirement.kind === 'scope' ? requirement.scope : 'full';
+  return scopes.includes(needed) ? 'allowed' : missingScope(needed);
+}

@@ -1,0 +1,176 @@
+import { createSecretKey } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import { digestApiKey, displayParts, generateApiKey } from '../../auth/api-key-format.js';
+import type { KeyLookup } from '../../auth/authenticator.js';
+import { decodeKeyChange, encodeKeyChange, KeyCache, keyLookupId, type KeyChange } from '../../auth/key-cache.js';
+import { KnownDigests } from '../../auth/known-digests.js';
+import type { Config } from '../../config.js';
+import type { DatabaseHandle, Db } from '../../db/database.js';
+import type { KeysetPage } from '../../db/keyset.js';
+import { createChangeFeed, type ChangeFeedOptions } from '../../db/notifications.js';
+import { createApiKeyRepo, type ApiKeyRow } from './api-key-repo.js';
+import { LastUsedWriter } from './last-used.js';
+
+/** The channel on which instances announce API key changes (payload: auth/key-cache.ts encodeKeyChange). */
+export const API_KEY_CHANNEL = 'skaledata_api_keys';
+
+/** What the caller decides about a new key; the store makes its secret. */
+export type NewApiKey = Pick<ApiKeyRow, 'id' | 'account_id' | 'name' | 'scopes' | 'created_at' | 'created_by' | 'expires_at'>;
+
+export interface ApiKeyStore {
+  /** How the authenticator finds keys: from the cache, the digest filter, or the database. */
+  readonly lookup: KeyLookup;
+  /** Stores a new key and returns it with its secret, which is nowhere else (shown once, never stored). */
+  create(key: NewApiKey): Promise<{ row: ApiKeyRow; secret: string }>;
+  /** Revokes a live key (a revoked one keeps its first revocation instant). */
+  revoke(accountId: string, id: string, at: string): Promise<void>;
+  /**
+   * Gives a live key still on `expectedHash` a new secret; the old one is accepted until `graceEndsAt`
+   * (null: refused at once). Null when the key changed meanwhile (revoked, rolled by someone else).
+   */
+  roll(accountId: string, id: string, roll: { graceEndsAt: string | null; at: string }, expectedHash: string): Promise<string | null>;
+  list(accountId: string, page: KeysetPage): Promise<ApiKeyRow[]>;
+  get(accountId: string, id: string): Promise<ApiKeyRow | undefined>;
+  /** Starts hearing other instances' changes (onReady); the cache stays suspended until it does. */
+  start(log: FastifyBaseLogger): Promise<void>;
+  /** Stops hearing changes and writes the last uses noted (onClose). */
+  stop(): Promise<void>;
+}
+
+export interface ApiKeyStoreDeps {
+  database: Pick<DatabaseHandle, 'db' | 'capabilities' | 'commitsElsewhere'>;
+  config: Pick<Config, 'database' | 'authCache'>;
+  /** HMAC pepper for the stored digests (kept out of the database). */
+  pepper: Buffer;
+  feed?: ChangeFeedOptions;
+}
+
+/**
+ * The one owner of API keys at run time. It keeps every key answer exact while serving most of them from
+ * memory, and it is the only code that writes a key:
+ * - the cache of verified keys and of digests that matched nothing (auth/key-cache.ts);
+ * - on SQLite, where this process is the database's one writer, a filter of the stored digests that
+ *   refuses invented keys without a query (auth/known-digests.ts). It is exact only if every digest is
+ *   added after its commit and before its secret is shown: `create` and `roll` do that, and are the only
+ *   writers of digests (the repository is imported by this file alone);
+ * - the change feed: every write is announced in its own transaction (PostgreSQL NOTIFY) and evicted here
+ *   after the commit, so every instance refuses a revoked or rolled key within the bound of CONTRACT §4;
+ * - `last_used_at`, written behind the requests (last-used.ts).
+ */
+export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
+  const { db } = deps.database;
+  const repo = createApiKeyRepo(db);
+  const settings = deps.config.authCache;
+  const cache = new KeyCache({ maxKeys: settings.maxKeys, maxUnknown: settings.maxUnknownKeys, ttlMs: settings.ttlMs });
+  // Only where this process is the database's one writer: see known-digests.ts.
+  const knownDigests = deps.database.capabilities.sharedByInstances
+    ? null
+    : new KnownDigests({ count: () => repo.countDigests(), scan: (each) => repo.scanDigests(each) });
+  const lastUsed = new LastUsedWriter((uses) => repo.writeLastUsed(uses));
+  // Imported once: HMAC with a prepared key object costs about a third less than with raw bytes.
+  const pepper = createSecretKey(deps.pepper);
+  const feed = createChangeFeed(
+    deps.config.database,
+    deps.database,
+    API_KEY_CHANNEL,
+    {
+      onMessage: (payload) => {
+        const change = decodeKeyChange(payload);
+        // A payload we cannot read still means "something changed": forget everything.
+        if (change === null) cache.clear();
+        else cache.apply(change);
+      },
+      onSuspend: () => cache.suspend(),
+      onReset: () => {
+        cache.resume();
+        // SQLite: another process wrote to the file (the feed's first poll also lands here, before the fill).
+        knownDigests?.markStale();
+      },
+    },
+    deps.feed,
+  );
+  const findByDigest = (digest: string) => repo.findByDigest(digest);
+
+  /** Runs `write` and its announcement in one transaction; after the commit, this instance's caches learn it. */
+  async function change(write: (trx: Db) => Promise<KeyChange | null>): Promise<boolean> {
+    const announced = await db.transaction().execute(async (trx) => {
+      const changed = await write(trx);
+      if (changed !== null) await feed.publish(trx, encodeKeyChange(changed));
+      return changed;
+    });
+    if (announced === null) return false;
+    // Before the new secret is returned to anyone: from now on it must not be answered "unknown".
+    for (const digest of announced.newDigests) knownDigests?.add(digest);
+    cache.apply(announced);
+    return true;
+  }
+
+  const newSecret = () => {
+    const secret = generateApiKey();
+    const { prefix, lastFour } = displayParts(secret);
+    return { secret, digest: digestApiKey(secret, pepper), prefix, lastFour };
+  };
+
+  return {
+    lookup: {
+      find(key) {
+        const lookup = keyLookupId(key);
+        const cached = cache.get(lookup);
+        if (cached !== undefined) return cached;
+        // Only a miss pays for the peppered digest the database is searched by.
+        const digest = digestApiKey(key, pepper);
+        if (knownDigests !== null && !knownDigests.mightExist(digest)) return null;
+        return cache.load(lookup, digest, findByDigest);
+      },
+      noteUsed: (keyId, atMs) => lastUsed.note(keyId, atMs),
+    },
+
+    async create(key) {
+      const { secret, digest, prefix, lastFour } = newSecret();
+      const row: ApiKeyRow = {
+        ...key,
+        prefix,
+        last_four: lastFour,
+        key_hash: digest,
+        previous_hash: null,
+        previous_expires_at: null,
+        last_used_at: null,
+        revoked_at: null,
+        rolled_at: null,
+      };
+      await change(async (trx) => {
+        await repo.insert(trx, row);
+        return { keyId: row.id, newDigests: [digest] };
+      });
+      return { row, secret };
+    },
+
+    async revoke(accountId, id, at) {
+      await change(async (trx) => ((await repo.revoke(trx, accountId, id, at)) ? { keyId: id, newDigests: [] } : null));
+    },
+
+    async roll(accountId, id, roll, expectedHash) {
+      const { secret, digest, prefix, lastFour } = newSecret();
+      const rolled = await change(async (trx) =>
+        (await repo.roll(trx, accountId, id, { keyHash: digest, prefix, lastFour, ...roll }, expectedHash)) ? { keyId: id, newDigests: [digest] } : null,
+      );
+      return rolled ? secret : null;
+    },
+
+    list: (accountId, page) => repo.list(accountId, page),
+    get: (accountId, id) => repo.get(accountId, id),
+
+    async start(log) {
+      await feed.start(log);
+      // Filled in the background: until it is, every digest "may exist" and goes to the database.
+      knownDigests?.load().catch((error: unknown) =>
+        log.warn({ error: { message: error instanceof Error ? error.message : String(error) } }, 'could not load the known API key digests; unknown keys are looked up in the database'),
+      );
+    },
+
+    async stop() {
+      await feed.stop();
+      await lastUsed.flush();
+    },
+  };
+}
