@@ -6,7 +6,7 @@ import type { AppDeps } from './app-context.js';
 import { createAuthenticator } from './auth/authenticator.js';
 import { SessionCache } from './auth/session-cache.js';
 import { registerAuthGate, securitySchemes } from './http/auth-gate.js';
-import { registerDrain } from './http/drain.js';
+import { registerShutdownSignal } from './http/drain.js';
 import { registerErrorHandling, sendProblem } from './http/error-handler.js';
 import { AppError, refusalError } from './http/errors.js';
 import { principalLogFields } from './http/request-log.js';
@@ -130,7 +130,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return parseJson(request, text, done);
   });
   registerErrorHandling(app);
-  registerResponseHeaders(app, registerDrain(app).draining);
+  // Aborted when the app starts closing: readiness, keep-alive connections and log streams follow it.
+  const shutdown = registerShutdownSignal(app);
+  registerResponseHeaders(app, shutdown);
 
   const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: ['/docs'] });
 
@@ -164,7 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     handlers,
   });
 
-  registerSystemRoutes(app, deps, routes);
+  registerSystemRoutes(app, deps, routes, shutdown);
   registerMeRoutes(app);
   registerApiKeyRoutes(app, deps, keys);
   // Lists whose pages are a function of their rows alone, kept while the database is unchanged (SQLite).
@@ -172,7 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerCloudRoutes(app, deps, responses);
   registerClusterRoutes(app, deps, responses);
   registerNodePoolRoutes(app, deps);
-  registerPodRoutes(app, deps);
+  registerPodRoutes(app, deps, shutdown);
   registerJobRoutes(app, deps, handlers);
   registerAppRoutes(app, deps, responses);
   registerDeployRoutes(app, deps);

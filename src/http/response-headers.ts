@@ -4,14 +4,14 @@ import type { FastifyInstance } from 'fastify';
 export const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
 
 /**
- * One synchronous onSend hook for every response: the common headers, and `Connection: close` while the
- * instance drains (http/drain.ts says why). One hook rather than one per concern: each costs a hook
- * round per response.
+ * One synchronous onSend hook for every response: the common headers, and `Connection: close` once the
+ * instance is shutting down (http/drain.ts says why). One hook rather than one per concern: each costs a
+ * hook round per response.
  */
-export function registerResponseHeaders(app: FastifyInstance, draining: () => boolean): void {
+export function registerResponseHeaders(app: FastifyInstance, shutdown: AbortSignal): void {
   app.addHook('onSend', (_request, reply, payload, done) => {
     reply.headers(COMMON_HEADERS);
-    if (draining()) reply.header('connection', 'close');
+    if (shutdown.aborted) reply.header('connection', 'close');
     done(null, payload);
   });
 }

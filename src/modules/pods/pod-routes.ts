@@ -44,19 +44,9 @@ const LogQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export function registerPodRoutes(root: FastifyInstance, deps: AppDeps): void {
+export function registerPodRoutes(root: FastifyInstance, deps: AppDeps, shutdown: AbortSignal): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const clusters = createClusterRepo(deps.database.db);
-  // A followed stream never ends by itself: when the server starts closing, end each one cleanly (the
-  // client sees the response finish and reconnects, with ?tail, to another instance) rather than hold
-  // the drain open until it is cut.
-  const followers = new Set<AbortController>();
-  let closing = false;
-  root.addHook('preClose', (done) => {
-    closing = true;
-    for (const controller of followers) controller.abort();
-    done();
-  });
 
   /** Pods exist only on a cluster that is up; anything else is a state conflict, not an empty list. */
   async function runningSpec(accountId: string, clusterId: string) {
@@ -132,14 +122,18 @@ export function registerPodRoutes(root: FastifyInstance, deps: AppDeps): void {
               .catch(() => controller.abort());
           }, REAUTH_INTERVAL_MS)
         : null;
+      // A followed stream never ends by itself: when the server starts closing, it ends cleanly (the
+      // client sees the response finish and reconnects, with ?tail, to another instance) rather than
+      // holding the drain open until it is cut.
+      const stop = () => controller.abort();
       const cleanup = () => {
         clearTimeout(limit);
         if (recheck) clearInterval(recheck);
-        followers.delete(controller);
+        shutdown.removeEventListener('abort', stop);
       };
       controller.signal.addEventListener('abort', cleanup);
-      if (follow && closing) controller.abort();
-      else if (follow) followers.add(controller);
+      if (follow && shutdown.aborted) controller.abort();
+      else if (follow) shutdown.addEventListener('abort', stop, { once: true });
       request.raw.on('close', () => controller.abort());
       const stream = Readable.from(
         (async function* () {

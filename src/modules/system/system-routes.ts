@@ -16,15 +16,8 @@ function endpointsFor(scope: Scope, routes: RouteInventory): string[] {
     .map(({ method, url }) => `${method} ${url}`);
 }
 
-export function registerSystemRoutes(root: FastifyInstance, deps: AppDeps, routes: RouteInventory): void {
+export function registerSystemRoutes(root: FastifyInstance, deps: AppDeps, routes: RouteInventory, shutdown: AbortSignal): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  // Shutting down (close() has begun): no longer ready, so the load balancer sends new work elsewhere,
-  // but still alive — /healthz keeps answering 200 until the process exits, so nothing restarts it mid-drain.
-  let shuttingDown = false;
-  root.addHook('preClose', (done) => {
-    shuttingDown = true;
-    done();
-  });
 
   app.get(
     '/healthz',
@@ -39,8 +32,10 @@ export function registerSystemRoutes(root: FastifyInstance, deps: AppDeps, route
       schema: { tags, summary: 'Readiness: the database answers and the instance is not shutting down', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }) } },
     },
     async (_request, reply) => {
+      // Shutting down: no longer ready, so the load balancer sends new work elsewhere, but still alive
+      // (/healthz keeps answering 200 until the process exits, so nothing restarts it mid-drain).
       // Answered rather than thrown: a planned shutdown is not an error worth a log line per probe.
-      if (shuttingDown) return sendProblem(reply, new AppError('service_unavailable', 'This instance is shutting down.', {}, { 'retry-after': '5' }));
+      if (shutdown.aborted) return sendProblem(reply, new AppError('service_unavailable', 'This instance is shutting down.', {}, { 'retry-after': '5' }));
       try {
         await deps.database.ping();
       } catch {
