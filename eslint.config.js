@@ -34,6 +34,7 @@ export default tseslint.config(
   layer('src/lib', ['src/lib/**'], ['**/config.js', '**/infra/**', '**/db/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
   layer('src/infra', ['src/infra/**'], ['**/db/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
   layer('src/db', ['src/db/**'], ['**/infra/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
+  layer('src/auth', ['src/auth/**'], ['**/db/**', '**/infra/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
   layer('src/http', ['src/http/**'], ['**/infra/**', '**/modules/**', ...ROOT_FILES]),
-  restrictImports(['src/auth/**', 'src/modules/**', 'src/*.ts', 'test/**'], [KEY_REPO], ['src/modules/api-keys/api-key-store.ts']),
+  restrictImports(['src/modules/**', 'src/*.ts', 'test/**'], [KEY_REPO], ['src/modules/api-keys/api-key-store.ts']),
 );

@@ -1,8 +1,8 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSigningKeyStore, rotateSigningKey } from '../../src/auth/signing-keys.js';
-import { createTokenIssuer } from '../../src/auth/token-issuer.js';
+import { createSigningKeyStore, rotateSigningKey } from '../../src/modules/signing-keys/signing-key-store.js';
+import { createTokenIssuer } from '../../src/modules/signing-keys/token-issuer.js';
 import { newId } from '../../src/lib/ids.js';
 import { open } from '../../src/lib/secret-box.js';
 import { createCluster } from '../helpers/fixtures.js';

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
-import type { TokenIssuer } from '../../auth/token-issuer.js';
+import type { TokenIssuer } from '../signing-keys/token-issuer.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { IdParams } from '../../http/schemas.js';
 import { DevCredentials, DevCredentialsBody, RegistryToken, RegistryTokenBody } from './app-credential-schemas.js';

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { MAX_TOKEN_TTL_SECONDS } from '../../auth/signing-keys.js';
+import { MAX_TOKEN_TTL_SECONDS } from '../signing-keys/signing-key-store.js';
 import { Nullable, Timestamp } from '../../http/schemas.js';
 
 export const RegistryTokenBody = Type.Object(

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
-import { MAX_TOKEN_TTL_SECONDS } from '../../auth/signing-keys.js';
-import type { TokenIssuer } from '../../auth/token-issuer.js';
+import { MAX_TOKEN_TTL_SECONDS } from '../signing-keys/signing-key-store.js';
+import type { TokenIssuer } from '../signing-keys/token-issuer.js';
 import type { Db } from '../../db/database.js';
 import { conflict, notFound } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppDeps } from '../../app-context.js';
 import { userOnly } from '../../auth/scopes.js';
-import type { TokenIssuer } from '../../auth/token-issuer.js';
+import type { TokenIssuer } from '../signing-keys/token-issuer.js';
 import { userOf } from '../../http/auth-gate.js';
 import { notFound, validationFailed } from '../../http/errors.js';
 import { IdParams, Timestamp } from '../../http/schemas.js';

@@ -1,4 +1,4 @@
-import { rotateSigningKey, RETIRED_KEY_PUBLISHED_MS, KEY_REFRESH_MS } from '../../auth/signing-keys.js';
+import { rotateSigningKey, RETIRED_KEY_PUBLISHED_MS, KEY_REFRESH_MS } from './signing-key-store.js';
 import type { Config } from '../../config.js';
 import { createRuntimeDeps } from '../../deps.js';
 

@@ -1,8 +1,8 @@
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import type { Db } from '../db/database.js';
-import type { Clock } from '../lib/clock.js';
-import { newId } from '../lib/ids.js';
-import { open, seal } from '../lib/secret-box.js';
+import type { Db } from '../../db/database.js';
+import type { Clock } from '../../lib/clock.js';
+import { newId } from '../../lib/ids.js';
+import { open, seal } from '../../lib/secret-box.js';
 
 /**
  * The key pairs that sign the tokens this API issues (registry, data-plane, dev credentials). They

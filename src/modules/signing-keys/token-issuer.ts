@@ -1,7 +1,7 @@
 import { decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import type { Clock } from '../lib/clock.js';
-import { randomBase62 } from '../lib/ids.js';
-import { MAX_TOKEN_TTL_SECONDS, SIGNING_ALGORITHM, type SigningKeyStore } from './signing-keys.js';
+import type { Clock } from '../../lib/clock.js';
+import { randomBase62 } from '../../lib/ids.js';
+import { MAX_TOKEN_TTL_SECONDS, SIGNING_ALGORITHM, type SigningKeyStore } from './signing-key-store.js';
 
 /** Claims the issuer sets itself; callers cannot override them through `claims`. */
 const REGISTERED = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti'] as const;

@@ -1,7 +1,7 @@
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../lib/clock.js';
-import type { SigningKeyStore } from './signing-keys.js';
+import type { Clock } from '../../lib/clock.js';
+import type { SigningKeyStore } from './signing-key-store.js';
 import { createTokenIssuer, TokenVerificationError } from './token-issuer.js';
 
 const ISSUER = 'https://api.skaledata.test';
