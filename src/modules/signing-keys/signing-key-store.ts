@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import { open, seal } from '../../lib/secret-box.js';
+import { createSigningKeyRepo, type SigningKeyRow } from './signing-key-repo.js';
 
 /**
  * The key pairs that sign the tokens this API issues (registry, data-plane, dev credentials). They
@@ -49,21 +50,12 @@ interface CachedKey {
 interface KeyCache {
   loadedAt: number;
   keys: CachedKey[];
-  active: KeyRow;
-}
-
-interface KeyRow {
-  kid: string;
-  algorithm: string;
-  private_key_encrypted: string;
-  public_jwk: string;
-  created_at: string;
-  retired_at: string | null;
+  active: SigningKeyRow;
 }
 
 const sealedFor = (kid: string) => `signing-key:${kid}`;
 
-async function newKeyRow(clock: Clock, encryptionKey: Buffer): Promise<KeyRow> {
+async function newKeyRow(clock: Clock, encryptionKey: Buffer): Promise<SigningKeyRow> {
   const now = clock.now();
   const kid = newId('signingKey', now.getTime());
   const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
@@ -81,15 +73,8 @@ async function newKeyRow(clock: Clock, encryptionKey: Buffer): Promise<KeyRow> {
 }
 
 /** Newest first: the active key every instance signs with is the first live row in this order. */
-async function readPublishedRows(db: Db, now: Date): Promise<KeyRow[]> {
-  const oldestRetirement = new Date(now.getTime() - RETIRED_KEY_PUBLISHED_MS).toISOString();
-  return db
-    .selectFrom('signing_keys')
-    .selectAll()
-    .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', oldestRetirement)]))
-    .orderBy('created_at', 'desc')
-    .orderBy('kid', 'desc')
-    .execute();
+function readPublishedRows(repo: ReturnType<typeof createSigningKeyRepo>, now: Date): Promise<SigningKeyRow[]> {
+  return repo.published(new Date(now.getTime() - RETIRED_KEY_PUBLISHED_MS).toISOString());
 }
 
 /**
@@ -98,19 +83,7 @@ async function readPublishedRows(db: Db, now: Date): Promise<KeyRow[]> {
  */
 export async function rotateSigningKey(db: Db, clock: Clock, encryptionKey: Buffer): Promise<{ kid: string; retired: string[] }> {
   const row = await newKeyRow(clock, encryptionKey);
-  const retired = await db.transaction().execute(async (trx) => {
-    const active = await trx.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).execute();
-    await trx.insertInto('signing_keys').values(row).execute();
-    if (active.length > 0) {
-      await trx
-        .updateTable('signing_keys')
-        .set({ retired_at: row.created_at })
-        .where('kid', 'in', active.map((key) => key.kid))
-        .where('retired_at', 'is', null)
-        .execute();
-    }
-    return active.map((key) => key.kid);
-  });
+  const retired = await createSigningKeyRepo(db).rotateTo(row);
   return { kid: row.kid, retired };
 }
 
@@ -124,18 +97,19 @@ export interface SigningKeyStore {
 }
 
 export function createSigningKeyStore(deps: { db: Db; clock: Clock; encryptionKey: Buffer }): SigningKeyStore {
-  const { db, clock, encryptionKey } = deps;
+  const { clock, encryptionKey } = deps;
+  const repo = createSigningKeyRepo(deps.db);
   let cache: KeyCache | null = null;
   let loading: Promise<KeyCache> | null = null;
   let activePrivate: { kid: string; privateKey: SigningKeyObject } | null = null;
 
   async function load(): Promise<KeyCache> {
-    let rows = await readPublishedRows(db, clock.now());
+    let rows = await readPublishedRows(repo, clock.now());
     if (!rows.some((row) => row.retired_at === null)) {
       // Two instances may both get here at once: both insert, both then sign with the newest row,
       // and the other stays published (and is retired by the next rotation).
-      await db.insertInto('signing_keys').values(await newKeyRow(clock, encryptionKey)).execute();
-      rows = await readPublishedRows(db, clock.now());
+      await repo.insert(await newKeyRow(clock, encryptionKey));
+      rows = await readPublishedRows(repo, clock.now());
     }
     const active = rows.find((row) => row.retired_at === null);
     if (!active) throw new Error('no active signing key after creating one');
