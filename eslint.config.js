@@ -31,6 +31,22 @@ export default tseslint.config(
     files: ['src/main.ts', 'src/cli.ts', 'scripts/**', 'bin/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // Every SQL statement lives in its module's repository (*-repo.ts), or in db/ (dialects, migrations, keyset).
+    files: ['src/**/*.ts'],
+    ignores: ['src/**/*-repo.ts', 'src/db/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'CallExpression[callee.property.name=/^(selectFrom|selectNoFrom|insertInto|replaceInto|updateTable|deleteFrom|mergeInto|executeQuery)$/]',
+          message: "SQL belongs in the module's *-repo.ts (or src/db/).",
+        },
+        { selector: "TaggedTemplateExpression[tag.name='sql']", message: "SQL belongs in the module's *-repo.ts (or src/db/)." },
+        { selector: "MemberExpression[object.name='sql']", message: "SQL belongs in the module's *-repo.ts (or src/db/)." },
+      ],
+    },
+  },
   layer('src/lib', ['src/lib/**'], ['**/config.js', '**/infra/**', '**/db/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
   layer('src/infra', ['src/infra/**'], ['**/db/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
   layer('src/db', ['src/db/**'], ['**/infra/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),

@@ -32,7 +32,7 @@ import { nodePoolJobHandlers } from './modules/node-pools/node-pool-jobs.js';
 import { appJobHandlers } from './modules/apps/app-jobs.js';
 import { registerAppRoutes } from './modules/apps/app-routes.js';
 import { registerDeployRoutes } from './modules/deploys/deploy-routes.js';
-import { JOB_TYPES, MissingJobHandlerError, type JobHandlers } from './modules/jobs/job-types.js';
+import { JobHandlerRegistry } from './modules/jobs/job-types.js';
 import { dagJobHandlers } from './modules/dags/dag-jobs.js';
 import { registerDagRoutes } from './modules/dags/dag-routes.js';
 
@@ -151,9 +151,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const handlers: JobHandlers = { ...clusterJobHandlers(), ...nodePoolJobHandlers(), ...appJobHandlers(), ...dagJobHandlers() };
+  const handlers = new JobHandlerRegistry();
+  for (const moduleHandlers of [clusterJobHandlers(), nodePoolJobHandlers(), appJobHandlers(), dagJobHandlers()]) handlers.add(moduleHandlers);
   // Fail closed, like routes without an auth declaration: a job type nobody handles would sit queued forever.
-  for (const type of JOB_TYPES) if (!handlers[type]) throw new MissingJobHandlerError(type);
+  handlers.assertComplete();
   const jobRunner = createJobRunner({
     database: deps.database,
     clock: deps.clock,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobLeaseRepo, type JobLeaseRepo } from '../../src/modules/jobs/job-lease-repo.js';
-import { enqueueJob } from '../../src/modules/jobs/job-repo.js';
+import { createJobRepo } from '../../src/modules/jobs/job-repo.js';
+import { newId } from '../../src/lib/ids.js';
 import { JOB_TYPES } from '../../src/modules/jobs/job-types.js';
 import { startHarness, TEST_DIALECT, type Harness } from '../helpers/harness.js';
 
@@ -22,13 +23,15 @@ describe(`job claims (${TEST_DIALECT})`, () => {
     const accountId = `acct_claims_${++account}`;
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const job = await enqueueJob(h.deps.database.db, {
+      const db = h.deps.database.db;
+      const { row: job } = await createJobRepo(db).enqueue(db, {
+        id: newId('job'),
         accountId,
         type: 'cluster.create',
         resourceType: 'cluster',
         resourceId: `cls_fake${account}x${i}`,
         clusterId: null,
-        input: {},
+        input: { kubernetes_version: '1.32' },
         createdBy: 'user_claims',
         steps: ['validate-cloud-credentials'],
         now: new Date().toISOString(),

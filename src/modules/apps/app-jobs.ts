@@ -1,51 +1,43 @@
 import type { Db } from '../../db/database.js';
 import { loadClusterSpec } from '../clusters/cluster-repo.js';
-import type { JobHandler, JobRow } from '../jobs/job-types.js';
-import { parseParams } from '../jobs/job-types.js';
-import { getAppById, releaseApp, settleDeploy, toAppSpec } from './app-repo.js';
+import { settleDeploy } from '../deploys/deploy-repo.js';
+import type { Job, JobHandlers } from '../jobs/job-types.js';
+import { getAppById, releaseApp, toAppSpec } from './app-repo.js';
 
 /** A job canceled while still queued changed nothing: its app goes back to where it was. */
-const neverStarted = (job: JobRow) => job.started_at === null;
+const neverStarted = (job: Job) => job.started_at === null;
 
 /** The status (and its reason) the app had before the job claimed it. */
-function previous(job: JobRow): { status: string; status_reason: string | null } {
-  const input = parseParams(job).input;
-  return {
-    status: String(input.previous_status ?? 'pending'),
-    status_reason: typeof input.previous_status_reason === 'string' ? input.previous_status_reason : null,
-  };
-}
+const previous = (job: Job<'app.deploy' | 'app.restart' | 'app.delete'>) => ({
+  status: job.input.previous_status,
+  status_reason: job.input.previous_status_reason,
+});
 
-function deployOf(job: JobRow): { deployId: string; image: string } {
-  const input = parseParams(job).input;
-  return { deployId: String(input.deploy_id), image: String(input.image) };
-}
-
-async function appOperationBase(db: Db, job: JobRow) {
+async function appOperationBase(db: Db, job: Job) {
   const app = await getAppById(db, job.resource_id);
   return { cluster: await loadClusterSpec(db, app.cluster_id), app: toAppSpec(app) };
 }
 
 /** How each app job changes its app (and deploy) when it ends, inside the job's finishing transaction. */
-export function appJobHandlers(): Record<'app.deploy' | 'app.restart' | 'app.delete', JobHandler> {
+export function appJobHandlers(): Pick<Required<JobHandlers>, 'app.deploy' | 'app.restart' | 'app.delete'> {
   return {
     'app.deploy': {
       operation: async (db, job) => {
-        const { deployId, image } = deployOf(job);
+        const { deploy_id: deployId, image } = job.input;
         // The runner calls this right after claiming the job, and job.updated_at is that claim: the
         // one moment the rollout is known to have started (JobHandler has no "started" hook).
         await settleDeploy(db, deployId, { status: 'in_progress' }, job.updated_at);
         return { kind: 'app.deploy', ...(await appOperationBase(db, job)), image };
       },
-      succeeded: async (trx, job, _outputs, now) => {
-        const { deployId, image } = deployOf(job);
+      succeeded: async (trx, job, now) => {
+        const { deploy_id: deployId, image } = job.input;
         await settleDeploy(trx, deployId, { status: 'succeeded', error_message: null, finished_at: now }, now);
         await releaseApp(trx, job.resource_id, job.id, { status: 'running', status_reason: null, image, current_deploy_id: deployId }, now);
       },
       // A failed rollout leaves the previous release serving (the rollout never replaced its pods),
       // and the app says which deploy failed, why, and what still serves.
       failed: async (trx, job, reason, now) => {
-        const { deployId, image } = deployOf(job);
+        const { deploy_id: deployId, image } = job.input;
         const app = await getAppById(trx, job.resource_id);
         await settleDeploy(trx, deployId, { status: 'failed', error_message: reason, finished_at: now }, now);
         const failure = `Deploy ${deployId} of ${image} failed (${reason})`;
@@ -60,7 +52,7 @@ export function appJobHandlers(): Record<'app.deploy' | 'app.restart' | 'app.del
         );
       },
       canceled: async (trx, job, now) => {
-        const { deployId, image } = deployOf(job);
+        const { deploy_id: deployId, image } = job.input;
         const app = await getAppById(trx, job.resource_id);
         const before = previous(job);
         await settleDeploy(
@@ -86,7 +78,7 @@ export function appJobHandlers(): Record<'app.deploy' | 'app.restart' | 'app.del
 
     'app.restart': {
       operation: async (db, job) => ({ kind: 'app.restart', ...(await appOperationBase(db, job)) }),
-      succeeded: (trx, job, _outputs, now) => releaseApp(trx, job.resource_id, job.id, { status: 'running', status_reason: null }, now),
+      succeeded: (trx, job, now) => releaseApp(trx, job.resource_id, job.id, { status: 'running', status_reason: null }, now),
       // A rolling restart replaces pods only once their successors are ready: on failure the old ones still serve.
       failed: (trx, job, reason, now) =>
         releaseApp(trx, job.resource_id, job.id, { status: 'running', status_reason: `Restart failed (${reason}); the pods that were serving keep serving.` }, now),
@@ -102,7 +94,7 @@ export function appJobHandlers(): Record<'app.deploy' | 'app.restart' | 'app.del
 
     'app.delete': {
       operation: async (db, job) => ({ kind: 'app.delete', ...(await appOperationBase(db, job)) }),
-      succeeded: (trx, job, _outputs, now) => releaseApp(trx, job.resource_id, job.id, { status: 'deleted', status_reason: null, deleted_at: now }, now),
+      succeeded: (trx, job, now) => releaseApp(trx, job.resource_id, job.id, { status: 'deleted', status_reason: null, deleted_at: now }, now),
       failed: (trx, job, reason, now) =>
         releaseApp(trx, job.resource_id, job.id, { status: 'failed', status_reason: `Delete failed (${reason}); delete it again to finish.` }, now),
       canceled: (trx, job, now) =>

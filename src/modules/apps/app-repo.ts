@@ -1,13 +1,11 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../../db/database.js';
 import { newestFirst, type KeysetPage } from '../../db/keyset.js';
-import type { AppTable, DeployTable } from '../../db/schema.js';
+import type { AppTable } from '../../db/schema.js';
 import type { AppSpec } from '../../infra/driver.js';
 import { claimForJob, releaseFromJob } from '../jobs/job-repo.js';
-import type { JobRow } from '../jobs/job-types.js';
 
 export type AppRow = Selectable<AppTable>;
-export type DeployRow = Selectable<DeployTable>;
 
 export const APP_TYPES = ['airflow', 'service'] as const;
 export type AppType = (typeof APP_TYPES)[number];
@@ -17,11 +15,6 @@ export type AppStatus = (typeof APP_STATUSES)[number];
 
 /** Statuses in which the app is on its way out: nothing may start on it any more. */
 export const GONE: readonly AppStatus[] = ['deleting', 'deleted'];
-
-export const DEPLOY_STATUSES = ['queued', 'in_progress', 'succeeded', 'failed', 'superseded', 'canceled'] as const;
-export type DeployStatus = (typeof DEPLOY_STATUSES)[number];
-/** A deploy in one of these is settled; job hooks never move it again. */
-const OPEN_DEPLOY: readonly DeployStatus[] = ['queued', 'in_progress'];
 
 export interface AppConfig {
   replicas: number;
@@ -98,55 +91,6 @@ export function createAppRepo(db: Db) {
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
-
-    /**
-     * Takes the cluster's row lock for the rest of the transaction (a no-op write) when it is running
-     * and no job holds it, so an app created now and a concurrent destroy cannot both succeed: the
-     * destroy counts live apps after it has claimed the same row.
-     */
-    async lockRunningCluster(trx: Db, accountId: string, clusterId: string): Promise<boolean> {
-      const result = await trx
-        .updateTable('clusters')
-        .set((eb) => ({ updated_at: eb.ref('updated_at') }))
-        .where('account_id', '=', accountId)
-        .where('id', '=', clusterId)
-        .where('status', '=', 'running')
-        .where('active_job_id', 'is', null)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
-    },
-
-    async insertDeploy(trx: Db, row: DeployRow): Promise<void> {
-      await trx.insertInto('deploys').values(row).execute();
-    },
-
-    async latestDeployId(trx: Db, appId: string): Promise<string | null> {
-      const row = await trx.selectFrom('deploys').select('id').where('app_id', '=', appId).orderBy('id', 'desc').limit(1).executeTakeFirst();
-      return row?.id ?? null;
-    },
-
-    async listDeploys(accountId: string, appId: string, page: KeysetPage): Promise<DeployRow[]> {
-      return newestFirst(db.selectFrom('deploys').selectAll().where('account_id', '=', accountId).where('app_id', '=', appId), 'id', page).execute();
-    },
-
-    async getDeploy(accountId: string, appId: string, id: string): Promise<DeployRow | undefined> {
-      return db
-        .selectFrom('deploys')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .where('app_id', '=', appId)
-        .where('id', '=', id)
-        .executeTakeFirst();
-    },
-
-    async jobOf(trx: Db, jobId: string): Promise<JobRow | undefined> {
-      return trx.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
-    },
-
-    /** The superseded job says why it was canceled, for whoever follows it through GET /jobs. */
-    async noteSuperseded(trx: Db, jobId: string, byDeployId: string): Promise<void> {
-      await trx.updateTable('jobs').set({ error_message: `Superseded by deploy ${byDeployId} before it started.` }).where('id', '=', jobId).execute();
-    },
   };
 }
 
@@ -157,32 +101,8 @@ export function releaseApp(trx: Db, appId: string, jobId: string, changes: Parti
   return releaseFromJob(trx, 'apps', appId, jobId, changes, now);
 }
 
-/** Moves a deploy to where its job ended; a deploy already settled (superseded, say) stays as it is. */
-export async function settleDeploy(trx: Db, deployId: string, changes: Partial<DeployRow>, now: string): Promise<void> {
-  await trx
-    .updateTable('deploys')
-    .set({ ...changes, updated_at: now })
-    .where('id', '=', deployId)
-    .where('status', 'in', [...OPEN_DEPLOY])
-    .execute();
-}
-
-export async function getDeployById(trx: Db, deployId: string): Promise<DeployRow | undefined> {
-  return trx.selectFrom('deploys').selectAll().where('id', '=', deployId).executeTakeFirst();
-}
-
 export async function getAppById(trx: Db, appId: string): Promise<AppRow> {
   return trx.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirstOrThrow();
-}
-
-/**
- * PostgreSQL aborted the transaction to break a lock cycle or a serialization conflict (e.g. a deploy
- * and a job cancel taking the same app and job rows in opposite orders); running it again is safe.
- */
-export function isTransientConflict(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const code = (error as { code?: unknown }).code;
-  return code === '40P01' || code === '40001';
 }
 
 export const toAppSpec = (row: AppRow): AppSpec => ({ id: row.id, name: row.name, type: row.type as AppType, image: row.image });

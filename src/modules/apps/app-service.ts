@@ -7,10 +7,10 @@ import type { HealthCheck, InfraDriver } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import { createClusterRepo, loadClusterSpec } from '../clusters/cluster-repo.js';
-import { checkImage, queueDeploy } from '../deploys/deploy-service.js';
-import { createJobRepo, enqueueJob } from '../jobs/job-repo.js';
-import { presentJob } from '../jobs/job-service.js';
-import type { JobRow } from '../jobs/job-types.js';
+import { createDeployRepo } from '../deploys/deploy-repo.js';
+import { checkImage, planDeploy } from '../deploys/deploy-service.js';
+import { createJobRepo } from '../jobs/job-repo.js';
+import { createJobStarter, type StartedJob } from '../jobs/job-starter.js';
 import { createAppRepo, GONE, parseConfig, toAppSpec, type AppConfig, type AppFilter, type AppRow, type AppStatus, type AppType } from './app-repo.js';
 
 export function presentApp(row: AppRow) {
@@ -52,10 +52,12 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
   const { db, clock, driver } = deps;
   const repo = createAppRepo(db);
   const clusters = createClusterRepo(db);
+  const deploys = createDeployRepo(db);
   const jobs = createJobRepo(db);
+  const startJob = createJobStarter({ db, clock });
 
-  async function mustGet(accountId: string, id: string): Promise<AppRow> {
-    const row = await repo.get(accountId, id);
+  async function mustGet(accountId: string, id: string, q: Db = db): Promise<AppRow> {
+    const row = await repo.get(accountId, id, q);
     if (!row) throw notFound('app', id);
     return row;
   }
@@ -72,33 +74,26 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
     return conflict(`App ${app.id} is ${app.status}; to ${verb} it, it must be ${allowed.join(' or ')}.`, { app_status: app.status });
   }
 
-  async function accepted(accountId: string, appId: string, job: JobRow) {
-    return { app: presentApp(await mustGet(accountId, appId)), job: presentJob(job, await jobs.stepsOf([job.id])) };
-  }
+  /** The 202 body: the app as its job holds it, and the job. */
+  const accepted = ({ resource, job }: StartedJob<AppRow>) => ({ app: presentApp(resource), job });
 
   /** Claims the app and queues its job in one transaction; 409 when another job or its status is in the way. */
   async function startAppJob(principal: Principal, app: AppRow, type: 'app.restart' | 'app.delete', allowed: readonly AppStatus[], status: AppStatus, verb: string) {
-    const now = clock.now().toISOString();
-    const jobId = newId('job', Date.parse(now));
-    const cluster = await loadClusterSpec(db, app.cluster_id);
-    const steps = driver.steps({ kind: type, cluster, app: toAppSpec(app) });
-    const job = await db.transaction().execute(async (trx) => {
-      if (!(await repo.claimForJob(trx, principal.accountId, app.id, jobId, allowed, { status, status_reason: null, updated_at: now }))) return null;
-      return enqueueJob(trx, {
-        id: jobId,
-        accountId: principal.accountId,
-        type,
-        resourceType: 'app',
-        resourceId: app.id,
-        clusterId: app.cluster_id,
-        input: { previous_status: app.status, previous_status_reason: app.status_reason },
-        createdBy: principalId(principal),
-        steps,
-        now,
-      });
+    const steps = driver.steps({ kind: type, cluster: await loadClusterSpec(db, app.cluster_id), app: toAppSpec(app) });
+    const started = await startJob({
+      type,
+      accountId: principal.accountId,
+      createdBy: principalId(principal),
+      resource: { type: 'app', id: app.id },
+      clusterId: app.cluster_id,
+      claim: async (trx, job) => {
+        if (!(await repo.claimForJob(trx, principal.accountId, app.id, job.id, allowed, { status, status_reason: null, updated_at: job.now }))) return null;
+        return { input: { previous_status: app.status, previous_status_reason: app.status_reason }, steps };
+      },
+      readBack: (trx) => mustGet(principal.accountId, app.id, trx),
     });
-    if (!job) throw await busyConflict(await mustGet(principal.accountId, app.id), verb, allowed);
-    return accepted(principal.accountId, app.id, job);
+    if (started === null) throw await busyConflict(await mustGet(principal.accountId, app.id), verb, allowed);
+    return accepted(started);
   }
 
   return {
@@ -114,58 +109,67 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
       const now = clock.now().toISOString();
       const config: AppConfig = { replicas: input.config?.replicas ?? 1 };
       if (input.type === 'service') config.port = input.config?.port ?? DEFAULT_SERVICE_PORT;
-      const appId = newId('app', Date.parse(now));
-      // With an image, the first deploy is queued with the app, in the same transaction.
-      const initial =
-        input.image === undefined
-          ? null
-          : {
-              image: input.image,
-              jobId: newId('job', Date.parse(now)),
-              deployId: newId('deploy', Date.parse(now)),
-              steps: driver.steps({
-                kind: 'app.deploy',
-                cluster: await loadClusterSpec(db, cluster.id),
-                app: { id: appId, name: input.name, type: input.type, image: null },
-                image: input.image,
-              }),
-            };
       const row: AppRow = {
-        id: appId,
+        id: newId('app', Date.parse(now)),
         account_id: principal.accountId,
         cluster_id: cluster.id,
         name: input.name,
         type: input.type,
         image: null,
-        status: initial ? 'deploying' : 'pending',
+        status: 'pending',
         status_reason: null,
         config: JSON.stringify(config),
         current_deploy_id: null,
-        active_job_id: initial?.jobId ?? null,
+        active_job_id: null,
         created_by: principalId(principal),
         created_at: now,
         updated_at: now,
         deleted_at: null,
       };
+      // Created on a running cluster that no job holds: the lock makes a concurrent destroy wait, and
+      // count this app once it has.
+      const lockCluster = (trx: Db) => clusters.lockRunning(trx, principal.accountId, cluster.id, { idle: true });
+      let created: AppRow | null;
       try {
-        const locked = await db.transaction().execute(async (trx) => {
-          if (!(await repo.lockRunningCluster(trx, principal.accountId, cluster.id))) return false;
-          await repo.insert(trx, row);
-          if (initial) await queueDeploy(trx, repo, { principal, app: row, now, previous: { status: 'pending', status_reason: null }, ...initial });
-          return true;
-        });
-        if (!locked) {
-          const fresh = (await clusters.get(principal.accountId, cluster.id)) ?? cluster;
-          if (fresh.status !== 'running') {
-            throw conflict(`Cluster ${fresh.id} is ${fresh.status}; apps can be created only on a running cluster.`, { cluster_status: fresh.status });
-          }
-          throw conflict(`Cluster ${fresh.id} is busy with job ${fresh.active_job_id ?? ''}; create the app when it has finished.`, { active_job_id: fresh.active_job_id });
+        if (input.image === undefined) {
+          created = await db.transaction().execute(async (trx) => {
+            if (!(await lockCluster(trx))) return null;
+            await repo.insert(trx, row);
+            return mustGet(principal.accountId, row.id, trx);
+          });
+        } else {
+          // With an image, the app is born held by its first deploy, queued in the same transaction.
+          const image = input.image;
+          const steps = driver.steps({ kind: 'app.deploy', cluster: await loadClusterSpec(db, cluster.id), app: { ...toAppSpec(row), image: null }, image });
+          const started = await startJob({
+            type: 'app.deploy',
+            accountId: principal.accountId,
+            createdBy: principalId(principal),
+            resource: { type: 'app', id: row.id },
+            clusterId: cluster.id,
+            claim: async (trx, job) => {
+              if (!(await lockCluster(trx))) return null;
+              const held: AppRow = { ...row, status: 'deploying', active_job_id: job.id };
+              await repo.insert(trx, held);
+              const deployId = newId('deploy', Date.parse(job.now));
+              return planDeploy(trx, deploys, { principal, app: held, image, deployId, job, steps, previous: { status: 'pending', status_reason: null } });
+            },
+            readBack: (trx) => mustGet(principal.accountId, row.id, trx),
+          });
+          created = started?.resource ?? null;
         }
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict(`Cluster ${cluster.id} already has an app named "${input.name}".`);
         throw error;
       }
-      return presentApp(await mustGet(principal.accountId, row.id));
+      if (created === null) {
+        const fresh = (await clusters.get(principal.accountId, cluster.id)) ?? cluster;
+        if (fresh.status !== 'running') {
+          throw conflict(`Cluster ${fresh.id} is ${fresh.status}; apps can be created only on a running cluster.`, { cluster_status: fresh.status });
+        }
+        throw conflict(`Cluster ${fresh.id} is busy with job ${fresh.active_job_id ?? ''}; create the app when it has finished.`, { active_job_id: fresh.active_job_id });
+      }
+      return presentApp(created);
     },
 
     async list(accountId: string, query: AppFilter & { limit?: number; cursor?: string }) {

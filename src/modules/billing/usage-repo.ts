@@ -8,10 +8,8 @@ import { newId } from '../../lib/ids.js';
  */
 export type UsageResourceType = 'cluster' | 'node_pool';
 
-async function closeOpen(trx: Db, resourceIds: string | readonly string[], now: string): Promise<void> {
-  const ids = typeof resourceIds === 'string' ? [resourceIds] : [...resourceIds];
-  if (ids.length === 0) return;
-  await trx.updateTable('usage_records').set({ ended_at: now }).where('resource_id', 'in', ids).where('ended_at', 'is', null).execute();
+async function closeOpen(trx: Db, resourceId: string, now: string): Promise<void> {
+  await trx.updateTable('usage_records').set({ ended_at: now }).where('resource_id', '=', resourceId).where('ended_at', 'is', null).execute();
 }
 
 /**
@@ -46,6 +44,10 @@ export async function stopUsage(trx: Db, resourceId: string, now: string): Promi
 
 /** Stops counting a destroyed cluster and every node pool it had. */
 export async function stopClusterUsage(trx: Db, clusterId: string, now: string): Promise<void> {
-  const pools = await trx.selectFrom('node_pools').select('id').where('cluster_id', '=', clusterId).execute();
-  await closeOpen(trx, [clusterId, ...pools.map((pool) => pool.id)], now);
+  await trx
+    .updateTable('usage_records')
+    .set({ ended_at: now })
+    .where((eb) => eb.or([eb('resource_id', '=', clusterId), eb('resource_id', 'in', eb.selectFrom('node_pools').select('id').where('cluster_id', '=', clusterId))]))
+    .where('ended_at', 'is', null)
+    .execute();
 }

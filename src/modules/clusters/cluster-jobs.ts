@@ -1,45 +1,29 @@
 import type { Db } from '../../db/database.js';
-import type { JobHandler, JobRow } from '../jobs/job-types.js';
-import { parseParams } from '../jobs/job-types.js';
-import { startUsage, stopClusterUsage, stopUsage } from '../billing/usage-recorder.js';
+import { startUsage, stopClusterUsage, stopUsage } from '../billing/usage-repo.js';
+import { stepStatus } from '../jobs/job-repo.js';
+import type { Job, JobHandlers } from '../jobs/job-types.js';
+import { deleteLivePools, restorePoolStatuses } from '../node-pools/node-pool-repo.js';
 import { loadClusterSpec, releaseCluster } from './cluster-repo.js';
 
 /** A job canceled while still queued changed nothing: its resource goes back to where it was. */
-const neverStarted = (job: JobRow) => job.started_at === null;
-const previousStatus = (job: JobRow) => String(parseParams(job).input.previous_status ?? 'running');
-
-/** Puts the pools a destroy marked 'deleting' back to the statuses they had before it. */
-async function restorePools(trx: Db, job: JobRow, now: string): Promise<void> {
-  const statuses = (parseParams(job).input.pool_statuses ?? {}) as Record<string, string>;
-  for (const [poolId, status] of Object.entries(statuses)) {
-    await trx.updateTable('node_pools').set({ status, updated_at: now }).where('id', '=', poolId).where('status', '=', 'deleting').execute();
-  }
-}
+const neverStarted = (job: Job) => job.started_at === null;
 
 /** After a destroy stopped part-way: pools its delete-node-pools step removed are gone; the others are as before. */
-async function settlePoolsAfterPartialDestroy(trx: Db, job: JobRow, now: string): Promise<void> {
-  const removed = await trx
-    .selectFrom('job_steps')
-    .select('status')
-    .where('job_id', '=', job.id)
-    .where('name', '=', 'delete-node-pools')
-    .executeTakeFirst();
-  if (removed?.status === 'succeeded') {
-    const pools = await trx.selectFrom('node_pools').select('id').where('cluster_id', '=', job.resource_id).where('deleted_at', 'is', null).execute();
-    await trx.updateTable('node_pools').set({ status: 'deleted', current_size: 0, deleted_at: now, updated_at: now }).where('cluster_id', '=', job.resource_id).where('deleted_at', 'is', null).execute();
-    for (const pool of pools) await stopUsage(trx, pool.id, now);
+async function settlePoolsAfterPartialDestroy(trx: Db, job: Job<'cluster.destroy'>, now: string): Promise<void> {
+  if ((await stepStatus(trx, job.id, 'delete-node-pools')) === 'succeeded') {
+    for (const poolId of await deleteLivePools(trx, job.resource_id, now)) await stopUsage(trx, poolId, now);
     return;
   }
-  await restorePools(trx, job, now);
+  await restorePoolStatuses(trx, job.input.pool_statuses, now);
 }
 
 /** How each cluster job changes its cluster when it ends (inside the job's finishing transaction). */
-export function clusterJobHandlers(): Record<'cluster.create' | 'cluster.upgrade' | 'cluster.destroy', JobHandler> {
+export function clusterJobHandlers(): Pick<Required<JobHandlers>, 'cluster.create' | 'cluster.upgrade' | 'cluster.destroy'> {
   return {
     'cluster.create': {
       operation: async (db, job) => ({ kind: 'cluster.create', cluster: await loadClusterSpec(db, job.resource_id) }),
-      succeeded: async (trx, job, outputs, now) => {
-        await releaseCluster(trx, job.resource_id, job.id, { status: 'running', status_reason: null, endpoint: outputs.endpoint ?? null }, now);
+      succeeded: async (trx, job, now) => {
+        await releaseCluster(trx, job.resource_id, job.id, { status: 'running', status_reason: null, endpoint: job.outputs.endpoint ?? null }, now);
         await startUsage(trx, { accountId: job.account_id, resourceType: 'cluster', resourceId: job.resource_id, quantity: 1 }, now);
       },
       failed: (trx, job, reason, now) => releaseCluster(trx, job.resource_id, job.id, { status: 'failed', status_reason: reason }, now),
@@ -49,27 +33,23 @@ export function clusterJobHandlers(): Record<'cluster.create' | 'cluster.upgrade
     },
 
     'cluster.upgrade': {
-      operation: async (db, job) => ({
-        kind: 'cluster.upgrade',
-        cluster: await loadClusterSpec(db, job.resource_id),
-        toVersion: String(parseParams(job).input.kubernetes_version),
-      }),
-      succeeded: (trx, job, _outputs, now) =>
-        releaseCluster(trx, job.resource_id, job.id, { status: 'running', status_reason: null, kubernetes_version: String(parseParams(job).input.kubernetes_version) }, now),
+      operation: async (db, job) => ({ kind: 'cluster.upgrade', cluster: await loadClusterSpec(db, job.resource_id), toVersion: job.input.kubernetes_version }),
+      succeeded: (trx, job, now) =>
+        releaseCluster(trx, job.resource_id, job.id, { status: 'running', status_reason: null, kubernetes_version: job.input.kubernetes_version }, now),
       // A failed upgrade rolls back: the cluster keeps serving on its old version, and says why.
       failed: (trx, job, reason, now) =>
-        releaseCluster(trx, job.resource_id, job.id, { status: 'running', status_reason: `Upgrade to ${String(parseParams(job).input.kubernetes_version)} failed: ${reason}` }, now),
+        releaseCluster(trx, job.resource_id, job.id, { status: 'running', status_reason: `Upgrade to ${job.input.kubernetes_version} failed: ${reason}` }, now),
       canceled: (trx, job, now) =>
         releaseCluster(trx, job.resource_id, job.id, {
           status: 'running',
-          status_reason: neverStarted(job) ? null : `Upgrade to ${String(parseParams(job).input.kubernetes_version)} was canceled; the cluster stays on its version.`,
+          status_reason: neverStarted(job) ? null : `Upgrade to ${job.input.kubernetes_version} was canceled; the cluster stays on its version.`,
         }, now),
     },
 
     'cluster.destroy': {
       operation: async (db, job) => ({ kind: 'cluster.destroy', cluster: await loadClusterSpec(db, job.resource_id) }),
-      succeeded: async (trx, job, _outputs, now) => {
-        await trx.updateTable('node_pools').set({ status: 'deleted', current_size: 0, deleted_at: now, updated_at: now }).where('cluster_id', '=', job.resource_id).where('deleted_at', 'is', null).execute();
+      succeeded: async (trx, job, now) => {
+        await deleteLivePools(trx, job.resource_id, now);
         await releaseCluster(trx, job.resource_id, job.id, { status: 'deleted', status_reason: null, endpoint: null, deleted_at: now }, now);
         await stopClusterUsage(trx, job.resource_id, now);
       },
@@ -79,8 +59,8 @@ export function clusterJobHandlers(): Record<'cluster.create' | 'cluster.upgrade
       },
       canceled: async (trx, job, now) => {
         if (neverStarted(job)) {
-          await restorePools(trx, job, now);
-          await releaseCluster(trx, job.resource_id, job.id, { status: previousStatus(job) }, now);
+          await restorePoolStatuses(trx, job.input.pool_statuses, now);
+          await releaseCluster(trx, job.resource_id, job.id, { status: job.input.previous_status }, now);
           return;
         }
         await settlePoolsAfterPartialDestroy(trx, job, now);

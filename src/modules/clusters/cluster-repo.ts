@@ -1,12 +1,12 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../../db/database.js';
 import { newestFirst, type KeysetPage } from '../../db/keyset.js';
-import type { ClusterTable, NodePoolTable } from '../../db/schema.js';
+import type { ClusterTable } from '../../db/schema.js';
 import type { ClusterSpec } from '../../infra/driver.js';
 import { claimForJob, releaseFromJob } from '../jobs/job-repo.js';
+import { livePoolsOf } from '../node-pools/node-pool-repo.js';
 
 export type ClusterRow = Selectable<ClusterTable>;
-export type NodePoolRow = Selectable<NodePoolTable>;
 
 export const CLUSTER_STATUSES = ['provisioning', 'running', 'upgrading', 'deleting', 'deleted', 'failed'] as const;
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
@@ -25,8 +25,8 @@ export function createClusterRepo(db: Db) {
       return newestFirst(query, 'id', page).execute();
     },
 
-    async get(accountId: string, id: string): Promise<ClusterRow | undefined> {
-      return db.selectFrom('clusters').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+    async get(accountId: string, id: string, q: Db = db): Promise<ClusterRow | undefined> {
+      return q.selectFrom('clusters').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
     },
 
     async update(accountId: string, id: string, changes: Partial<ClusterRow>): Promise<boolean> {
@@ -43,6 +43,36 @@ export function createClusterRepo(db: Db) {
     /** Claims the cluster for one job (jobs/job-repo.ts claimForJob). */
     claimForJob(trx: Db, accountId: string, id: string, jobId: string, allowed: readonly ClusterStatus[], changes: Partial<ClusterRow>): Promise<boolean> {
       return claimForJob(trx, 'clusters', { accountId, id }, jobId, allowed, changes);
+    },
+
+    /**
+     * Takes the cluster's row lock for the rest of the transaction (a no-op write) if it is running (and,
+     * with `idle`, held by no job). Work that must not outlive the cluster (an app created on it, a
+     * terminal session) then serialises with a concurrent destroy, which claims the same row first and
+     * counts what is left on it after. False: not running (or busy).
+     */
+    async lockRunning(trx: Db, accountId: string, id: string, options: { idle: boolean }): Promise<boolean> {
+      let query = trx
+        .updateTable('clusters')
+        .set((eb) => ({ updated_at: eb.ref('clusters.updated_at') }))
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .where('status', '=', 'running')
+        .where('deleted_at', 'is', null);
+      if (options.idle) query = query.where('active_job_id', 'is', null);
+      const result = await query.executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    /** Applications still on the cluster (a destroy waits for them to be deleted). */
+    async liveAppCount(trx: Db, id: string): Promise<number> {
+      const row = await trx
+        .selectFrom('apps')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('cluster_id', '=', id)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      return Number(row?.n ?? 0);
     },
   };
 }
@@ -62,13 +92,7 @@ export async function loadClusterSpec(db: Db, clusterId: string): Promise<Cluste
     .select(['clusters.id', 'clusters.name', 'clusters.region', 'clusters.kubernetes_version', 'clouds.provider'])
     .where('clusters.id', '=', clusterId)
     .executeTakeFirstOrThrow();
-  const pools = await db
-    .selectFrom('node_pools')
-    .selectAll()
-    .where('cluster_id', '=', clusterId)
-    .where('deleted_at', 'is', null)
-    .orderBy('id')
-    .execute();
+  const pools = await livePoolsOf(db, clusterId);
   return {
     id: cluster.id,
     name: cluster.name,

@@ -1,7 +1,7 @@
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
-import type { AppError} from '../../http/errors.js';
+import type { AppError } from '../../http/errors.js';
 import { conflict, notFound, validationFailed } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { InfraDriver } from '../../infra/driver.js';
@@ -9,9 +9,8 @@ import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import { checkRegion, type Provider } from '../clouds/cloud-credentials.js';
 import { createCloudRepo } from '../clouds/cloud-repo.js';
-import { enqueueJob } from '../jobs/job-repo.js';
-import { presentJob } from '../jobs/job-service.js';
-import type { JobRow, JobType } from '../jobs/job-types.js';
+import { createJobStarter, type StartedJob } from '../jobs/job-starter.js';
+import { markPoolsDeleting } from '../node-pools/node-pool-repo.js';
 import { createClusterRepo, loadClusterSpec, type ClusterRow, type ClusterStatus } from './cluster-repo.js';
 import { DEFAULT_KUBERNETES_VERSION, upgradeProblem } from './kubernetes-versions.js';
 
@@ -54,70 +53,19 @@ export function createClusterService(deps: ClusterServiceDeps) {
   const { db, clock, driver } = deps;
   const repo = createClusterRepo(db);
   const clouds = createCloudRepo(db);
+  const startJob = createJobStarter({ db, clock });
 
-  async function mustGet(accountId: string, id: string): Promise<ClusterRow> {
-    const row = await repo.get(accountId, id);
+  async function mustGet(accountId: string, id: string, q: Db = db): Promise<ClusterRow> {
+    const row = await repo.get(accountId, id, q);
     if (!row) throw notFound('cluster', id);
     return row;
   }
 
-  /** Claims the cluster and queues its job in one transaction; 409 when another job or its status is in the way. */
-  async function startClusterJob(
-    principal: Principal,
-    cluster: ClusterRow,
-    type: JobType,
-    allowed: readonly ClusterStatus[],
-    changes: Partial<ClusterRow>,
-    input: Record<string, unknown>,
-    verb: string,
-  ) {
-    const now = clock.now().toISOString();
-    const jobId = newId('job', Date.parse(now));
-    const spec = await loadClusterSpec(db, cluster.id);
-    const operation =
-      type === 'cluster.upgrade'
-        ? { kind: type, cluster: spec, toVersion: String(input.kubernetes_version) }
-        : { kind: type as 'cluster.destroy', cluster: spec };
-    const job = await db.transaction().execute(async (trx) => {
-      const claimed = await repo.claimForJob(trx, principal.accountId, cluster.id, jobId, allowed, { ...changes, updated_at: now });
-      if (!claimed) return null;
-      if (type === 'cluster.destroy') {
-        // Applications run on the cluster: they are deleted first, on purpose, not swept away with it.
-        const apps = await trx
-          .selectFrom('apps')
-          .select((eb) => eb.fn.countAll<string | number>().as('n'))
-          .where('cluster_id', '=', cluster.id)
-          .where('deleted_at', 'is', null)
-          .executeTakeFirst();
-        if (Number(apps?.n ?? 0) > 0) {
-          throw conflict(`Cluster ${cluster.id} still runs ${Number(apps?.n)} application(s); delete them first.`, { apps: Number(apps?.n) });
-        }
-        // Remember each pool's status: a destroy canceled or failed before it removed the pools puts them back.
-        const pools = await trx.selectFrom('node_pools').select(['id', 'status']).where('cluster_id', '=', cluster.id).where('deleted_at', 'is', null).execute();
-        input = { ...input, pool_statuses: Object.fromEntries(pools.map((pool) => [pool.id, pool.status])) };
-        await trx.updateTable('node_pools').set({ status: 'deleting', updated_at: now }).where('cluster_id', '=', cluster.id).where('deleted_at', 'is', null).execute();
-      }
-      return enqueueJob(trx, {
-        id: jobId,
-        accountId: principal.accountId,
-        type,
-        resourceType: 'cluster',
-        resourceId: cluster.id,
-        clusterId: cluster.id,
-        input: { ...input, previous_status: cluster.status },
-        createdBy: principalId(principal),
-        steps: driver.steps(operation),
-        now,
-      });
-    });
-    if (!job) throw busyConflict(await mustGet(principal.accountId, cluster.id), verb, allowed);
-    return accepted(principal.accountId, cluster.id, job);
-  }
+  /** The 202 body: the cluster as its job holds it, and the job. */
+  const accepted = ({ resource, job }: StartedJob<ClusterRow>) => ({ cluster: presentCluster(resource), job });
 
-  async function accepted(accountId: string, clusterId: string, job: JobRow) {
-    const steps = await db.selectFrom('job_steps').selectAll().where('job_id', '=', job.id).orderBy('position').execute();
-    return { cluster: presentCluster(await mustGet(accountId, clusterId)), job: presentJob(job, steps) };
-  }
+  /** Reads the cluster back inside the job's transaction. */
+  const readBack = (principal: Principal, id: string) => (trx: Db) => mustGet(principal.accountId, id, trx);
 
   return {
     async create(
@@ -129,46 +77,46 @@ export function createClusterService(deps: ClusterServiceDeps) {
       const region = input.region ?? cloud.region;
       const regionError = checkRegion(cloud.provider as Provider, region);
       if (regionError) throw validationFailed([regionError]);
-      const now = clock.now().toISOString();
-      const row: ClusterRow = {
-        id: newId('cluster', Date.parse(now)),
-        account_id: principal.accountId,
-        cloud_id: cloud.id,
-        name: input.name,
-        region,
-        kubernetes_version: input.kubernetes_version ?? DEFAULT_KUBERNETES_VERSION,
-        status: 'provisioning',
-        status_reason: null,
-        endpoint: null,
-        labels: JSON.stringify(input.labels ?? {}),
-        auto_upgrade: input.auto_upgrade ? 1 : 0,
-        active_job_id: newId('job', Date.parse(now)),
-        created_at: now,
-        updated_at: now,
-        deleted_at: null,
-      };
+      const id = newId('cluster', clock.now().getTime());
+      const kubernetesVersion = input.kubernetes_version ?? DEFAULT_KUBERNETES_VERSION;
       const steps = driver.steps({
         kind: 'cluster.create',
-        cluster: { id: row.id, name: row.name, provider: cloud.provider as Provider, region, kubernetesVersion: row.kubernetes_version, nodePools: [] },
+        cluster: { id, name: input.name, provider: cloud.provider as Provider, region, kubernetesVersion, nodePools: [] },
       });
       try {
-        const job = await db.transaction().execute(async (trx) => {
-          if (!(await clouds.lockLive(trx, principal.accountId, cloud.id))) throw notFound('cloud', cloud.id);
-          await repo.insert(trx, row);
-          return enqueueJob(trx, {
-            id: row.active_job_id ?? undefined,
-            accountId: principal.accountId,
-            type: 'cluster.create',
-            resourceType: 'cluster',
-            resourceId: row.id,
-            clusterId: row.id,
-            input: { kubernetes_version: row.kubernetes_version },
-            createdBy: principalId(principal),
-            steps,
-            now,
-          });
+        const started = await startJob({
+          type: 'cluster.create',
+          accountId: principal.accountId,
+          createdBy: principalId(principal),
+          resource: { type: 'cluster', id },
+          clusterId: id,
+          // The cluster is born held by its create job.
+          claim: async (trx, job) => {
+            if (!(await clouds.lockLive(trx, principal.accountId, cloud.id))) throw notFound('cloud', cloud.id);
+            await repo.insert(trx, {
+              id,
+              account_id: principal.accountId,
+              cloud_id: cloud.id,
+              name: input.name,
+              region,
+              kubernetes_version: kubernetesVersion,
+              status: 'provisioning',
+              status_reason: null,
+              endpoint: null,
+              labels: JSON.stringify(input.labels ?? {}),
+              auto_upgrade: input.auto_upgrade ? 1 : 0,
+              active_job_id: job.id,
+              created_at: job.now,
+              updated_at: job.now,
+              deleted_at: null,
+            });
+            return { input: { kubernetes_version: kubernetesVersion }, steps };
+          },
+          readBack: readBack(principal, id),
         });
-        return accepted(principal.accountId, row.id, job);
+        // A new cluster is always free for its own job.
+        if (started === null) throw new Error(`cluster ${id} was not claimed by its create job`);
+        return accepted(started);
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict(`A cluster named "${input.name}" already exists in this account.`);
         throw error;
@@ -203,12 +151,47 @@ export function createClusterService(deps: ClusterServiceDeps) {
       const cluster = await mustGet(principal.accountId, id);
       const problem = upgradeProblem(cluster.kubernetes_version, toVersion);
       if (problem) throw validationFailed([{ path: 'kubernetes_version', message: problem }]);
-      return startClusterJob(principal, cluster, 'cluster.upgrade', ['running'], { status: 'upgrading', status_reason: null }, { kubernetes_version: toVersion }, 'upgrade');
+      const allowed: ClusterStatus[] = ['running'];
+      const steps = driver.steps({ kind: 'cluster.upgrade', cluster: await loadClusterSpec(db, id), toVersion });
+      const started = await startJob({
+        type: 'cluster.upgrade',
+        accountId: principal.accountId,
+        createdBy: principalId(principal),
+        resource: { type: 'cluster', id },
+        clusterId: id,
+        claim: async (trx, job) => {
+          if (!(await repo.claimForJob(trx, principal.accountId, id, job.id, allowed, { status: 'upgrading', status_reason: null, updated_at: job.now }))) return null;
+          return { input: { kubernetes_version: toVersion, previous_status: cluster.status }, steps };
+        },
+        readBack: readBack(principal, id),
+      });
+      if (started === null) throw busyConflict(await mustGet(principal.accountId, id), 'upgrade', allowed);
+      return accepted(started);
     },
 
     async destroy(principal: Principal, id: string) {
       const cluster = await mustGet(principal.accountId, id);
-      return startClusterJob(principal, cluster, 'cluster.destroy', ['running', 'failed'], { status: 'deleting', status_reason: null }, {}, 'destroy');
+      const allowed: ClusterStatus[] = ['running', 'failed'];
+      const steps = driver.steps({ kind: 'cluster.destroy', cluster: await loadClusterSpec(db, id) });
+      const started = await startJob({
+        type: 'cluster.destroy',
+        accountId: principal.accountId,
+        createdBy: principalId(principal),
+        resource: { type: 'cluster', id },
+        clusterId: id,
+        claim: async (trx, job) => {
+          if (!(await repo.claimForJob(trx, principal.accountId, id, job.id, allowed, { status: 'deleting', status_reason: null, updated_at: job.now }))) return null;
+          // Applications run on the cluster: they are deleted first, on purpose, not swept away with it.
+          const apps = await repo.liveAppCount(trx, id);
+          if (apps > 0) throw conflict(`Cluster ${id} still runs ${apps} application(s); delete them first.`, { apps });
+          // Each pool's status is kept: a destroy canceled or failed before it removed the pools puts them back.
+          const poolStatuses = await markPoolsDeleting(trx, id, job.now);
+          return { input: { previous_status: cluster.status, pool_statuses: poolStatuses }, steps };
+        },
+        readBack: readBack(principal, id),
+      });
+      if (started === null) throw busyConflict(await mustGet(principal.accountId, id), 'destroy', allowed);
+      return accepted(started);
     },
 
     mustGet,

@@ -1,19 +1,17 @@
-import type { Operation } from '../../infra/driver.js';
 import { loadClusterSpec } from '../clusters/cluster-repo.js';
-import type { JobHandler } from '../jobs/job-types.js';
-import { finishBundle, toAppSpec } from './dag-repo.js';
+import type { JobHandlers } from '../jobs/job-types.js';
+import { finishBundle, getBundleWithApp, toAppSpec } from './dag-repo.js';
 
 /**
  * How a dag.sync job changes its bundle when it ends. A canceled sync leaves the bundle `failed`
  * rather than adding a fourth status: either way the version is stored but not on the cluster, and
  * the job (job_id) says whether it failed or was canceled, and why.
  */
-export function dagJobHandlers(): Record<'dag.sync', JobHandler> {
+export function dagJobHandlers(): Pick<Required<JobHandlers>, 'dag.sync'> {
   return {
     'dag.sync': {
-      async operation(db, job): Promise<Operation> {
-        const bundle = await db.selectFrom('dag_bundles').selectAll().where('id', '=', job.resource_id).executeTakeFirstOrThrow();
-        const app = await db.selectFrom('apps').selectAll().where('id', '=', bundle.app_id).executeTakeFirstOrThrow();
+      async operation(db, job) {
+        const { bundle, app } = await getBundleWithApp(db, job.resource_id);
         return {
           kind: 'dag.sync',
           cluster: await loadClusterSpec(db, app.cluster_id),
@@ -21,7 +19,7 @@ export function dagJobHandlers(): Record<'dag.sync', JobHandler> {
           bundle: { id: bundle.id, version: bundle.version, digest: bundle.digest, fileCount: bundle.file_count },
         };
       },
-      succeeded: (trx, job, _outputs, now) => finishBundle(trx, job.resource_id, job.id, 'synced', now),
+      succeeded: (trx, job, now) => finishBundle(trx, job.resource_id, job.id, 'synced', now),
       failed: (trx, job, _reason, now) => finishBundle(trx, job.resource_id, job.id, 'failed', now),
       canceled: (trx, job, now) => finishBundle(trx, job.resource_id, job.id, 'failed', now),
     },

@@ -55,8 +55,8 @@ export function createDagRepo(db: Db) {
       await trx.insertInto('dag_bundles').values(row).execute();
     },
 
-    async get(accountId: string, id: string): Promise<DagBundleRow | undefined> {
-      return db.selectFrom('dag_bundles').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+    async get(accountId: string, id: string, q: Db = db): Promise<DagBundleRow | undefined> {
+      return q.selectFrom('dag_bundles').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
     },
 
     /** Newest version first: pages follow versions, not creation instants (`page.after` is a version). */
@@ -79,6 +79,13 @@ export function createDagRepo(db: Db) {
 }
 
 export type DagRepo = ReturnType<typeof createDagRepo>;
+
+/** A bundle and its app, by the bundle's id (for its sync job, which holds neither: it only names the bundle). */
+export async function getBundleWithApp(db: Db, bundleId: string): Promise<{ bundle: DagBundleRow; app: AppRow }> {
+  const bundle = await db.selectFrom('dag_bundles').selectAll().where('id', '=', bundleId).executeTakeFirstOrThrow();
+  const app = await db.selectFrom('apps').selectAll().where('id', '=', bundle.app_id).executeTakeFirstOrThrow();
+  return { bundle, app };
+}
 
 /** Sets a bundle's status when its sync job ends (only if that job is still the bundle's). */
 export async function finishBundle(trx: Db, bundleId: string, jobId: string, status: DagBundleStatus, now: string): Promise<void> {

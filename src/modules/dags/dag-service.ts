@@ -8,9 +8,7 @@ import type { InfraDriver } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import { loadClusterSpec } from '../clusters/cluster-repo.js';
-import { enqueueJob } from '../jobs/job-repo.js';
-import { presentJob } from '../jobs/job-service.js';
-import type { JobRow } from '../jobs/job-types.js';
+import { createJobStarter, type StartedJob } from '../jobs/job-starter.js';
 import type { CheckedBundle } from './dag-bundle.js';
 import { DAG_LIMITS } from './dag-paths.js';
 import { createDagRepo, toAppSpec, type AppRow, type DagBundleRow } from './dag-repo.js';
@@ -70,6 +68,7 @@ function checkContentLength(header: string | undefined): void {
 export function createDagService(deps: { db: Db; clock: Clock; driver: InfraDriver; blobs: BlobStore }) {
   const { db, clock, driver, blobs } = deps;
   const repo = createDagRepo(db);
+  const startJob = createJobStarter({ db, clock });
 
   async function mustGetApp(accountId: string, appId: string): Promise<AppRow> {
     const app = await repo.findApp(accountId, appId);
@@ -78,56 +77,51 @@ export function createDagService(deps: { db: Db; clock: Clock; driver: InfraDriv
   }
 
   /** Version, row and sync job in one transaction; only this part can race with another upload. */
-  async function record(principal: Principal, app: AppRow, bundle: CheckedBundle): Promise<{ row: DagBundleRow; job: JobRow }> {
+  async function record(principal: Principal, app: AppRow, bundle: CheckedBundle): Promise<StartedJob<DagBundleRow>> {
     const cluster = await loadClusterSpec(db, app.cluster_id);
-    const now = clock.now().toISOString();
-    const nowMs = Date.parse(now);
     const files = JSON.stringify(bundle.files.map(({ path, size, sha256 }) => ({ path, size, sha256 })));
     // Two attempts: the app lock already queues uploads to one app, the retry covers a unique (app, version) clash anyway.
     for (let attempt = 1; ; attempt++) {
-      const id = newId('dagBundle', nowMs);
-      const jobId = newId('job', nowMs);
+      const id = newId('dagBundle', clock.now().getTime());
       try {
-        return await db.transaction().execute(async (trx) => {
-          if (!(await repo.lockLiveApp(trx, principal.accountId, app.id))) {
-            throw conflict(`App ${app.id} is being deleted; it takes no new DAGs.`);
-          }
-          const version = await repo.nextVersion(trx, app.id);
-          const row: DagBundleRow = {
-            id,
-            account_id: principal.accountId,
-            app_id: app.id,
-            version,
-            digest: bundle.digest,
-            size_bytes: bundle.sizeBytes,
-            file_count: bundle.files.length,
-            files,
-            status: 'syncing',
-            job_id: jobId,
-            created_by: principalId(principal),
-            created_at: now,
-            updated_at: now,
-          };
-          await repo.insert(trx, row);
-          const job = await enqueueJob(trx, {
-            id: jobId,
-            accountId: principal.accountId,
-            type: 'dag.sync',
-            resourceType: 'dag_bundle',
-            resourceId: id,
-            clusterId: app.cluster_id,
-            input: { app_id: app.id, version, digest: bundle.digest },
-            createdBy: principalId(principal),
-            steps: driver.steps({
-              kind: 'dag.sync',
-              cluster,
-              app: toAppSpec(app),
-              bundle: { id, version, digest: bundle.digest, fileCount: bundle.files.length },
-            }),
-            now,
-          });
-          return { row, job };
+        const started = await startJob({
+          type: 'dag.sync',
+          accountId: principal.accountId,
+          createdBy: principalId(principal),
+          resource: { type: 'dag_bundle', id },
+          clusterId: app.cluster_id,
+          claim: async (trx, job) => {
+            if (!(await repo.lockLiveApp(trx, principal.accountId, app.id))) {
+              throw conflict(`App ${app.id} is being deleted; it takes no new DAGs.`);
+            }
+            const version = await repo.nextVersion(trx, app.id);
+            await repo.insert(trx, {
+              id,
+              account_id: principal.accountId,
+              app_id: app.id,
+              version,
+              digest: bundle.digest,
+              size_bytes: bundle.sizeBytes,
+              file_count: bundle.files.length,
+              files,
+              status: 'syncing',
+              job_id: job.id,
+              created_by: principalId(principal),
+              created_at: job.now,
+              updated_at: job.now,
+            });
+            const steps = driver.steps({ kind: 'dag.sync', cluster, app: toAppSpec(app), bundle: { id, version, digest: bundle.digest, fileCount: bundle.files.length } });
+            return { input: { app_id: app.id, version, digest: bundle.digest }, steps };
+          },
+          readBack: async (trx) => {
+            const row = await repo.get(principal.accountId, id, trx);
+            if (!row) throw new Error(`DAG bundle ${id} is missing from its own transaction`);
+            return row;
+          },
         });
+        // A DAG bundle is made with its job: nothing else can hold it.
+        if (started === null) throw new Error(`DAG bundle ${id} was not claimed by its sync job`);
+        return started;
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
         if (attempt >= 2) throw conflict(`Another DAG upload to app ${app.id} took the same version; upload again.`);
@@ -145,9 +139,8 @@ export function createDagService(deps: { db: Db; clock: Clock; driver: InfraDriv
       // Disk writes stay outside the transaction; blobs are content-addressed, so one left by a failed
       // transaction is harmless and is simply found again by the next upload of the same content.
       await blobs.putAll(bundle.files);
-      const { row, job } = await record(principal, app, bundle);
-      const steps = await db.selectFrom('job_steps').selectAll().where('job_id', '=', job.id).orderBy('position').execute();
-      return { bundle: presentDagBundle(row), job: presentJob(job, steps) };
+      const { resource, job } = await record(principal, app, bundle);
+      return { bundle: presentDagBundle(resource), job };
     },
 
     async list(accountId: string, appId: string, query: { limit?: number; cursor?: string }) {

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { PageQuery } from '../../http/pagination.js';
 import { IdParam, Nullable, Timestamp } from '../../http/schemas.js';
-import { DEPLOY_STATUSES } from '../apps/app-repo.js';
+import { DEPLOY_STATUSES } from './deploy-repo.js';
 import { ImageReferenceField } from '../apps/app-schemas.js';
 import { Job } from '../jobs/job-schemas.js';
 

@@ -1,17 +1,18 @@
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
-import type { Db } from '../../db/database.js';
+import { isTransientConflict, type Db } from '../../db/database.js';
 import { conflict, notFound, validationFailed } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { InfraDriver } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import { parseImageReference } from '../../lib/image-reference.js';
-import { createAppRepo, GONE, isTransientConflict, settleDeploy, toAppSpec, type AppRepo, type AppRow, type AppStatus, type DeployRow } from '../apps/app-repo.js';
+import { createAppRepo, GONE, toAppSpec, type AppRow, type AppStatus } from '../apps/app-repo.js';
 import { loadClusterSpec } from '../clusters/cluster-repo.js';
-import { createJobRepo, enqueueJob } from '../jobs/job-repo.js';
-import { presentJob } from '../jobs/job-service.js';
-import { parseParams, type JobRow } from '../jobs/job-types.js';
+import { createJobRepo } from '../jobs/job-repo.js';
+import { createJobStarter, type JobPlan } from '../jobs/job-starter.js';
+import { toJob } from '../jobs/job-types.js';
+import { createDeployRepo, settleDeploy, type DeployRepo, type DeployRow } from './deploy-repo.js';
 
 export function presentDeploy(row: DeployRow) {
   return {
@@ -44,10 +45,11 @@ export interface QueueDeploy {
   /** The app as it was before this request claimed it. */
   app: AppRow;
   image: string;
+  /** From nextDeployId. */
   deployId: string;
-  jobId: string;
-  steps: string[];
-  now: string;
+  /** The rollout job that will carry the deploy (claimed the app, or is about to). */
+  job: { id: string; now: string };
+  steps: readonly string[];
   /** Where a cancel puts the app back; carried over from a superseded deploy so the chain unwinds to its start. */
   previous: { status: string; status_reason: string | null };
 }
@@ -56,62 +58,56 @@ export interface QueueDeploy {
  * A deploy id newer than every earlier deploy of the app, even within one millisecond, so the history
  * (ordered by id) is exactly the order the deploys were requested in.
  */
-async function nextDeployId(trx: Db, repo: AppRepo, appId: string, now: string): Promise<string> {
-  const latest = await repo.latestDeployId(trx, appId);
+export async function nextDeployId(trx: Db, deploys: DeployRepo, appId: string, now: string): Promise<string> {
+  const latest = await deploys.latestId(trx, appId);
   let ms = Date.parse(now);
   let id = newId('deploy', ms);
   while (latest !== null && id <= latest) id = newId('deploy', ++ms);
   return id;
 }
 
-/** Inserts the deploy and its rollout job in the caller's transaction; the caller has already claimed the app for the job. */
-export async function queueDeploy(trx: Db, repo: AppRepo, request: QueueDeploy): Promise<{ deploy: DeployRow; job: JobRow }> {
-  const deploy: DeployRow = {
+/**
+ * Inserts the deploy and returns the plan of the rollout job that carries it. Runs inside that job's
+ * claim (the caller holds the app).
+ */
+export async function planDeploy(trx: Db, deploys: DeployRepo, request: QueueDeploy): Promise<JobPlan<'app.deploy'>> {
+  await deploys.insert(trx, {
     id: request.deployId,
     account_id: request.principal.accountId,
     app_id: request.app.id,
     image: request.image,
     status: 'queued',
-    job_id: request.jobId,
+    job_id: request.job.id,
     previous_image: request.app.image,
     error_message: null,
     created_by: principalId(request.principal),
-    created_at: request.now,
-    updated_at: request.now,
+    created_at: request.job.now,
+    updated_at: request.job.now,
     finished_at: null,
-  };
-  await repo.insertDeploy(trx, deploy);
-  const job = await enqueueJob(trx, {
-    id: request.jobId,
-    accountId: request.principal.accountId,
-    type: 'app.deploy',
-    resourceType: 'app',
-    resourceId: request.app.id,
-    clusterId: request.app.cluster_id,
+  });
+  return {
     input: {
-      deploy_id: deploy.id,
+      deploy_id: request.deployId,
       image: request.image,
       previous_status: request.previous.status,
       previous_status_reason: request.previous.status_reason,
     },
-    createdBy: deploy.created_by,
     steps: request.steps,
-    now: request.now,
-  });
-  return { deploy, job };
+  };
 }
 
-/** The database broke a lock cycle, or the app changed under a stale read: read again and decide again. */
-const RETRY = Symbol('retry');
+/** How many times a deploy is tried when the app keeps changing under it (or the database breaks a lock cycle). */
 const MAX_ATTEMPTS = 3;
 
 export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraDriver }) {
   const { db, clock, driver } = deps;
-  const repo = createAppRepo(db);
+  const apps = createAppRepo(db);
+  const deploys = createDeployRepo(db);
   const jobs = createJobRepo(db);
+  const startJob = createJobStarter({ db, clock });
 
   async function mustGetApp(accountId: string, id: string): Promise<AppRow> {
-    const app = await repo.get(accountId, id);
+    const app = await apps.get(accountId, id);
     if (!app) throw notFound('app', id);
     return app;
   }
@@ -126,46 +122,51 @@ export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraD
   /**
    * One attempt, in one transaction holding the app's row lock: claim a free app, or take it over from
    * a deploy that is still queued (that deploy is superseded and its job canceled, so only the newest
-   * image rolls out).
+   * image rolls out). Null: the app changed under a stale read, or the database broke a lock cycle; try again.
    */
-  async function attempt(principal: Principal, appId: string, image: string, steps: string[]) {
-    const now = clock.now().toISOString();
-    const jobId = newId('job', Date.parse(now));
-    const work = db.transaction().execute(async (trx) => {
-      if (!(await repo.lock(trx, principal.accountId, appId))) throw notFound('app', appId);
-      const app = await repo.get(principal.accountId, appId, trx);
-      if (!app) throw notFound('app', appId);
-      if (GONE.includes(app.status as AppStatus)) throw goneConflict(app);
-      const deployId = await nextDeployId(trx, repo, app.id, now);
-      let previous = { status: app.status, status_reason: app.status_reason };
+  async function attempt(principal: Principal, app: Pick<AppRow, 'id' | 'cluster_id'>, image: string, steps: readonly string[]) {
+    let deployId = '';
+    const work = startJob({
+      type: 'app.deploy',
+      accountId: principal.accountId,
+      createdBy: principalId(principal),
+      resource: { type: 'app', id: app.id },
+      clusterId: app.cluster_id,
+      async claim(trx, job) {
+        if (!(await apps.lock(trx, principal.accountId, app.id))) throw notFound('app', app.id);
+        const locked = await apps.get(principal.accountId, app.id, trx);
+        if (!locked) throw notFound('app', app.id);
+        if (GONE.includes(locked.status as AppStatus)) throw goneConflict(locked);
+        deployId = await nextDeployId(trx, deploys, locked.id, job.now);
+        let previous = { status: locked.status, status_reason: locked.status_reason };
 
-      if (app.active_job_id === null) {
-        const claimed = await repo.claimForJob(trx, principal.accountId, app.id, jobId, DEPLOYABLE, {
-          status: 'deploying',
-          status_reason: null,
-          updated_at: now,
-        });
-        if (!claimed) return RETRY;
-      } else {
-        const active = await repo.jobOf(trx, app.active_job_id);
-        // A job ends in the same transaction that lets go of the app, so this is only a stale read: read again.
-        if (!active || (active.status !== 'queued' && active.status !== 'running')) return RETRY;
-        if (active.type !== 'app.deploy' || active.status !== 'queued') throw busyConflict(app, active);
-        if (!(await repo.handOver(trx, principal.accountId, app.id, active.id, jobId, now))) return RETRY;
-        // queued → canceled is conditional too: if the runner has just taken the job, it runs and we refuse.
-        if (!(await jobs.cancelQueued(trx, active.id, now))) throw busyConflict(app, { ...active, status: 'running' });
-        await repo.noteSuperseded(trx, active.id, deployId);
-        const input = parseParams(active).input;
-        await settleDeploy(trx, String(input.deploy_id), { status: 'superseded', error_message: `Superseded by deploy ${deployId}.`, finished_at: now }, now);
-        previous = {
-          status: String(input.previous_status ?? app.status),
-          status_reason: typeof input.previous_status_reason === 'string' ? input.previous_status_reason : null,
-        };
-      }
-      return queueDeploy(trx, repo, { principal, app, image, deployId, jobId, steps, now, previous });
+        if (locked.active_job_id === null) {
+          const claimed = await apps.claimForJob(trx, principal.accountId, locked.id, job.id, DEPLOYABLE, { status: 'deploying', status_reason: null, updated_at: job.now });
+          if (!claimed) return null;
+        } else {
+          const row = await jobs.getById(trx, locked.active_job_id);
+          const active = row === undefined ? null : toJob(row);
+          // A job ends in the same transaction that lets go of the app, so this is only a stale read: read again.
+          if (active === null || (active.status !== 'queued' && active.status !== 'running')) return null;
+          if (active.type !== 'app.deploy' || active.status !== 'queued') throw busyConflict(locked, active);
+          if (!(await apps.handOver(trx, principal.accountId, locked.id, active.id, job.id, job.now))) return null;
+          // queued → canceled is conditional too: if the runner has just taken the job, it runs and we refuse.
+          if (!(await jobs.cancelQueued(trx, active.id, job.now, `Superseded by deploy ${deployId} before it started.`))) {
+            throw busyConflict(locked, { ...active, status: 'running' });
+          }
+          await settleDeploy(trx, active.input.deploy_id, { status: 'superseded', error_message: `Superseded by deploy ${deployId}.`, finished_at: job.now }, job.now);
+          previous = { status: active.input.previous_status, status_reason: active.input.previous_status_reason };
+        }
+        return planDeploy(trx, deploys, { principal, app: locked, image, deployId, job, steps, previous });
+      },
+      readBack: async (trx) => {
+        const deploy = await deploys.get(principal.accountId, app.id, deployId, trx);
+        if (!deploy) throw new Error(`deploy ${deployId} is missing from its own transaction`);
+        return deploy;
+      },
     });
-    return work.catch((error: unknown): typeof RETRY => {
-      if (isTransientConflict(error)) return RETRY;
+    return work.catch((error: unknown) => {
+      if (isTransientConflict(error)) return null;
       throw error;
     });
   }
@@ -178,9 +179,8 @@ export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraD
       const cluster = await loadClusterSpec(db, app.cluster_id);
       const steps = driver.steps({ kind: 'app.deploy', cluster, app: toAppSpec(app), image });
       for (let i = 0; i < MAX_ATTEMPTS; i++) {
-        const result = await attempt(principal, appId, image, steps);
-        if (result === RETRY) continue;
-        return { deploy: presentDeploy(result.deploy), job: presentJob(result.job, await jobs.stepsOf([result.job.id])) };
+        const started = await attempt(principal, app, image, steps);
+        if (started !== null) return { deploy: presentDeploy(started.resource), job: started.job };
       }
       throw conflict(`App ${appId} kept changing while this deploy was being queued; send it again.`);
     },
@@ -188,12 +188,12 @@ export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraD
     async list(accountId: string, appId: string, query: { limit?: number; cursor?: string }) {
       const page = pageRequest(query);
       await mustGetApp(accountId, appId);
-      return toPage(await repo.listDeploys(accountId, appId, page), page, presentDeploy);
+      return toPage(await deploys.list(accountId, appId, page), page, presentDeploy);
     },
 
     async get(accountId: string, appId: string, deployId: string) {
       await mustGetApp(accountId, appId);
-      const deploy = await repo.getDeploy(accountId, appId, deployId);
+      const deploy = await deploys.get(accountId, appId, deployId);
       if (!deploy) throw notFound('deploy', deployId);
       return presentDeploy(deploy);
     },

@@ -1,12 +1,14 @@
 import type { ExpressionBuilder } from 'kysely';
 import type { DatabaseHandle, Db } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
-import type { JobRow } from './job-types.js';
+import type { JobLogRow, JobStepRow } from './job-repo.js';
+import type { JobErrorCode, JobRow } from './job-types.js';
 
 /**
- * The job runner's side of the jobs table: taking due jobs under a lease, keeping the lease alive and
- * giving jobs back. A lease is (lease_owner, lease_expires_at); every write of a running job is fenced
- * by lease_owner, so once a lease has passed to another instance the old owner changes nothing more.
+ * The job runner's side of the jobs table: taking due jobs under a lease, keeping the lease alive, every
+ * write of a job while it runs, and giving jobs back. A lease is (lease_owner, lease_expires_at); every
+ * write of a running job is fenced by lease_owner, so once a lease has passed to another instance the old
+ * owner changes nothing more (each fenced write says whether it still held the lease).
  *
  * Lease times come from the database's clock (`sqlNow`), never from an instance's: with several
  * instances on several hosts, the one that stamps a lease and the one that judges it expired are
@@ -29,7 +31,33 @@ export interface JobLeaseRepo {
   handBack(jobIds: readonly string[]): Promise<void>;
   /** Marks every running job's lease expired (one process owns the database and has just started). */
   expireAll(): Promise<void>;
+
+  /** The job as stored now. */
+  read(jobId: string): Promise<JobRow>;
+  /** Its steps, in order. */
+  steps(jobId: string): Promise<JobStepRow[]>;
+  /** The sequence number of its last log line (0: none yet). */
+  lastLogSeq(jobId: string): Promise<number>;
+  /** Appends a log line while the lease is ours; false (nothing written) once it is not. */
+  appendLog(line: JobLogRow): Promise<boolean>;
+  setStep(jobId: string, position: number, changes: StepChanges): Promise<boolean>;
+  /** Replaces the job's params (what its steps learned is added to them). */
+  saveParams(jobId: string, params: string): Promise<boolean>;
+  /**
+   * Ends the job in one transaction: its outcome, its unfinished steps skipped (or canceled), and then
+   * `settle` with the finished job, which changes its resource in the same transaction. False (nothing
+   * written) when the lease is no longer ours.
+   */
+  finish(jobId: string, outcome: JobOutcome, at: string, settle: (trx: Db, job: JobRow) => Promise<void>): Promise<boolean>;
 }
+
+export interface StepChanges {
+  status: 'pending' | 'running' | 'succeeded' | 'failed';
+  started_at?: string | null;
+  finished_at?: string;
+}
+
+export type JobOutcome = { status: 'succeeded' } | { status: 'failed'; code: JobErrorCode; message: string } | { status: 'canceled' };
 
 export function createJobLeaseRepo(deps: JobLeaseRepoDeps): JobLeaseRepo {
   const { db, capabilities, sqlNow } = deps.database;
@@ -37,6 +65,10 @@ export function createJobLeaseRepo(deps: JobLeaseRepoDeps): JobLeaseRepo {
 
   const isDue = (eb: ExpressionBuilder<Database, 'jobs'>) =>
     eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', sqlNow())])]);
+
+  /** The job, if it is still running under this instance's lease: the fence of every write of a running job. */
+  const stillOwned = (q: Db, jobId: string) =>
+    q.selectFrom('jobs').select('id').where('id', '=', jobId).where('lease_owner', '=', deps.instanceId).where('status', '=', 'running');
 
   function dueJobs(q: Db, limit: number, exclude: readonly string[]) {
     let query = q.selectFrom('jobs').selectAll().where(isDue).where('type', 'in', deps.knownTypes);
@@ -124,5 +156,65 @@ export function createJobLeaseRepo(deps: JobLeaseRepoDeps): JobLeaseRepo {
     async expireAll() {
       await db.updateTable('jobs').set({ lease_expires_at: EXPIRED }).where('status', '=', 'running').execute();
     },
+
+    read: (jobId) => db.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirstOrThrow(),
+
+    steps: (jobId) => db.selectFrom('job_steps').selectAll().where('job_id', '=', jobId).orderBy('position').execute(),
+
+    async lastLogSeq(jobId) {
+      const last = await db.selectFrom('job_logs').select((eb) => eb.fn.max('seq').as('seq')).where('job_id', '=', jobId).executeTakeFirst();
+      return Number(last?.seq ?? 0);
+    },
+
+    appendLog: (line) =>
+      db.transaction().execute(async (trx) => {
+        if (!(await stillOwned(trx, line.job_id).executeTakeFirst())) return false;
+        await trx.insertInto('job_logs').values(line).execute();
+        return true;
+      }),
+
+    async setStep(jobId, position, changes) {
+      const result = await db
+        .updateTable('job_steps')
+        .set(changes)
+        .where('job_id', '=', jobId)
+        .where('position', '=', position)
+        .where((eb) => eb.exists(stillOwned(db, jobId)))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async saveParams(jobId, params) {
+      const result = await db.updateTable('jobs').set({ params }).where('id', '=', jobId).where('lease_owner', '=', deps.instanceId).executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    finish: (jobId, outcome, at, settle) =>
+      db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('jobs')
+          .set({
+            status: outcome.status,
+            error_code: outcome.status === 'failed' ? outcome.code : outcome.status === 'canceled' ? 'canceled' : null,
+            error_message: outcome.status === 'failed' ? outcome.message : outcome.status === 'canceled' ? 'Canceled while running.' : null,
+            finished_at: at,
+            updated_at: at,
+            lease_owner: null,
+            lease_expires_at: null,
+          })
+          .where('id', '=', jobId)
+          .where('lease_owner', '=', deps.instanceId)
+          .where('status', '=', 'running')
+          .executeTakeFirst();
+        if (Number(result.numUpdatedRows) !== 1) return false;
+        await trx
+          .updateTable('job_steps')
+          .set({ status: outcome.status === 'canceled' ? 'canceled' : 'skipped' })
+          .where('job_id', '=', jobId)
+          .where('status', 'in', ['pending', 'running'])
+          .execute();
+        await settle(trx, await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirstOrThrow());
+        return true;
+      }),
   };
 }

@@ -2,56 +2,22 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Db } from '../../db/database.js';
 import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { Database, JobLogTable, JobStepTable } from '../../db/schema.js';
-import { newId } from '../../lib/ids.js';
-import type { JobParams, JobResourceType, JobRow, JobStatus, JobType } from './job-types.js';
+import type { JobErrorCode, JobInputs, JobParams, JobResourceType, JobRow, JobStatus, JobType } from './job-types.js';
 
 export type JobStepRow = Selectable<JobStepTable>;
 export type JobLogRow = Selectable<JobLogTable>;
 
-export interface NewJob {
-  /** Pre-generated when the resource must name its job before the job row exists. */
-  id?: string;
+export interface NewJob<T extends JobType> {
+  id: string;
   accountId: string;
-  type: JobType;
+  type: T;
   resourceType: JobResourceType;
   resourceId: string;
   clusterId: string | null;
-  input: Record<string, unknown>;
+  input: JobInputs[T];
   createdBy: string;
-  steps: string[];
+  steps: readonly string[];
   now: string;
-}
-
-/** Queues a job with its planned steps, inside the caller's transaction (the one that changes the resource). */
-export async function enqueueJob(trx: Db, job: NewJob): Promise<JobRow> {
-  const params: JobParams = { input: job.input, outputs: {} };
-  const row: JobRow = {
-    id: job.id ?? newId('job', Date.parse(job.now)),
-    account_id: job.accountId,
-    type: job.type,
-    status: 'queued',
-    resource_type: job.resourceType,
-    resource_id: job.resourceId,
-    cluster_id: job.clusterId,
-    params: JSON.stringify(params),
-    error_code: null,
-    error_message: null,
-    cancel_requested_at: null,
-    lease_owner: null,
-    lease_expires_at: null,
-    attempts: 0,
-    created_by: job.createdBy,
-    created_at: job.now,
-    updated_at: job.now,
-    started_at: null,
-    finished_at: null,
-  };
-  await trx.insertInto('jobs').values(row).execute();
-  await trx
-    .insertInto('job_steps')
-    .values(job.steps.map((name, position) => ({ job_id: row.id, position, name, status: 'pending', started_at: null, finished_at: null })))
-    .execute();
-  return row;
 }
 
 export interface JobFilter {
@@ -63,6 +29,36 @@ export interface JobFilter {
 
 export function createJobRepo(db: Db) {
   return {
+    /** Queues a job with its planned steps, inside the caller's transaction (the one that claims its resource). */
+    async enqueue<T extends JobType>(trx: Db, job: NewJob<T>): Promise<{ row: JobRow; steps: JobStepRow[] }> {
+      const params: JobParams<T> = { input: job.input, outputs: {} };
+      const row: JobRow = {
+        id: job.id,
+        account_id: job.accountId,
+        type: job.type,
+        status: 'queued',
+        resource_type: job.resourceType,
+        resource_id: job.resourceId,
+        cluster_id: job.clusterId,
+        params: JSON.stringify(params),
+        error_code: null,
+        error_message: null,
+        cancel_requested_at: null,
+        lease_owner: null,
+        lease_expires_at: null,
+        attempts: 0,
+        created_by: job.createdBy,
+        created_at: job.now,
+        updated_at: job.now,
+        started_at: null,
+        finished_at: null,
+      };
+      const steps: JobStepRow[] = job.steps.map((name, position) => ({ job_id: row.id, position, name, status: 'pending', started_at: null, finished_at: null }));
+      await trx.insertInto('jobs').values(row).execute();
+      await trx.insertInto('job_steps').values(steps).execute();
+      return { row, steps };
+    },
+
     async list(accountId: string, filter: JobFilter, page: KeysetPage): Promise<JobRow[]> {
       let query = db.selectFrom('jobs').selectAll().where('account_id', '=', accountId);
       if (filter.resource_id !== undefined) query = query.where('resource_id', '=', filter.resource_id);
@@ -76,6 +72,11 @@ export function createJobRepo(db: Db) {
       return db.selectFrom('jobs').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
     },
 
+    /** A job by id alone, in the caller's transaction (it holds the job's resource, so the account is already known). */
+    async getById(trx: Db, id: string): Promise<JobRow | undefined> {
+      return trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+
     async stepsOf(jobIds: string[]): Promise<JobStepRow[]> {
       if (jobIds.length === 0) return [];
       return db.selectFrom('job_steps').selectAll().where('job_id', 'in', jobIds).orderBy('job_id').orderBy('position').execute();
@@ -87,10 +88,11 @@ export function createJobRepo(db: Db) {
     },
 
     /** queued → canceled in one conditional write; false when the runner took the job first. */
-    async cancelQueued(trx: Db, id: string, now: string): Promise<boolean> {
+    async cancelQueued(trx: Db, id: string, now: string, message = 'Canceled before it started.'): Promise<boolean> {
+      const code: JobErrorCode = 'canceled';
       const result = await trx
         .updateTable('jobs')
-        .set({ status: 'canceled', cancel_requested_at: now, finished_at: now, updated_at: now, error_code: 'canceled', error_message: 'Canceled before it started.' })
+        .set({ status: 'canceled', cancel_requested_at: now, finished_at: now, updated_at: now, error_code: code, error_message: message })
         .where('id', '=', id)
         .where('status', '=', 'queued')
         .executeTakeFirst();
@@ -114,6 +116,12 @@ export function createJobRepo(db: Db) {
 }
 
 export type JobRepo = ReturnType<typeof createJobRepo>;
+
+/** The status of one of a job's steps, by name (a handler asking how far its job got). */
+export async function stepStatus(trx: Db, jobId: string, name: string): Promise<string | undefined> {
+  const step = await trx.selectFrom('job_steps').select('status').where('job_id', '=', jobId).where('name', '=', name).executeTakeFirst();
+  return step?.status;
+}
 
 /** Rows a job holds while it runs (`active_job_id`): one job at a time per cluster or app. */
 type HeldByJobs = 'clusters' | 'apps';

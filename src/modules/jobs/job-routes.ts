@@ -7,11 +7,11 @@ import { pageSchema } from '../../http/pagination.js';
 import { IdParams } from '../../http/schemas.js';
 import { Job, JobListQuery, JobWithLogs } from './job-schemas.js';
 import { createJobService } from './job-service.js';
-import type { JobHandlers } from './job-types.js';
+import type { JobHandlerRegistry } from './job-types.js';
 
 const tags = ['Jobs'];
 
-export function registerJobRoutes(root: FastifyInstance, deps: AppDeps, handlers: JobHandlers): void {
+export function registerJobRoutes(root: FastifyInstance, deps: AppDeps, handlers: JobHandlerRegistry): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createJobService({ db: deps.database.db, clock: deps.clock, handlers });
 

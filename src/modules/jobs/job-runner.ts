@@ -1,17 +1,22 @@
+import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
-import type { DatabaseHandle, Db } from '../../db/database.js';
-import { StepFailedError, type InfraDriver, type StepContext } from '../../infra/driver.js';
+import type { DatabaseHandle } from '../../db/database.js';
+import { StepFailedError, type InfraDriver, type Operation, type StepContext, type StepOutputs } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
-import { createJobLeaseRepo } from './job-lease-repo.js';
-import { handlerFor, parseParams, type JobHandlers, type JobRow, type JobType } from './job-types.js';
+import { createJobLeaseRepo, type JobOutcome, type StepChanges } from './job-lease-repo.js';
+import type { JobStepRow } from './job-repo.js';
+import { toJob, type Job, type JobHandlerRegistry, type JobParams, type JobRow } from './job-types.js';
 
 export interface JobRunnerDeps {
   /** The database, with what tells the dialects apart (how jobs are claimed) and its clock (for leases). */
   database: Pick<DatabaseHandle, 'db' | 'capabilities' | 'sqlNow'>;
+  /** The time written on jobs, steps and log lines. */
   clock: Clock;
+  /** Monotonic ms: how long lease renewals have been failing, in real time whatever `clock` says. */
+  monotonicNow?: () => number;
   driver: InfraDriver;
   logger: FastifyBaseLogger;
-  handlers: JobHandlers;
+  handlers: JobHandlerRegistry;
   pollIntervalMs: number;
   leaseMs: number;
   instanceId: string;
@@ -33,9 +38,23 @@ export const MAX_ATTEMPTS = 3;
 
 class LeaseLostError extends Error {}
 
+/** A job's log: lines numbered after the last one stored, written in order, only while the lease is ours. */
+interface JobLog {
+  write: StepContext['log'];
+  /** The step later lines are about (null: the job as a whole). */
+  step: string | null;
+  /** Resolves once every line written so far is stored (or given up on). */
+  flushed(): Promise<void>;
+}
+
+/**
+ * Runs queued jobs on this instance: claims them under a lease (job-lease-repo.ts, which holds every
+ * write a running job makes, each fenced by the lease), runs their driver steps one at a time, and
+ * finishes them through their module's handler. It orchestrates; it writes no SQL of its own.
+ */
 export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   const { clock, driver, logger, handlers } = deps;
-  const db = deps.database.db;
+  const monotonicNow = deps.monotonicNow ?? (() => performance.now());
   const concurrency = deps.concurrency ?? 4;
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   let timer: NodeJS.Timeout | null = null;
@@ -45,169 +64,148 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   const now = () => clock.now().toISOString();
   // Only job types this build can run are claimed: during a rolling upgrade an older instance leaves
   // newer types to the instances that know them.
-  const leases = createJobLeaseRepo({ database: deps.database, instanceId: deps.instanceId, leaseMs: deps.leaseMs, knownTypes: Object.keys(handlers) });
+  const leases = createJobLeaseRepo({ database: deps.database, instanceId: deps.instanceId, leaseMs: deps.leaseMs, knownTypes: handlers.types() });
 
-  async function finish(
-    job: JobRow,
-    outcome: { status: 'succeeded' } | { status: 'failed'; code: string; message: string } | { status: 'canceled' },
-  ): Promise<void> {
-    const handler = handlerFor(handlers, job.type);
-    await db.transaction().execute(async (trx) => {
-      const at = now();
-      const result = await trx
-        .updateTable('jobs')
-        .set({
-          status: outcome.status,
-          error_code: outcome.status === 'failed' ? outcome.code : outcome.status === 'canceled' ? 'canceled' : null,
-          error_message:
-            outcome.status === 'failed' ? outcome.message : outcome.status === 'canceled' ? 'Canceled while running.' : null,
-          finished_at: at,
-          updated_at: at,
-          lease_owner: null,
-          lease_expires_at: null,
-        })
-        .where('id', '=', job.id)
-        .where('lease_owner', '=', deps.instanceId)
-        .where('status', '=', 'running')
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) throw new LeaseLostError();
-      await trx
-        .updateTable('job_steps')
-        .set({ status: outcome.status === 'canceled' ? 'canceled' : 'skipped' })
-        .where('job_id', '=', job.id)
-        .where('status', 'in', ['pending', 'running'])
-        .execute();
-      const fresh = await trx.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
-      if (outcome.status === 'succeeded') await handler.succeeded(trx, fresh, parseParams(fresh).outputs, at);
+  function openLog(jobId: string, lastSeq: number): JobLog {
+    let seq = lastSeq;
+    let chain: Promise<unknown> = Promise.resolve();
+    const log: JobLog = {
+      step: null,
+      write(message, level = 'info') {
+        const line = { job_id: jobId, seq: ++seq, at: now(), level, step: log.step, message: message.slice(0, 2000) };
+        chain = chain
+          .then(() => leases.appendLog(line))
+          .catch((error: unknown) => logger.warn({ err: error, job_id: jobId }, 'could not store a job log line'));
+      },
+      flushed: async () => {
+        await chain;
+      },
+    };
+    return log;
+  }
+
+  async function setStep(jobId: string, position: number, changes: StepChanges): Promise<void> {
+    if (!(await leases.setStep(jobId, position, changes))) throw new LeaseLostError();
+  }
+
+  /** Ends the job and, in the same transaction, moves its resource through its handler. */
+  async function finish(job: Job, outcome: JobOutcome): Promise<void> {
+    const handler = handlers.for(job);
+    const at = now();
+    const finished = await leases.finish(job.id, outcome, at, async (trx, row) => {
+      const fresh = toJob(row) ?? job;
+      if (outcome.status === 'succeeded') await handler.succeeded(trx, fresh, at);
       else if (outcome.status === 'failed') await handler.failed(trx, fresh, outcome.message, at);
       else await handler.canceled(trx, fresh, at);
     });
+    if (!finished) throw new LeaseLostError();
+  }
+
+  /** The job as stored now, still running under our lease (it may have been taken over, or asked to cancel). */
+  async function current(jobId: string): Promise<Job> {
+    const row = await leases.read(jobId);
+    const job = toJob(row);
+    if (job === null || row.lease_owner !== deps.instanceId || row.status !== 'running') throw new LeaseLostError();
+    return job;
+  }
+
+  /** Keeps what a step learned (e.g. a new cluster's endpoint) with the job, for the steps after it and its handler. */
+  async function saveOutputs(job: Job, outputs: StepOutputs): Promise<void> {
+    const params: JobParams = { input: job.input, outputs: { ...job.outputs, ...outputs } };
+    if (!(await leases.saveParams(job.id, JSON.stringify(params)))) throw new LeaseLostError();
+  }
+
+  /** Runs one step; false when it failed (the job is then finished as failed). */
+  async function runStep(job: Job, step: JobStepRow, operation: Operation, context: StepContext, log: JobLog): Promise<boolean> {
+    await setStep(job.id, step.position, { status: 'running', started_at: now() });
+    try {
+      const outputs = await driver.runStep(operation, step.name, context);
+      if (Object.keys(outputs).length > 0) await saveOutputs(job, outputs);
+    } catch (error) {
+      if (context.signal.aborted) {
+        // Shutdown or lost lease: the step runs again, from the start, wherever the job resumes.
+        await leases.setStep(job.id, step.position, { status: 'pending', started_at: null }).catch(() => undefined);
+        await log.flushed();
+        throw error;
+      }
+      const message = error instanceof StepFailedError ? error.message : 'the driver failed unexpectedly';
+      if (!(error instanceof StepFailedError)) logger.error({ err: error, job_id: job.id }, 'driver step threw');
+      await setStep(job.id, step.position, { status: 'failed', finished_at: now() });
+      log.write(`step ${step.name} failed: ${message}`, 'error');
+      await log.flushed();
+      await finish(job, { status: 'failed', code: 'step_failed', message: `Step ${step.name} failed: ${message}` });
+      return false;
+    }
+    await setStep(job.id, step.position, { status: 'succeeded', finished_at: now() });
+    return true;
   }
 
   async function execute(claimed: JobRow, signal: AbortSignal): Promise<void> {
-    const handler = handlers[claimed.type as JobType];
-    let job = await db.selectFrom('jobs').selectAll().where('id', '=', claimed.id).executeTakeFirstOrThrow();
-    const lastLog = await db.selectFrom('job_logs').select((eb) => eb.fn.max('seq').as('seq')).where('job_id', '=', job.id).executeTakeFirst();
-    let seq = Number(lastLog?.seq ?? 0);
-    let logChain: Promise<unknown> = Promise.resolve();
-    let currentStep: string | null = null;
-    // Every write of a running job is fenced by its lease: an instance that lost the job (its lease ran
-    // out and another took it) changes nothing more, however far it gets before it notices.
-    const stillOwned = (q: Db) =>
-      q.selectFrom('jobs').select('id').where('id', '=', job.id).where('lease_owner', '=', deps.instanceId).where('status', '=', 'running');
-    const log: StepContext['log'] = (message, level = 'info') => {
-      const row = { job_id: job.id, seq: ++seq, at: now(), level, step: currentStep, message: message.slice(0, 2000) };
-      logChain = logChain
-        .then(() =>
-          db.transaction().execute(async (trx) => {
-            if (await stillOwned(trx).executeTakeFirst()) await trx.insertInto('job_logs').values(row).execute();
-          }),
-        )
-        .catch((error: unknown) => {
-          logger.warn({ err: error, job_id: job.id }, 'could not store a job log line');
-        });
-    };
-    const context: StepContext = { log, signal };
-
-    if (!handler) {
-      log(`unknown job type ${job.type}`, 'error');
-      await logChain;
-      await finish(job, { status: 'failed', code: 'unknown_job_type', message: `No handler for job type ${job.type}.` });
+    const row = await leases.read(claimed.id);
+    const log = openLog(row.id, await leases.lastLogSeq(row.id));
+    const job = toJob(row);
+    if (job === null) {
+      // Never claimed (claims take only known types); a guard, should a type's handler go missing.
+      log.write(`unknown job type ${row.type}`, 'error');
+      await log.flushed();
+      if (!(await leases.finish(row.id, { status: 'failed', code: 'unknown_job_type', message: `No handler for job type ${row.type}.` }, now(), async () => undefined))) {
+        throw new LeaseLostError();
+      }
       return;
     }
     if (job.attempts > MAX_ATTEMPTS) {
-      log(`abandoned after ${MAX_ATTEMPTS} attempts interrupted by restarts`, 'error');
-      await logChain;
+      log.write(`abandoned after ${MAX_ATTEMPTS} attempts interrupted by restarts`, 'error');
+      await log.flushed();
       await finish(job, { status: 'failed', code: 'abandoned', message: `The job was interrupted ${MAX_ATTEMPTS} times and was not retried again.` });
       return;
     }
 
-    const operation = await handler.operation(db, job);
-    const steps = await db.selectFrom('job_steps').selectAll().where('job_id', '=', job.id).orderBy('position').execute();
+    const operation = await handlers.for(job).operation(deps.database.db, job);
+    const steps = await leases.steps(job.id);
     const resumeAt = steps.find((step) => step.status !== 'succeeded');
     if (job.attempts > 1 || steps.some((step) => step.status === 'succeeded')) {
-      log(`resuming (attempt ${job.attempts}) at step ${resumeAt?.name ?? '-'} on ${deps.instanceId}`, 'warn');
+      log.write(`resuming (attempt ${job.attempts}) at step ${resumeAt?.name ?? '-'} on ${deps.instanceId}`, 'warn');
     } else {
-      log(`started on ${deps.instanceId} with driver ${driver.name}`);
+      log.write(`started on ${deps.instanceId} with driver ${driver.name}`);
     }
 
-    const setStep = async (position: number, changes: { status: string; started_at?: string | null; finished_at?: string }) => {
-      const result = await db
-        .updateTable('job_steps')
-        .set(changes)
-        .where('job_id', '=', job.id)
-        .where('position', '=', position)
-        .where((eb) => eb.exists(stillOwned(db)))
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) throw new LeaseLostError();
-    };
-
+    const context: StepContext = { log: (message, level) => log.write(message, level), signal };
     const completed: string[] = [];
     for (const step of steps) {
       if (step.status === 'succeeded') {
         completed.push(step.name);
         continue;
       }
-      job = await db.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
-      if (job.lease_owner !== deps.instanceId || job.status !== 'running') throw new LeaseLostError();
-      currentStep = null;
-      if (job.cancel_requested_at !== null) {
-        log(`cancel requested; stopping before step ${step.name}`, 'warn');
+      const fresh = await current(job.id);
+      log.step = null;
+      if (fresh.cancel_requested_at !== null) {
+        log.write(`cancel requested; stopping before step ${step.name}`, 'warn');
         await driver.compensate(operation, completed, context);
-        await logChain;
-        await finish(job, { status: 'canceled' });
+        await log.flushed();
+        await finish(fresh, { status: 'canceled' });
         return;
       }
-      currentStep = step.name;
-      await setStep(step.position, { status: 'running', started_at: now() });
-      try {
-        const outputs = await driver.runStep(operation, step.name, context);
-        if (Object.keys(outputs).length > 0) {
-          const params = parseParams(job);
-          const saved = await db
-            .updateTable('jobs')
-            .set({ params: JSON.stringify({ ...params, outputs: { ...params.outputs, ...outputs } }) })
-            .where('id', '=', job.id)
-            .where('lease_owner', '=', deps.instanceId)
-            .executeTakeFirst();
-          if (Number(saved.numUpdatedRows) !== 1) throw new LeaseLostError();
-        }
-      } catch (error) {
-        if (signal.aborted) {
-          // Shutdown or lost lease: the step runs again, from the start, wherever the job resumes.
-          await setStep(step.position, { status: 'pending', started_at: null }).catch(() => undefined);
-          await logChain;
-          throw error;
-        }
-        const message = error instanceof StepFailedError ? error.message : 'the driver failed unexpectedly';
-        if (!(error instanceof StepFailedError)) logger.error({ err: error, job_id: job.id }, 'driver step threw');
-        await setStep(step.position, { status: 'failed', finished_at: now() });
-        log(`step ${step.name} failed: ${message}`, 'error');
-        await logChain;
-        await finish(job, { status: 'failed', code: 'step_failed', message: `Step ${step.name} failed: ${message}` });
-        return;
-      }
-      await setStep(step.position, { status: 'succeeded', finished_at: now() });
+      log.step = step.name;
+      if (!(await runStep(fresh, step, operation, context, log))) return;
       completed.push(step.name);
     }
-    currentStep = null;
-    log('all steps succeeded');
-    await logChain;
-    job = await db.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+    log.step = null;
+    log.write('all steps succeeded');
+    await log.flushed();
     await finish(job, { status: 'succeeded' });
   }
 
   function launch(job: JobRow): void {
     const controller = new AbortController();
-    let renewedAt = Date.now();
+    let renewedAt = monotonicNow();
     const renew = setInterval(() => {
       // Unable to renew for most of a lease (database unreachable): stop before another instance may take over.
-      if (Date.now() - renewedAt > deps.leaseMs * 0.8) controller.abort(new LeaseLostError());
+      if (monotonicNow() - renewedAt > deps.leaseMs * 0.8) controller.abort(new LeaseLostError());
       leases
         .renew(job.id)
         .then((renewed) => {
           if (!renewed) controller.abort(new LeaseLostError());
-          else renewedAt = Date.now();
+          else renewedAt = monotonicNow();
         })
         .catch(() => undefined);
     }, Math.max(100, Math.floor(deps.leaseMs / 3)));

@@ -3,7 +3,7 @@ import { conflict, notFound } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { createJobRepo, type JobFilter, type JobLogRow, type JobStepRow } from './job-repo.js';
-import { FINISHED_STATUSES, handlerFor, type JobHandlers, type JobRow, type JobStatus } from './job-types.js';
+import { FINISHED_STATUSES, toJob, type JobHandlerRegistry, type JobRow, type JobStatus } from './job-types.js';
 
 export interface JobView {
   id: string;
@@ -53,7 +53,7 @@ function presentJobDetail(row: JobRow, steps: JobStepRow[], logs: JobLogRow[]): 
   return { ...presentJob(row, steps), logs: logs.map((line) => ({ at: line.at, level: line.level, step: line.step, message: line.message })) };
 }
 
-export function createJobService(deps: { db: Db; clock: Clock; handlers: JobHandlers }) {
+export function createJobService(deps: { db: Db; clock: Clock; handlers: JobHandlerRegistry }) {
   const repo = createJobRepo(deps.db);
 
   async function getView(accountId: string, id: string): Promise<JobDetailView> {
@@ -85,8 +85,9 @@ export function createJobService(deps: { db: Db; clock: Clock; handlers: JobHand
       const now = deps.clock.now().toISOString();
       const canceledAtOnce = await deps.db.transaction().execute(async (trx) => {
         if (!(await repo.cancelQueued(trx, id, now))) return false;
-        const fresh = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-        await handlerFor(deps.handlers, row.type).canceled(trx, fresh, now);
+        const fresh = toJob((await repo.getById(trx, id)) ?? row);
+        // A type this build does not know is never taken by its runner; canceled, it has no resource to put back.
+        if (fresh !== null) await deps.handlers.for(fresh).canceled(trx, fresh, now);
         return true;
       });
       if (canceledAtOnce) return { status: 200, job: await getView(accountId, id) };

@@ -1,17 +1,16 @@
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
-import { newestFirst } from '../../db/keyset.js';
 import { conflict, notFound, validationFailed, type FieldError } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { InfraDriver, NodePoolSpec, Operation } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
-import { createClusterRepo, loadClusterSpec, type NodePoolRow } from '../clusters/cluster-repo.js';
+import { createClusterRepo, loadClusterSpec } from '../clusters/cluster-repo.js';
 import { busyConflict } from '../clusters/cluster-service.js';
-import { enqueueJob } from '../jobs/job-repo.js';
-import { presentJob } from '../jobs/job-service.js';
-import type { JobType } from '../jobs/job-types.js';
+import { createJobStarter } from '../jobs/job-starter.js';
+import type { JobInputs } from '../jobs/job-types.js';
+import { createNodePoolRepo, type NodePoolRow } from './node-pool-repo.js';
 
 export function presentNodePool(row: NodePoolRow) {
   return {
@@ -48,18 +47,6 @@ export function sizeErrors(sizes: Sizes): FieldError[] {
   return errors;
 }
 
-/** Moves the pool into its job's status only if it is still in a state that allows it (re-checked in the transaction). */
-async function claimPool(trx: Db, poolId: string, allowed: string[], status: string, now: string): Promise<void> {
-  const result = await trx
-    .updateTable('node_pools')
-    .set({ status, status_reason: null, updated_at: now })
-    .where('id', '=', poolId)
-    .where('status', 'in', allowed)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) !== 1) throw conflict(`Node pool ${poolId} changed meanwhile; read it again and retry.`);
-}
-
 const toSpec = (row: NodePoolRow): NodePoolSpec => ({
   id: row.id,
   name: row.name,
@@ -69,9 +56,13 @@ const toSpec = (row: NodePoolRow): NodePoolSpec => ({
   desiredSize: row.desired_size,
 });
 
+type PoolJobType = 'node_pool.create' | 'node_pool.resize' | 'node_pool.delete';
+
 export function createNodePoolService(deps: { db: Db; clock: Clock; driver: InfraDriver }) {
   const { db, clock, driver } = deps;
   const clusters = createClusterRepo(db);
+  const repo = createNodePoolRepo(db);
+  const startJob = createJobStarter({ db, clock });
 
   async function mustGetCluster(accountId: string, clusterId: string) {
     const cluster = await clusters.get(accountId, clusterId);
@@ -79,54 +70,45 @@ export function createNodePoolService(deps: { db: Db; clock: Clock; driver: Infr
     return cluster;
   }
 
-  async function mustGetPool(accountId: string, clusterId: string, poolId: string): Promise<NodePoolRow> {
-    const pool = await db
-      .selectFrom('node_pools')
-      .selectAll()
-      .where('account_id', '=', accountId)
-      .where('cluster_id', '=', clusterId)
-      .where('id', '=', poolId)
-      .executeTakeFirst();
+  async function mustGetPool(accountId: string, clusterId: string, poolId: string, q: Db = db): Promise<NodePoolRow> {
+    const pool = await repo.get(accountId, clusterId, poolId, q);
     if (!pool) throw notFound('node pool', poolId);
     return pool;
   }
 
   /**
    * A node pool job holds its cluster like a cluster job does (one operation per cluster at a time),
-   * and changes the pool in the same transaction.
+   * and changes the pool in the same transaction (`write`).
    */
-  async function startPoolJob(
+  async function startPoolJob<T extends PoolJobType>(
     principal: Principal,
     clusterId: string,
-    type: JobType,
-    operation: Operation,
-    write: (trx: Db, jobId: string, now: string) => Promise<void>,
     poolId: string,
-    input: Record<string, unknown>,
-    verb: string,
+    job: { type: T; operation: Operation; input: JobInputs[T]; verb: string },
+    write: (trx: Db, now: string) => Promise<void>,
   ) {
-    const now = clock.now().toISOString();
-    const jobId = newId('job', Date.parse(now));
-    const job = await db.transaction().execute(async (trx) => {
-      if (!(await clusters.claimForJob(trx, principal.accountId, clusterId, jobId, ['running'], { updated_at: now }))) return null;
-      await write(trx, jobId, now);
-      return enqueueJob(trx, {
-        id: jobId,
-        accountId: principal.accountId,
-        type,
-        resourceType: 'node_pool',
-        resourceId: poolId,
-        clusterId,
-        input,
-        createdBy: principalId(principal),
-        steps: driver.steps(operation),
-        now,
-      });
+    const steps = driver.steps(job.operation);
+    const started = await startJob({
+      type: job.type,
+      accountId: principal.accountId,
+      createdBy: principalId(principal),
+      resource: { type: 'node_pool', id: poolId },
+      clusterId,
+      claim: async (trx, { id, now }) => {
+        if (!(await clusters.claimForJob(trx, principal.accountId, clusterId, id, ['running'], { updated_at: now }))) return null;
+        await write(trx, now);
+        return { input: job.input, steps };
+      },
+      readBack: (trx) => mustGetPool(principal.accountId, clusterId, poolId, trx),
     });
-    if (!job) throw busyConflict(await mustGetCluster(principal.accountId, clusterId), verb, ['running']);
-    const steps = await db.selectFrom('job_steps').selectAll().where('job_id', '=', job.id).orderBy('position').execute();
-    return { node_pool: presentNodePool(await mustGetPool(principal.accountId, clusterId, poolId)), job: presentJob(job, steps) };
+    if (started === null) throw busyConflict(await mustGetCluster(principal.accountId, clusterId), job.verb, ['running']);
+    return { node_pool: presentNodePool(started.resource), job: started.job };
   }
+
+  /** Moves the pool into its job's status if it is still in one that allows it (checked again in the transaction). */
+  const claimPool = async (trx: Db, poolId: string, allowed: readonly string[], status: string, now: string) => {
+    if (!(await repo.claim(trx, poolId, allowed, status, now))) throw conflict(`Node pool ${poolId} changed meanwhile; read it again and retry.`);
+  };
 
   return {
     async create(principal: Principal, clusterId: string, input: Sizes & { name: string; instance_type: string }) {
@@ -155,14 +137,9 @@ export function createNodePoolService(deps: { db: Db; clock: Clock; driver: Infr
         return await startPoolJob(
           principal,
           clusterId,
-          'node_pool.create',
-          { kind: 'node_pool.create', cluster, pool: toSpec(row) },
-          async (trx) => {
-            await trx.insertInto('node_pools').values(row).execute();
-          },
           row.id,
-          {},
-          'add a node pool to',
+          { type: 'node_pool.create', operation: { kind: 'node_pool.create', cluster, pool: toSpec(row) }, input: {}, verb: 'add a node pool to' },
+          (trx) => repo.insert(trx, row),
         );
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict(`Cluster ${clusterId} already has a node pool named "${input.name}".`);
@@ -173,10 +150,7 @@ export function createNodePoolService(deps: { db: Db; clock: Clock; driver: Infr
     async list(accountId: string, clusterId: string, query: { limit?: number; cursor?: string; include_deleted?: boolean }) {
       await mustGetCluster(accountId, clusterId);
       const page = pageRequest(query);
-      let q = db.selectFrom('node_pools').selectAll().where('account_id', '=', accountId).where('cluster_id', '=', clusterId);
-      if (!query.include_deleted) q = q.where('deleted_at', 'is', null);
-      const rows = await newestFirst(q, 'id', page).execute();
-      return toPage(rows, page, presentNodePool);
+      return toPage(await repo.list(accountId, clusterId, { includeDeleted: query.include_deleted ?? false }, page), page, presentNodePool);
     },
 
     async get(accountId: string, clusterId: string, poolId: string) {
@@ -196,17 +170,13 @@ export function createNodePoolService(deps: { db: Db; clock: Clock; driver: Infr
       if (errors.length > 0) throw validationFailed(errors);
       if (pool.status !== 'running') throw conflict(`Node pool ${poolId} is ${pool.status}; it can be resized when running.`);
       const cluster = await loadClusterSpec(db, clusterId);
+      const to = { minSize: sizes.min_size, maxSize: sizes.max_size, desiredSize: sizes.desired_size };
       return startPoolJob(
         principal,
         clusterId,
-        'node_pool.resize',
-        { kind: 'node_pool.resize', cluster, pool: toSpec(pool), to: { minSize: sizes.min_size, maxSize: sizes.max_size, desiredSize: sizes.desired_size } },
-        async (trx, _jobId, now) => {
-          await claimPool(trx, poolId, ['running'], 'resizing', now);
-        },
         poolId,
-        { ...sizes },
-        'resize a node pool of',
+        { type: 'node_pool.resize', operation: { kind: 'node_pool.resize', cluster, pool: toSpec(pool), to }, input: { ...sizes }, verb: 'resize a node pool of' },
+        (trx, now) => claimPool(trx, poolId, ['running'], 'resizing', now),
       );
     },
 
@@ -220,14 +190,9 @@ export function createNodePoolService(deps: { db: Db; clock: Clock; driver: Infr
       return startPoolJob(
         principal,
         clusterId,
-        'node_pool.delete',
-        { kind: 'node_pool.delete', cluster, pool: toSpec(pool) },
-        async (trx, _jobId, now) => {
-          await claimPool(trx, poolId, ['running', 'failed'], 'deleting', now);
-        },
         poolId,
-        { previous_status: pool.status },
-        'remove a node pool from',
+        { type: 'node_pool.delete', operation: { kind: 'node_pool.delete', cluster, pool: toSpec(pool) }, input: { previous_status: pool.status }, verb: 'remove a node pool from' },
+        (trx, now) => claimPool(trx, poolId, ['running', 'failed'], 'deleting', now),
       );
     },
   };

@@ -5,22 +5,6 @@ export type TerminalSessionRow = TerminalSessionTable;
 
 export function createTerminalRepo(db: Db) {
   return {
-    /**
-     * Takes the cluster's row lock (a no-op write) when the cluster is running: concurrent session
-     * requests for one cluster then count and insert one after another, on PostgreSQL as on SQLite.
-     */
-    async lockRunningCluster(trx: Db, accountId: string, clusterId: string): Promise<boolean> {
-      const result = await trx
-        .updateTable('clusters')
-        .set((eb) => ({ updated_at: eb.ref('clusters.updated_at') }))
-        .where('account_id', '=', accountId)
-        .where('id', '=', clusterId)
-        .where('status', '=', 'running')
-        .where('deleted_at', 'is', null)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
-    },
-
     /** Expiry instants of the cluster's sessions whose token has not expired yet, soonest first. */
     async liveExpiries(trx: Db, clusterId: string, now: string): Promise<string[]> {
       const rows = await trx

@@ -42,7 +42,8 @@ export function createTerminalService(deps: TerminalServiceDeps) {
     const nowIso = now.toISOString();
     const expiresAt = new Date(now.getTime() + TERMINAL_TOKEN_TTL_MS).toISOString();
     const reserved = await db.transaction().execute(async (trx) => {
-      if (!(await repo.lockRunningCluster(trx, principal.accountId, clusterId))) return false;
+      // Concurrent session requests for one cluster count and insert one after another, on PostgreSQL as on SQLite.
+      if (!(await clusters.lockRunning(trx, principal.accountId, clusterId, { idle: false }))) return false;
       const live = await repo.liveExpiries(trx, clusterId, nowIso);
       if (live.length >= MAX_LIVE_SESSIONS_PER_CLUSTER) {
         const retryAfter = Math.max(1, Math.ceil((Date.parse(live[0] ?? expiresAt) - now.getTime()) / 1000));
