@@ -52,5 +52,7 @@ export default tseslint.config(
   layer('src/db', ['src/db/**'], ['**/infra/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
   layer('src/auth', ['src/auth/**'], ['**/db/**', '**/infra/**', '**/http/**', '**/modules/**', ...ROOT_FILES]),
   layer('src/http', ['src/http/**'], ['**/infra/**', '**/modules/**', ...ROOT_FILES]),
-  restrictImports(['src/modules/**', 'src/*.ts', 'test/**'], [KEY_REPO], ['src/modules/api-keys/api-key-store.ts']),
+  layer('src/modules', ['src/modules/**'], ROOT_FILES),
+  restrictImports(['src/modules/api-keys/api-key-store.ts'], [{ group: ROOT_FILES, message: 'src/modules may not import from a higher layer (see eslint.config.js).' }]),
+  restrictImports(['src/*.ts', 'test/**'], [KEY_REPO]),
 );

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadDevIssuer } from './auth/dev-issuer.js';
 import { ConfigError, loadConfig } from './config.js';
+import { createRuntimeDeps } from './deps.js';
 import { serve } from './main.js';
 import { rotateSigningKeyCommand } from './modules/signing-keys/rotate-command.js';
 
@@ -36,15 +37,21 @@ async function devToken(args: string[]): Promise<void> {
   console.log(await issuer.mint({ userId, email, orgId: values.org, ttlSeconds: ttl }));
 }
 
+async function rotateSigningKey(): Promise<void> {
+  const deps = await createRuntimeDeps(loadConfig(), { runJobs: false });
+  try {
+    for (const line of await rotateSigningKeyCommand(deps)) console.log(line);
+  } finally {
+    await deps.database.close();
+  }
+}
+
 export async function runCli(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   try {
     if (command === 'serve') return await serve();
     if (command === 'dev-token') return await devToken(rest);
-    if (command === 'rotate-signing-key') {
-      for (const line of await rotateSigningKeyCommand(loadConfig())) console.log(line);
-      return;
-    }
+    if (command === 'rotate-signing-key') return await rotateSigningKey();
     if (command === 'help' || command === '--help' || command === '-h') {
       console.log(USAGE);
       return;

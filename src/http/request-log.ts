@@ -19,3 +19,39 @@ export function principalLogFields(_merge: object, _level: number, logger: unkno
   // A fresh object every time: pino merges the line's own fields into what the mixin returns.
   return principal === undefined ? {} : { account_id: principal.accountId, principal: principalId(principal) };
 }
+
+/** Log paths whose values never reach a line: credentials wherever a header or a body carries them. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'key',
+  'token',
+  'credentials',
+  '*.key',
+  '*.token',
+  '*.credentials',
+];
+
+/** Query-string values that look like secrets never reach a log line, even when a client misplaces a key. */
+const SECRET_SHAPES = /skd_[0-9A-Za-z]{8,}|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
+
+export function redactUrl(url: string): string {
+  // Anything shaped like one of our keys or a JWT, wherever it sits in the URL.
+  const shaped = url.replace(SECRET_SHAPES, '[redacted]');
+  const question = shaped.indexOf('?');
+  if (question === -1) return shaped;
+  const params = new URLSearchParams(shaped.slice(question + 1));
+  for (const name of [...params.keys()]) {
+    if (/key|token|secret|password|auth|credential|sig/i.test(name)) params.set(name, '[redacted]');
+  }
+  return `${shaped.slice(0, question)}?${params.toString()}`;
+}
+
+/** How a request appears on its log lines (pino's `req` serializer): no headers, the URL redacted. */
+export const requestSerializer = (request: { method: string; url: string; id: string; ip?: string }) => ({
+  method: request.method,
+  url: redactUrl(request.url),
+  request_id: request.id,
+  remote_address: request.ip,
+});

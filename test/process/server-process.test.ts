@@ -79,6 +79,23 @@ describe(`the server as a real process (${TEST_DIALECT})`, () => {
     }
   });
 
+  it('rotate-signing-key makes a new key, retires the old one, and the server publishes both', async () => {
+    const first = await runCli(['rotate-signing-key'], env);
+    const second = await runCli(['rotate-signing-key'], env);
+    const kid = (output: string) => /^new signing key: (\S+)$/m.exec(output)?.[1];
+    expect(kid(first)).toMatch(/^sk_/);
+    expect(kid(second)).toMatch(/^sk_/);
+    expect(second).toContain(`retired: ${kid(first)}`);
+    const server = await startServer(env);
+    try {
+      const jwks = (await (await fetch(`${server.baseUrl}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+      expect(jwks.keys.map((key) => key.kid)).toEqual([kid(second), kid(first)]);
+    } finally {
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    }
+  });
+
   it("runs the seed page's curl example verbatim except for the host", async () => {
     const server = await startServer(env);
     try {

@@ -1,11 +1,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppDeps } from '../../app-context.js';
 import { SCOPES, fullOnly, userOnly } from '../../auth/scopes.js';
 import { principalOf, userOf } from '../../http/auth-gate.js';
 import { PageQuery, pageSchema } from '../../http/pagination.js';
 import { IdParams } from '../../http/schemas.js';
+import type { Clock } from '../../lib/clock.js';
 import type { ApiKeyStore } from './api-key-store.js';
 import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, RollApiKeyBody } from './api-key-schemas.js';
 import { createApiKeyService } from './api-key-service.js';
@@ -13,9 +13,9 @@ import { createApiKeyService } from './api-key-service.js';
 const tags = ['API keys'];
 const scopeHint = { scopes: `valid scopes: ${SCOPES.join(', ')}` };
 
-export function registerApiKeyRoutes(root: FastifyInstance, deps: AppDeps, keys: ApiKeyStore): void {
+export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKeyStore; clock: Clock }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createApiKeyService({ keys, clock: deps.clock });
+  const service = createApiKeyService(deps);
 
   app.get(
     '/api-keys',

@@ -1,7 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../../app-context.js';
+import type { Config } from '../../config.js';
 import { scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import type { TokenIssuer } from '../signing-keys/token-issuer.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { IdParams } from '../../http/schemas.js';
@@ -17,12 +18,12 @@ const optionalBody = async (request: { body: unknown }) => {
 };
 
 /** Registry tokens, dev credentials and the deploy script: everything `apps:deploy` hands to a pipeline or a developer. */
-export function registerAppCredentialRoutes(root: FastifyInstance, deps: AppDeps, issuer: TokenIssuer): void {
+export function registerAppCredentialRoutes(root: FastifyInstance, deps: ModuleDeps & { issuer: TokenIssuer; config: Pick<Config, 'publicUrl' | 'registryService'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createAppCredentialService({
     db: deps.database.db,
     clock: deps.clock,
-    issuer,
+    issuer: deps.issuer,
     publicUrl: deps.config.publicUrl,
     registryService: deps.config.registryService,
   });

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import { listKey, type ResponseCache } from '../../http/response-cache.js';
@@ -11,7 +11,8 @@ import { createAppService } from './app-service.js';
 
 const tags = ['Apps'];
 
-export function registerAppRoutes(root: FastifyInstance, deps: AppDeps, responses: ResponseCache): void {
+export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { responses: ResponseCache }): void {
+  const { responses } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createAppService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
   // Seed: apps:read "List and get applications, health checks"; apps:manage "Create, update, delete, restart applications".

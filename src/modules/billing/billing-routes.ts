@@ -1,9 +1,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppDeps } from '../../app-context.js';
+import type { Config } from '../../config.js';
 import { fullOnly, publicRoute, userOnly } from '../../auth/scopes.js';
 import { principalOf, userOf } from '../../http/auth-gate.js';
+import type { ModuleDeps } from '../module.js';
 import { Billing, ChangeSubscriptionBody, LocalPortalQuery, PortalSession, PortalSessionBody } from './billing-schemas.js';
 import { createBillingService } from './billing-service.js';
 import { createLocalPaymentProvider, LOCAL_PORTAL_PATH } from './local-payment-provider.js';
@@ -20,7 +21,7 @@ payment details, so there is nothing to manage here.</p>
 </body></html>
 `;
 
-export function registerBillingRoutes(root: FastifyInstance, deps: AppDeps): void {
+export function registerBillingRoutes(root: FastifyInstance, deps: Omit<ModuleDeps, 'driver'> & { config: Pick<Config, 'publicUrl'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const provider = createLocalPaymentProvider({ clock: deps.clock, publicUrl: deps.config.publicUrl });
   const service = createBillingService({ db: deps.database.db, clock: deps.clock, provider });

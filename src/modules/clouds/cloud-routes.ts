@@ -1,8 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import { listKey, type ResponseCache } from '../../http/response-cache.js';
@@ -12,7 +12,8 @@ import { createCloudService } from './cloud-service.js';
 
 const tags = ['Clouds'];
 
-export function registerCloudRoutes(root: FastifyInstance, deps: AppDeps, responses: ResponseCache): void {
+export function registerCloudRoutes(root: FastifyInstance, deps: Omit<ModuleDeps, 'driver'> & { encryptionKey: Buffer; responses: ResponseCache }): void {
+  const { responses } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createCloudService({ db: deps.database.db, clock: deps.clock, encryptionKey: deps.encryptionKey });
 

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import { listKey, type ResponseCache } from '../../http/response-cache.js';
@@ -11,7 +11,8 @@ import { createClusterService } from './cluster-service.js';
 
 const tags = ['Clusters'];
 
-export function registerClusterRoutes(root: FastifyInstance, deps: AppDeps, responses: ResponseCache): void {
+export function registerClusterRoutes(root: FastifyInstance, deps: ModuleDeps & { responses: ResponseCache }): void {
+  const { responses } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createClusterService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
   const read = { auth: scope('clusters:read') };

@@ -1,8 +1,9 @@
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../../app-context.js';
+import type { Config } from '../../config.js';
 import { scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { AppError } from '../../http/errors.js';
 import { pageSchema } from '../../http/pagination.js';
@@ -18,7 +19,7 @@ const tags = ['DAGs'];
 const noFiles = () => rejectFile('file', NO_FILES_MESSAGE);
 const notMultipart = () => new AppError('unsupported_media_type', 'Upload DAG files as multipart/form-data, one part named "file" per file.');
 
-export function registerDagRoutes(root: FastifyInstance, deps: AppDeps): void {
+export function registerDagRoutes(root: FastifyInstance, deps: ModuleDeps & { config: Pick<Config, 'dataDir'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createDagService({ db: deps.database.db, clock: deps.clock, driver: deps.driver, blobs: createBlobStore(deps.config.dataDir) });
 

@@ -1,8 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppDeps } from '../../app-context.js';
 import { userOnly } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import type { TokenIssuer } from '../signing-keys/token-issuer.js';
 import { userOf } from '../../http/auth-gate.js';
 import { notFound, validationFailed } from '../../http/errors.js';
@@ -30,7 +30,8 @@ const DataPlaneToken = Type.Object({
  * The handoff from the control plane to a cluster's data plane. User-only (seed: "data plane handoff
  * (needs user email)"): the data plane identifies people by email, which an API key does not have.
  */
-export function registerDataPlaneRoutes(root: FastifyInstance, deps: AppDeps, issuer: TokenIssuer): void {
+export function registerDataPlaneRoutes(root: FastifyInstance, deps: Pick<ModuleDeps, 'database'> & { issuer: TokenIssuer }): void {
+  const { issuer } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const clusters = createClusterRepo(deps.database.db);
 

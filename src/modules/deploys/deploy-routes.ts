@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import { IdParams } from '../../http/schemas.js';
@@ -10,7 +10,7 @@ import { createDeployService } from './deploy-service.js';
 
 const tags = ['Deploys'];
 
-export function registerDeployRoutes(root: FastifyInstance, deps: AppDeps): void {
+export function registerDeployRoutes(root: FastifyInstance, deps: ModuleDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createDeployService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
 

@@ -1,8 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { GithubIntegration, PutGithubIntegrationBody } from './github-schemas.js';
 import { createGithubService } from './github-service.js';
@@ -10,7 +10,7 @@ import { createGithubService } from './github-service.js';
 const tags = ['GitHub integration'];
 
 /** The account's one GitHub App installation (seed: clusters:write "Manage ... GitHub integration"). */
-export function registerGithubRoutes(root: FastifyInstance, deps: AppDeps): void {
+export function registerGithubRoutes(root: FastifyInstance, deps: Omit<ModuleDeps, 'driver'>): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createGithubService({ db: deps.database.db, clock: deps.clock });
 

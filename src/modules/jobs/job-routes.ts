@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import { IdParams } from '../../http/schemas.js';
@@ -11,9 +11,9 @@ import type { JobHandlerRegistry } from './job-types.js';
 
 const tags = ['Jobs'];
 
-export function registerJobRoutes(root: FastifyInstance, deps: AppDeps, handlers: JobHandlerRegistry): void {
+export function registerJobRoutes(root: FastifyInstance, deps: Omit<ModuleDeps, 'driver'> & { jobHandlers: JobHandlerRegistry }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createJobService({ db: deps.database.db, clock: deps.clock, handlers });
+  const service = createJobService({ db: deps.database.db, clock: deps.clock, handlers: deps.jobHandlers });
 
   app.get(
     '/jobs',

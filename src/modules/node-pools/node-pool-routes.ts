@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import { ClusterParams, CreateNodePoolBody, NodePool, NodePoolAccepted, NodePoolListQuery, PoolParams, ResizeNodePoolBody } from './node-pool-schemas.js';
@@ -9,7 +9,7 @@ import { createNodePoolService } from './node-pool-service.js';
 
 const tags = ['Node pools'];
 
-export function registerNodePoolRoutes(root: FastifyInstance, deps: AppDeps): void {
+export function registerNodePoolRoutes(root: FastifyInstance, deps: ModuleDeps): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createNodePoolService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
   const read = { auth: scope('clusters:read') };

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppDeps } from '../../app-context.js';
 import { scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import { IdParam, Timestamp } from '../../http/schemas.js';
@@ -44,7 +44,8 @@ const LogQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export function registerPodRoutes(root: FastifyInstance, deps: AppDeps, shutdown: AbortSignal): void {
+export function registerPodRoutes(root: FastifyInstance, deps: ModuleDeps & { shutdown: AbortSignal }): void {
+  const { shutdown } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const clusters = createClusterRepo(deps.database.db);
 

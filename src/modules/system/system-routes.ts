@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppDeps } from '../../app-context.js';
+import type { DatabaseHandle } from '../../db/database.js';
 import { SCOPE_DESCRIPTIONS, SCOPES, publicRoute, type Scope } from '../../auth/scopes.js';
 import type { RouteInventory } from '../../http/auth-gate.js';
 import { sendProblem } from '../../http/error-handler.js';
@@ -16,7 +16,8 @@ function endpointsFor(scope: Scope, routes: RouteInventory): string[] {
     .map(({ method, url }) => `${method} ${url}`);
 }
 
-export function registerSystemRoutes(root: FastifyInstance, deps: AppDeps, routes: RouteInventory, shutdown: AbortSignal): void {
+export function registerSystemRoutes(root: FastifyInstance, deps: { database: Pick<DatabaseHandle, 'ping' | 'kind'>; routes: RouteInventory; shutdown: AbortSignal }): void {
+  const { routes, shutdown } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
   app.get(

@@ -1,8 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppDeps } from '../../app-context.js';
+import type { Config } from '../../config.js';
 import { publicRoute, scope } from '../../auth/scopes.js';
+import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { IdParams, Timestamp } from '../../http/schemas.js';
 import { createTerminalService } from './terminal-service.js';
@@ -32,7 +33,7 @@ const RedeemedSession = Type.Object({
   account_id: Type.String(),
 });
 
-export function registerTerminalRoutes(root: FastifyInstance, deps: AppDeps): void {
+export function registerTerminalRoutes(root: FastifyInstance, deps: ModuleDeps & { pepper: Buffer; config: Pick<Config, 'publicUrl'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createTerminalService({
     db: deps.database.db,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactUrl } from './app.js';
+import { redactUrl } from './request-log.js';
 
 describe('redactUrl', () => {
   it('hides query values whose names look secret and keeps the rest', () => {

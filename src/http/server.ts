@@ -1,0 +1,80 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Config } from '../config.js';
+import { randomBase62 } from '../lib/ids.js';
+import { registerShutdownSignal } from './drain.js';
+import { registerErrorHandling, sendProblem } from './error-handler.js';
+import { AppError, refusalError } from './errors.js';
+import { principalLogFields, REDACTED_PATHS, requestSerializer } from './request-log.js';
+import { COMMON_HEADERS, registerResponseHeaders } from './response-headers.js';
+import { compileValidator } from './validation.js';
+
+export interface ServerOptions {
+  config: Pick<Config, 'logLevel'>;
+  /** Pino options; tests pass a stream to capture log lines. False: no logging. */
+  logger?: boolean | Record<string, unknown> | undefined;
+  /** Router-level refusals still answer credentials first (CONTRACT §2), so they need the authenticator. */
+  authenticate: Authenticator;
+}
+
+/**
+ * The HTTP server every route runs on, before any route exists: pino logging with secrets redacted and
+ * the caller named, request ids, size and time limits, JSON as the only body it parses, one problem+json
+ * for every error (router-level ones included), the common response headers, and the shutdown signal.
+ */
+export function createServer(options: ServerOptions): { app: FastifyInstance; shutdown: AbortSignal } {
+  const { authenticate } = options;
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: options.config.logLevel,
+            redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+            serializers: { req: requestSerializer },
+            mixin: principalLogFields,
+            ...(typeof options.logger === 'object' ? options.logger : {}),
+          },
+    genReqId: () => `req_${randomBase62(20)}`,
+    bodyLimit: 64 * 1024,
+    // While draining, requests arriving on open keep-alive connections are still served (with
+    // `Connection: close`): /healthz must stay 200 until exit and /readyz answer its own 503 (http/drain.ts).
+    return503OnClosing: false,
+    // Router-level refusals (malformed percent-encoding, over-long path segments) get the same
+    // problem+json — and still answer missing or invalid credentials first (CONTRACT §2 step 1–2).
+    frameworkErrors: (error, request, reply) => {
+      const detail = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is longer than any id.' : 'The URL is malformed.';
+      const malformed = new AppError('validation_failed', detail, { errors: [{ path: 'path', message: detail }] });
+      // Answered before any hook runs, so the headers of response-headers.ts are set here.
+      reply.headers(COMMON_HEADERS);
+      // Steps 1–2 still come first: a refused credential is answered, anyone else hears the URL is malformed.
+      authenticate(
+        request.headers.authorization,
+        (result) => sendProblem(reply, result.type === 'refusal' ? refusalError(result) : malformed),
+        () => sendProblem(reply, malformed),
+      );
+    },
+    // Slow clients may not hold sockets for minutes (Node's default header timeout is 60 s).
+    http: { headersTimeout: 10_000, requestTimeout: 60_000 },
+    routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 2000 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(compileValidator);
+  // JSON is the only request body we read; text/plain and the rest answer 415.
+  app.removeContentTypeParser('text/plain');
+  // An empty JSON body is no body (clients often send the header on bodiless POSTs); the rest is
+  // Fastify's own parser, which refuses __proto__ and constructor keys.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString();
+    if (text.trim() === '') return done(null, undefined);
+    return parseJson(request, text, done);
+  });
+  registerErrorHandling(app);
+  // Aborted when the app starts closing: readiness, keep-alive connections and log streams follow it.
+  const shutdown = registerShutdownSignal(app);
+  registerResponseHeaders(app, shutdown);
+  return { app, shutdown };
+}

@@ -1,0 +1,2 @@
+/** Cloud accounts: connected providers and their (write-only) credentials. */
+export { registerCloudRoutes as register } from './cloud-routes.js';
