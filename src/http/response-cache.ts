@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LruMap } from '../lib/lru.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -24,11 +24,12 @@ export const MAX_KEPT_BODY_CHARS = 64 * 1024;
  */
 export interface ResponseCache {
   /**
-   * Sends the JSON body for `key`: `produce`'s value serialized by the route's response schema, or the
-   * same bytes from an earlier request if the database has not changed since (sent at once, without a
-   * promise). A failure of `produce` goes to the error handler. The handler returns nothing.
+   * Sends the JSON body of a list: `produce`'s value serialized by the route's response schema, or the
+   * same bytes from an earlier request for the same route, account and validated query (listKey) if the
+   * database has not changed since (sent at once, without a promise). A failure of `produce` goes to the
+   * error handler. The handler returns nothing.
    */
-  send(reply: FastifyReply, key: string, produce: () => Promise<unknown>): void;
+  send(request: FastifyRequest, reply: FastifyReply, accountId: string, produce: () => Promise<unknown>): void;
 }
 
 interface KeptBody {
@@ -45,9 +46,10 @@ export function createResponseCache(changeStamp: (() => string) | undefined, cap
   const fail = (reply: FastifyReply) => (error: unknown) => reply.send(error instanceof Error ? error : new Error(String(error)));
 
   return {
-    send(reply, key, produce) {
+    send(request, reply, accountId, produce) {
       // Read before the rows are: a write racing the read leaves the entry under a stamp already gone.
       const stamp = changeStamp?.();
+      const key = listKey(request.routeOptions.url ?? request.url, accountId, request.query as Record<string, unknown>);
       if (stamp !== undefined) {
         const entry = kept.get(key);
         if (entry !== undefined && entry.stamp === stamp) {
@@ -67,7 +69,13 @@ export function createResponseCache(changeStamp: (() => string) | undefined, cap
   };
 }
 
-/** The cache key of a list: the route, the account and every query parameter that shapes the page. */
-export function listKey(route: string, accountId: string, parameters: ReadonlyArray<string | number | boolean | undefined>): string {
-  return JSON.stringify([route, accountId, ...parameters.map((value) => value ?? null)]);
+/**
+ * The cache key of a list: the route, the account, and the whole validated query (filters, limit with
+ * its default applied, cursor), in name order. Taken from the query itself rather than listed by each
+ * route, so a filter added to a route's schema is part of the key without anyone having to remember it.
+ */
+export function listKey(route: string, accountId: string, query: Readonly<Record<string, unknown>>): string {
+  const parts: unknown[] = [route, accountId];
+  for (const name of Object.keys(query).sort()) parts.push(name, query[name]);
+  return JSON.stringify(parts);
 }

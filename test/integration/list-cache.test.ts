@@ -46,23 +46,16 @@ interface Page<T> {
 }
 
 // SQLite keeps list bodies while the database is unchanged (http/response-cache.ts); PostgreSQL keeps
-// none. The same answers are required from both: only the number of reads differs.
-describe(`list responses are never older than the last write (${TEST_DIALECT})`, () => {
+// none. The same answers are required from both: only the number of reads differs. Every case builds its
+// own account and clusters, and the cases run in a random order, so none leans on another's writes.
+describe(`list responses are never older than the last write (${TEST_DIALECT})`, { shuffle: true }, () => {
   const clusterReads = new TableReads('clusters');
   let h: Harness;
-  let owner: Account;
-  let neighbour: Account;
   /** A second connection (SQLite) or pool (PostgreSQL) of its own: writes the app does not make. */
   let elsewhere: DatabaseHandle;
-  let first: string;
-  let second: string;
-  let firstCloud: string;
-  let secondCloud: string;
 
   beforeAll(async () => {
     h = await startHarness({ runJobs: true, plugins: [clusterReads] });
-    owner = await h.newAccount();
-    neighbour = await h.newAccount();
     elsewhere = openDatabase(h.deps.config.database);
   });
   afterAll(async () => {
@@ -80,17 +73,28 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
   const clusters = async (account: Account, query = '') => (await get<Page<ClusterItem>>(account, `/clusters${query}`)).body;
   const renameElsewhere = (id: string, name: string) => elsewhere.db.updateTable('clusters').set({ name }).where('id', '=', id).execute();
 
+  /** A new account with two running clusters, each on a cloud of its own: `first` older than `second`. */
+  async function twoClusters() {
+    const owner = await h.newAccount();
+    const first = await createCluster(h, owner, { name: 'first', wait: true });
+    const second = await createCluster(h, owner, { name: 'second', wait: true });
+    expect((await clusters(owner)).data.map((cluster) => cluster.id)).toEqual([second.clusterId, first.clusterId]);
+    return { owner, first: first.clusterId, second: second.clusterId, firstCloud: first.cloudId, secondCloud: second.cloudId };
+  }
+
   it('follows a cluster from its creation through its job to running, as the job runner writes it', async () => {
+    const owner = await h.newAccount();
     expect((await clusters(owner)).data).toEqual([]);
-    ({ clusterId: first, cloudId: firstCloud } = await createCluster(h, owner, { name: 'first' }));
-    expect((await clusters(owner)).data.map((cluster) => [cluster.id, cluster.status])).toEqual([[first, 'provisioning']]);
+    const { clusterId } = await createCluster(h, owner, { name: 'first' });
+    expect((await clusters(owner)).data.map((cluster) => [cluster.id, cluster.status])).toEqual([[clusterId, 'provisioning']]);
     // Written in the background by the job, not by a request: a list kept past that write never turns running.
     await waitFor(async () => ((await clusters(owner)).data[0]?.status === 'running' ? true : undefined), 15_000);
-    ({ clusterId: second, cloudId: secondCloud } = await createCluster(h, owner, { name: 'second', wait: true }));
-    expect((await clusters(owner)).data.map((cluster) => cluster.id)).toEqual([second, first]);
+    const second = await createCluster(h, owner, { name: 'second', wait: true });
+    expect((await clusters(owner)).data.map((cluster) => cluster.id)).toEqual([second.clusterId, clusterId]);
   });
 
   it('reads the rows again only after a write (SQLite); on PostgreSQL on every request', async () => {
+    const { owner, first } = await twoClusters();
     const warm = await get<Page<ClusterItem>>(owner, '/clusters');
     clusterReads.count = 0;
     for (let i = 0; i < 5; i++) expect((await get<Page<ClusterItem>>(owner, '/clusters')).raw).toBe(warm.raw);
@@ -105,6 +109,7 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
   });
 
   it('sees a commit by another connection to the database within the bound', async () => {
+    const { owner, first } = await twoClusters();
     await clusters(owner);
     await renameElsewhere(first, 'renamed-elsewhere');
     // SQLite: OTHER_COMMITS_CHECK_MS; PostgreSQL keeps nothing, so at once.
@@ -113,6 +118,7 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
   });
 
   it('does not keep a page past a write that lands while the page is being read', async () => {
+    const { owner, first } = await twoClusters();
     // A write through the API first, so the next list reads its rows rather than using a kept page.
     const patched = await h.inject({ method: 'PATCH', url: `/clusters/${first}`, headers: owner.auth, payload: { name: 'before-race' } });
     expect(patched.statusCode, patched.body).toBe(200);
@@ -131,6 +137,7 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
   });
 
   it('never shows, now or later, a row written by a transaction that rolled back', async () => {
+    const { owner, first } = await twoClusters();
     const before = await get<Page<ClusterItem>>(owner, '/clusters');
     let during: Promise<{ body: Page<ClusterItem>; raw: string }> | null = null;
     await expect(
@@ -149,6 +156,8 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
   });
 
   it('never hands one account, filter or page the body of another', async () => {
+    const { owner, first, second, firstCloud, secondCloud } = await twoClusters();
+    const neighbour = await h.newAccount();
     await clusters(owner);
     expect((await clusters(neighbour)).data).toEqual([]);
     expect((await clusters(owner, '?status=deleted')).data).toEqual([]);
@@ -160,6 +169,9 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
     expect(page2).toMatchObject({ data: [{ id: first }], next_cursor: null });
     expect((await clusters(owner, `?cloud_id=${firstCloud}`)).data.map((cluster) => cluster.id)).toEqual([first]);
     expect((await clusters(owner, `?cloud_id=${secondCloud}`)).data.map((cluster) => cluster.id)).toEqual([second]);
+    // The same query with its parameters in another order is the same page.
+    expect((await clusters(owner, `?status=running&cloud_id=${firstCloud}`)).data.map((cluster) => cluster.id)).toEqual([first]);
+    expect((await clusters(owner, `?cloud_id=${firstCloud}&status=running`)).data.map((cluster) => cluster.id)).toEqual([first]);
     // The same filter asked again after a write in another account still answers for its own account.
     await createCluster(h, neighbour, { name: 'neighbours' });
     expect((await clusters(owner)).data.map((cluster) => cluster.id)).toEqual([second, first]);
@@ -167,6 +179,7 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
   });
 
   it('answers a bad cursor with 400 every time, and keeps serving the list', async () => {
+    const { owner } = await twoClusters();
     for (let i = 0; i < 2; i++) {
       const response = await h.inject({ method: 'GET', url: '/clusters?cursor=not-a-cursor', headers: owner.auth });
       expect(response.statusCode).toBe(400);
@@ -176,6 +189,7 @@ describe(`list responses are never older than the last write (${TEST_DIALECT})`,
   });
 
   it('shows clouds and apps written since the last list', async () => {
+    const { owner, first, second } = await twoClusters();
     const cloudNames = async (query = '') => (await get<Page<{ name: string }>>(owner, `/clouds${query}`)).body.data.map((cloud) => cloud.name);
     const known = await cloudNames();
     await createCloud(h, owner, 'late-cloud');

@@ -4,7 +4,7 @@ import { scope } from '../../auth/scopes.js';
 import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
-import { listKey, type ResponseCache } from '../../http/response-cache.js';
+import type { ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
 import { App, AppAccepted, AppHealth, AppListQuery, CreateAppBody, UpdateAppBody } from './app-schemas.js';
 import { createAppService } from './app-service.js';
@@ -25,7 +25,7 @@ export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { re
     (request, reply) => {
       const { accountId } = principalOf(request);
       const { query } = request;
-      responses.send(reply, listKey('apps', accountId, [query.cluster_id, query.type, query.status, query.limit, query.cursor]), () => service.list(accountId, query));
+      responses.send(request, reply, accountId, () => service.list(accountId, query));
     },
   );
 

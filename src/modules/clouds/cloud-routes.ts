@@ -5,7 +5,7 @@ import { scope } from '../../auth/scopes.js';
 import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
-import { listKey, type ResponseCache } from '../../http/response-cache.js';
+import type { ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
 import { Cloud, CloudListQuery, CreateCloudBody, UpdateCloudBody } from './cloud-schemas.js';
 import { createCloudService } from './cloud-service.js';
@@ -23,7 +23,7 @@ export function registerCloudRoutes(root: FastifyInstance, deps: Omit<ModuleDeps
     (request, reply) => {
       const { accountId } = principalOf(request);
       const { query } = request;
-      responses.send(reply, listKey('clouds', accountId, [query.provider, query.limit, query.cursor]), () => service.list(accountId, query));
+      responses.send(request, reply, accountId, () => service.list(accountId, query));
     },
   );
 

@@ -4,7 +4,7 @@ import { scope } from '../../auth/scopes.js';
 import type { ModuleDeps } from '../module.js';
 import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
-import { listKey, type ResponseCache } from '../../http/response-cache.js';
+import type { ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
 import { Cluster, ClusterAccepted, ClusterListQuery, CreateClusterBody, UpdateClusterBody, UpgradeClusterBody } from './cluster-schemas.js';
 import { createClusterService } from './cluster-service.js';
@@ -24,7 +24,7 @@ export function registerClusterRoutes(root: FastifyInstance, deps: ModuleDeps & 
     (request, reply) => {
       const { accountId } = principalOf(request);
       const { query } = request;
-      responses.send(reply, listKey('clusters', accountId, [query.status, query.cloud_id, query.limit, query.cursor]), () => service.list(accountId, query));
+      responses.send(request, reply, accountId, () => service.list(accountId, query));
     },
   );
 
