@@ -461,7 +461,8 @@ describe(`authentication (${TEST_DIALECT})`, () => {
 
       const address = await listen(h);
       const status = await rawGet(address, '/me', { authorization: `Bearer ${big}` });
-      expect([401, 431]).toContain(status);
+      // Node refuses headers over its 16 KiB limit before the request reaches the app.
+      expect(status).toBe(431);
       expect(await rawGet(address, '/me', user.auth)).toBe(200);
     });
   });
