@@ -60,7 +60,7 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
 
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
   // The common headers come from the onSend hook (response-headers.ts), like every other response's;
-  // router-level errors, answered where no hook runs, add them themselves (app.ts).
+  // router-level errors, answered where no hook runs, add them themselves (server.ts).
   for (const name in error.headers) reply.header(name, error.headers[name]);
   // Already JSON text with its content type set: Fastify sends it without serializing again.
   return reply.code(error.status).type('application/problem+json').send(renderProblem(error, String(reply.request.id)));

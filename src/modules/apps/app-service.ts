@@ -82,8 +82,7 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
     const steps = driver.steps({ kind: type, cluster: await loadClusterSpec(db, app.cluster_id), app: toAppSpec(app) });
     const started = await startJob({
       type,
-      accountId: principal.accountId,
-      createdBy: principalId(principal),
+      principal,
       resource: { type: 'app', id: app.id },
       clusterId: app.cluster_id,
       claim: async (trx, job) => {
@@ -143,8 +142,7 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
           const steps = driver.steps({ kind: 'app.deploy', cluster: await loadClusterSpec(db, cluster.id), app: { ...toAppSpec(row), image: null }, image });
           const started = await startJob({
             type: 'app.deploy',
-            accountId: principal.accountId,
-            createdBy: principalId(principal),
+            principal,
             resource: { type: 'app', id: row.id },
             clusterId: cluster.id,
             claim: async (trx, job) => {

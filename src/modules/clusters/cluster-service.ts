@@ -1,5 +1,4 @@
 import type { Principal } from '../../auth/principal.js';
-import { principalId } from '../../auth/principal.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
 import type { AppError } from '../../http/errors.js';
 import { conflict, notFound, validationFailed } from '../../http/errors.js';
@@ -10,6 +9,7 @@ import { newId } from '../../lib/ids.js';
 import { checkRegion, type Provider } from '../clouds/cloud-credentials.js';
 import { createCloudRepo } from '../clouds/cloud-repo.js';
 import { createJobStarter, type StartedJob } from '../jobs/job-starter.js';
+import type { JobInputs } from '../jobs/job-types.js';
 import { markPoolsDeleting } from '../node-pools/node-pool-repo.js';
 import { createClusterRepo, loadClusterSpec, type ClusterRow, type ClusterStatus } from './cluster-repo.js';
 import { DEFAULT_KUBERNETES_VERSION, upgradeProblem } from './kubernetes-versions.js';
@@ -67,6 +67,32 @@ export function createClusterService(deps: ClusterServiceDeps) {
   /** Reads the cluster back inside the job's transaction. */
   const readBack = (principal: Principal, id: string) => (trx: Db) => mustGet(principal.accountId, id, trx);
 
+  /**
+   * Starts a job on an existing cluster: claims it (from one of `allowed` into `status`), then `plan`
+   * writes what else the operation needs and returns the job's input, in the job's transaction; 409 when
+   * another job or the cluster's status is in the way.
+   */
+  async function startClusterJob<T extends 'cluster.upgrade' | 'cluster.destroy'>(
+    principal: Principal,
+    cluster: ClusterRow,
+    job: { type: T; verb: string; allowed: readonly ClusterStatus[]; status: ClusterStatus; steps: readonly string[] },
+    plan: (trx: Db, now: string) => Promise<JobInputs[T]>,
+  ) {
+    const started = await startJob({
+      type: job.type,
+      principal,
+      resource: { type: 'cluster', id: cluster.id },
+      clusterId: cluster.id,
+      claim: async (trx, { id, now }) => {
+        const claimed = await repo.claimForJob(trx, principal.accountId, cluster.id, id, job.allowed, { status: job.status, status_reason: null, updated_at: now });
+        return claimed ? { input: await plan(trx, now), steps: job.steps } : null;
+      },
+      readBack: readBack(principal, cluster.id),
+    });
+    if (started === null) throw busyConflict(await mustGet(principal.accountId, cluster.id), job.verb, job.allowed);
+    return accepted(started);
+  }
+
   return {
     async create(
       principal: Principal,
@@ -86,8 +112,7 @@ export function createClusterService(deps: ClusterServiceDeps) {
       try {
         const started = await startJob({
           type: 'cluster.create',
-          accountId: principal.accountId,
-          createdBy: principalId(principal),
+          principal,
           resource: { type: 'cluster', id },
           clusterId: id,
           // The cluster is born held by its create job.
@@ -151,47 +176,24 @@ export function createClusterService(deps: ClusterServiceDeps) {
       const cluster = await mustGet(principal.accountId, id);
       const problem = upgradeProblem(cluster.kubernetes_version, toVersion);
       if (problem) throw validationFailed([{ path: 'kubernetes_version', message: problem }]);
-      const allowed: ClusterStatus[] = ['running'];
       const steps = driver.steps({ kind: 'cluster.upgrade', cluster: await loadClusterSpec(db, id), toVersion });
-      const started = await startJob({
-        type: 'cluster.upgrade',
-        accountId: principal.accountId,
-        createdBy: principalId(principal),
-        resource: { type: 'cluster', id },
-        clusterId: id,
-        claim: async (trx, job) => {
-          if (!(await repo.claimForJob(trx, principal.accountId, id, job.id, allowed, { status: 'upgrading', status_reason: null, updated_at: job.now }))) return null;
-          return { input: { kubernetes_version: toVersion, previous_status: cluster.status }, steps };
-        },
-        readBack: readBack(principal, id),
-      });
-      if (started === null) throw busyConflict(await mustGet(principal.accountId, id), 'upgrade', allowed);
-      return accepted(started);
+      return startClusterJob(principal, cluster, { type: 'cluster.upgrade', verb: 'upgrade', allowed: ['running'], status: 'upgrading', steps }, async () => ({
+        kubernetes_version: toVersion,
+        previous_status: cluster.status,
+      }));
     },
 
     async destroy(principal: Principal, id: string) {
       const cluster = await mustGet(principal.accountId, id);
-      const allowed: ClusterStatus[] = ['running', 'failed'];
       const steps = driver.steps({ kind: 'cluster.destroy', cluster: await loadClusterSpec(db, id) });
-      const started = await startJob({
-        type: 'cluster.destroy',
-        accountId: principal.accountId,
-        createdBy: principalId(principal),
-        resource: { type: 'cluster', id },
-        clusterId: id,
-        claim: async (trx, job) => {
-          if (!(await repo.claimForJob(trx, principal.accountId, id, job.id, allowed, { status: 'deleting', status_reason: null, updated_at: job.now }))) return null;
-          // Applications run on the cluster: they are deleted first, on purpose, not swept away with it.
-          const apps = await repo.liveAppCount(trx, id);
-          if (apps > 0) throw conflict(`Cluster ${id} still runs ${apps} application(s); delete them first.`, { apps });
-          // Each pool's status is kept: a destroy canceled or failed before it removed the pools puts them back.
-          const poolStatuses = await markPoolsDeleting(trx, id, job.now);
-          return { input: { previous_status: cluster.status, pool_statuses: poolStatuses }, steps };
-        },
-        readBack: readBack(principal, id),
+      const job = { type: 'cluster.destroy', verb: 'destroy', allowed: ['running', 'failed'], status: 'deleting', steps } as const;
+      return startClusterJob(principal, cluster, job, async (trx, now) => {
+        // Applications run on the cluster: they are deleted first, on purpose, not swept away with it.
+        const apps = await repo.liveAppCount(trx, id);
+        if (apps > 0) throw conflict(`Cluster ${id} still runs ${apps} application(s); delete them first.`, { apps });
+        // Each pool's status is kept: a destroy canceled or failed before it removed the pools puts them back.
+        return { previous_status: cluster.status, pool_statuses: await markPoolsDeleting(trx, id, now) };
       });
-      if (started === null) throw busyConflict(await mustGet(principal.accountId, id), 'destroy', allowed);
-      return accepted(started);
     },
 
     mustGet,

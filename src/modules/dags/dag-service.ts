@@ -86,8 +86,7 @@ export function createDagService(deps: { db: Db; clock: Clock; driver: InfraDriv
       try {
         const started = await startJob({
           type: 'dag.sync',
-          accountId: principal.accountId,
-          createdBy: principalId(principal),
+          principal,
           resource: { type: 'dag_bundle', id },
           clusterId: app.cluster_id,
           claim: async (trx, job) => {

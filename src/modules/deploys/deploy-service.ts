@@ -128,8 +128,7 @@ export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraD
     let deployId = '';
     const work = startJob({
       type: 'app.deploy',
-      accountId: principal.accountId,
-      createdBy: principalId(principal),
+      principal,
       resource: { type: 'app', id: app.id },
       clusterId: app.cluster_id,
       async claim(trx, job) {

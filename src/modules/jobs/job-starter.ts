@@ -1,3 +1,4 @@
+import { principalId, type Principal } from '../../auth/principal.js';
 import type { Db } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
@@ -13,9 +14,8 @@ export interface JobPlan<T extends JobType> {
 
 export interface JobRequest<T extends JobType, R> {
   type: T;
-  accountId: string;
-  /** Who asked: a user id or an API key id. */
-  createdBy: string;
+  /** Who asked: the job is in their account, and created by them (a user id or an API key id). */
+  principal: Principal;
   resource: { type: JobResourceType; id: string };
   clusterId: string | null;
   /**
@@ -52,13 +52,13 @@ export function createJobStarter(deps: { db: Db; clock: Clock }) {
       if (plan === null) return null;
       const queued = await jobs.enqueue(trx, {
         id,
-        accountId: request.accountId,
+        accountId: request.principal.accountId,
         type: request.type,
         resourceType: request.resource.type,
         resourceId: request.resource.id,
         clusterId: request.clusterId,
         input: plan.input,
-        createdBy: request.createdBy,
+        createdBy: principalId(request.principal),
         steps: plan.steps,
         now,
       });

@@ -1,5 +1,4 @@
 import type { Principal } from '../../auth/principal.js';
-import { principalId } from '../../auth/principal.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
 import { conflict, notFound, validationFailed, type FieldError } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
@@ -90,8 +89,7 @@ export function createNodePoolService(deps: { db: Db; clock: Clock; driver: Infr
     const steps = driver.steps(job.operation);
     const started = await startJob({
       type: job.type,
-      accountId: principal.accountId,
-      createdBy: principalId(principal),
+      principal,
       resource: { type: 'node_pool', id: poolId },
       clusterId,
       claim: async (trx, { id, now }) => {
