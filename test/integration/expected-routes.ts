@@ -3,7 +3,13 @@
  * (shared/seed/api-key-scopes.md) and CONTRACT §2/§5. It is deliberately NOT derived from src/: a wrong
  * scope catalogue, a wrong route declaration or a wrong decision function in the server must make the
  * scope matrix and the route inventory fail.
+ *
+ * It also holds how to build a well-formed request to each route (ids for its path, a body that passes
+ * validation), so every suite driven by the table (scope matrix, tenancy, the negative suite) reaches a
+ * new route the moment it is added here, or fails loudly when it cannot.
  */
+
+import { multipartBody } from '../helpers/dags-archives.js';
 
 /** The eight scopes of the seed's "Available scopes" table, in its order. */
 export type ScopeName =
@@ -199,3 +205,166 @@ export function toOpenApiPath(fastifyPath: string): string {
 }
 
 export const routeKey = (method: string, path: string): string => `${method.toUpperCase()} ${path}`;
+
+// ---------------------------------------------------------------------------------------------------
+// Requests: the ids a path names and a body that passes validation, for every route of the table.
+// ---------------------------------------------------------------------------------------------------
+
+/** One id of every kind a path in the table can name. */
+export interface Ids {
+  key: string;
+  cloud: string;
+  cluster: string;
+  pool: string;
+  pod: string;
+  job: string;
+  app: string;
+  deploy: string;
+}
+
+export type IdKind = keyof Ids;
+
+/** Well-formed ids (prefix + 25 base62 characters) that name nothing, and a valid pod name no cluster runs. */
+export const MISSING_IDS: Readonly<Ids> = {
+  key: 'key_0000000000000000000000000',
+  cloud: 'cld_0000000000000000000000000',
+  cluster: 'cls_0000000000000000000000000',
+  pool: 'np_0000000000000000000000000',
+  pod: 'no-such-pod',
+  job: 'job_0000000000000000000000000',
+  app: 'app_0000000000000000000000000',
+  deploy: 'dep_0000000000000000000000000',
+};
+
+/** `{id}` names the resource of the path's first segment (`/clusters/{id}/...` → a cluster). */
+const ID_KIND_BY_RESOURCE = new Map<string, IdKind>([
+  ['api-keys', 'key'],
+  ['clouds', 'cloud'],
+  ['clusters', 'cluster'],
+  ['jobs', 'job'],
+  ['apps', 'app'],
+]);
+
+/** Every other parameter names one kind wherever it appears. */
+const ID_KIND_BY_PARAMETER = new Map<string, IdKind>([
+  ['pool', 'pool'],
+  ['pod', 'pod'],
+  ['deploy', 'deploy'],
+]);
+
+const PARAMETER = /\{([^{}]*)\}/g;
+
+export const hasPathParameters = (route: ExpectedRoute): boolean => route.path.includes('{');
+
+/**
+ * The id kind of each `{...}` in `path`, in order. A parameter (or a resource for `{id}`) this file
+ * does not know throws: a new route with a new kind of id must be taught here, never skipped quietly.
+ */
+export function pathIdKinds(path: string): IdKind[] {
+  const resource = path.split('/')[1] ?? '';
+  return [...path.matchAll(PARAMETER)].map(([, name = '']) => {
+    const kind = name === 'id' ? ID_KIND_BY_RESOURCE.get(resource) : ID_KIND_BY_PARAMETER.get(name);
+    if (kind === undefined) {
+      const what = name === 'id' ? `{id} under /${resource}` : `{${name}}`;
+      throw new Error(`${path}: no id kind for ${what}; add it to expected-routes.ts (ID_KIND_BY_RESOURCE / ID_KIND_BY_PARAMETER)`);
+    }
+    return kind;
+  });
+}
+
+/** `path` with each parameter replaced by the id of its kind from `ids`; throws on a parameter it cannot fill. */
+export function fillPath(path: string, ids: Readonly<Ids>): string {
+  const kinds = pathIdKinds(path);
+  let index = 0;
+  const filled = path.replace(PARAMETER, () => ids[kinds[index++] as IdKind]);
+  if (/[{}]/.test(filled)) throw new Error(`${path}: a malformed parameter is left in ${filled}`);
+  return filled;
+}
+
+/** The URL a request to `route` goes to: its path filled with `ids`, plus the query the table gives it. */
+export function routeUrl(route: ExpectedRoute, ids: Readonly<Ids>): string {
+  return `${fillPath(route.path, ids)}${route.query ? `?${route.query}` : ''}`;
+}
+
+/** A request body as app.inject takes it: a JSON object, or bytes with the content type they need. */
+export interface RequestBody {
+  payload: Record<string, unknown> | Buffer;
+  headers: Record<string, string>;
+}
+
+const json = (payload: Record<string, unknown>): RequestBody => ({ payload, headers: {} });
+
+/**
+ * AWS's documented example key pair (the same as fixtures.ts's AWS_CREDENTIALS), written out here because
+ * fixtures.ts reaches the server through harness.ts, and this file imports nothing of the server.
+ */
+const EXAMPLE_AWS_CREDENTIALS = { access_key_id: 'AKIAIOSFODNN7EXAMPLE', secret_access_key: 'wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEYab' };
+
+/** Writes that take no body: the id in the path is the whole request. */
+const WRITES_WITHOUT_BODY = new Set([
+  'DELETE /api-keys/{id}',
+  'DELETE /clouds/{id}',
+  'DELETE /clusters/{id}',
+  'DELETE /clusters/{id}/node-pools/{pool}',
+  'POST /jobs/{id}/cancel',
+  'DELETE /apps/{id}',
+  'POST /apps/{id}/restart',
+  'DELETE /integrations/github',
+]);
+
+/**
+ * A body that would succeed if the gate and the lookup let it through (undefined for reads and for
+ * writes without a body). Refused requests carry these, so a leak in the gate or in tenancy shows up as
+ * a changed row, and an answer is decided by the gate or the lookup, never by validation.
+ * A write route with no entry here throws, so a new one cannot be sent without a body by accident.
+ */
+export function validBody(route: ExpectedRoute, ids: Readonly<Ids>): RequestBody | undefined {
+  const key = routeKey(route.method, route.path);
+  if (route.method === 'GET' || WRITES_WITHOUT_BODY.has(key)) return undefined;
+  switch (key) {
+    case 'POST /api-keys':
+      return json({ name: 'escalation-attempt', scopes: ['full'] });
+    case 'POST /api-keys/{id}/roll':
+      return json({ expires_in_seconds: 0 });
+    case 'POST /clouds':
+      return json({ name: 'leaked-cloud', provider: 'aws', region: 'us-east-1', credentials: EXAMPLE_AWS_CREDENTIALS });
+    case 'PATCH /clouds/{id}':
+      return json({ name: 'renamed-cloud' });
+    case 'POST /clusters':
+      return json({ name: 'leaked-cluster', cloud_id: ids.cloud });
+    case 'PATCH /clusters/{id}':
+      return json({ name: 'renamed-cluster' });
+    case 'POST /clusters/{id}/upgrade':
+      return json({ kubernetes_version: '1.33' });
+    case 'POST /clusters/{id}/node-pools':
+      return json({ name: 'leaked-pool', instance_type: 'm6i.large', min_size: 1, max_size: 3, desired_size: 1 });
+    case 'PATCH /clusters/{id}/node-pools/{pool}':
+      return json({ desired_size: 2 });
+    case 'POST /apps':
+      return json({ name: 'leaked-app', cluster_id: ids.cluster, type: 'service' });
+    case 'PATCH /apps/{id}':
+      return json({ name: 'renamed-app' });
+    case 'POST /apps/{id}/deploys':
+      return json({ image: 'registry.example.com/team/leaked:v2' });
+    case 'POST /apps/{id}/dags': {
+      // The upload reads multipart only: a JSON body is refused with 415 by its content-type parser, after
+      // the gate but before the lookup. One real DAG file lets the lookup (or the upload itself) decide.
+      const form = multipartBody([{ filename: 'dags/leaked.py', data: "from airflow import DAG\n\nwith DAG('leaked') as dag:\n    pass\n" }]);
+      return { payload: form.payload, headers: form.headers };
+    }
+    case 'POST /apps/{id}/registry-token':
+    case 'POST /apps/{id}/dev-credentials':
+    case 'POST /clusters/{id}/terminal':
+    case 'POST /clusters/{id}/data-plane-token':
+    case 'POST /billing/portal-session':
+      return json({});
+    case 'POST /terminal-sessions/redeem':
+      return json({ token: 'not-a-terminal-token' });
+    case 'PUT /integrations/github':
+      return json({ installation_id: 12345, repository: 'acme/dags', branch: 'main', dag_path: 'dags/' });
+    case 'POST /billing/subscription':
+      return json({ plan: 'team' });
+    default:
+      throw new Error(`${key}: no valid body; add one to validBody in expected-routes.ts (or to WRITES_WITHOUT_BODY)`);
+  }
+}

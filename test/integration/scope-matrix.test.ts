@@ -1,15 +1,20 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AWS_CREDENTIALS, createCluster, waitForJob } from '../helpers/fixtures.js';
+import { createCluster, waitForJob } from '../helpers/fixtures.js';
 import { startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import {
   describeAuth,
   EXPECTED_ROUTES,
   expectedForKey,
+  hasPathParameters,
   KEY_SCOPE_SETS,
+  MISSING_IDS,
   routeKey,
+  routeUrl,
+  validBody,
   type ExpectedKeyOutcome,
   type ExpectedRoute,
+  type Ids,
   type KeyScopeSet,
 } from './expected-routes.js';
 
@@ -21,79 +26,12 @@ import {
 
 type IdVariant = 'real' | 'missing' | 'none';
 
-interface Ids {
-  key: string;
-  cloud: string;
-  cluster: string;
-  pool: string;
-  pod: string;
-  job: string;
-  app: string;
-  deploy: string;
-}
-
-/** Well-formed ids (prefix + 25 base62 characters) that name nothing. */
-const MISSING: Ids = {
-  key: 'key_0000000000000000000000000',
-  cloud: 'cld_0000000000000000000000000',
-  cluster: 'cls_0000000000000000000000000',
-  pool: 'np_0000000000000000000000000',
-  pod: 'no-such-pod',
-  job: 'job_0000000000000000000000000',
-  app: 'app_0000000000000000000000000',
-  deploy: 'dep_0000000000000000000000000',
-};
-
 const NODE_POOL_BODY = { name: 'workers', instance_type: 'm6i.large', min_size: 1, max_size: 3, desired_size: 1 };
 
 /**
- * Bodies that would succeed if the gate let them through. Refused requests carry these, so a leak in
- * the gate would show up as a changed row count or resource.
+ * Not a JSON object: every body schema rejects it with 400 (the DAG upload's parser with 415), so an
+ * allowed request changes nothing. Refused requests carry validBody's bodies instead, which would succeed.
  */
-function validBody(key: string, real: Ids): Record<string, unknown> | undefined {
-  switch (key) {
-    case 'POST /api-keys':
-      return { name: 'escalation-attempt', scopes: ['full'] };
-    case 'POST /api-keys/{id}/roll':
-      return { expires_in_seconds: 0 };
-    case 'POST /clouds':
-      return { name: 'leaked-cloud', provider: 'aws', region: 'us-east-1', credentials: AWS_CREDENTIALS };
-    case 'PATCH /clouds/{id}':
-      return { name: 'renamed-cloud' };
-    case 'POST /clusters':
-      return { name: 'leaked-cluster', cloud_id: real.cloud };
-    case 'PATCH /clusters/{id}':
-      return { name: 'renamed-cluster' };
-    case 'POST /clusters/{id}/upgrade':
-      return { kubernetes_version: '1.33' };
-    case 'POST /clusters/{id}/node-pools':
-      return { ...NODE_POOL_BODY, name: 'leaked-pool' };
-    case 'PATCH /clusters/{id}/node-pools/{pool}':
-      return { desired_size: 2 };
-    case 'POST /apps':
-      return { name: 'leaked-app', cluster_id: real.cluster, type: 'service' };
-    case 'PATCH /apps/{id}':
-      return { name: 'renamed-app' };
-    case 'POST /apps/{id}/deploys':
-      return { image: 'registry.example.com/team/leaked:v2' };
-    case 'POST /apps/{id}/registry-token':
-    case 'POST /apps/{id}/dev-credentials':
-    case 'POST /clusters/{id}/terminal':
-    case 'POST /clusters/{id}/data-plane-token':
-    case 'POST /billing/portal-session':
-      return {};
-    case 'POST /terminal-sessions/redeem':
-      return { token: 'not-a-terminal-token' };
-    case 'PUT /integrations/github':
-      return { installation_id: 12345, repository: 'acme/dags', branch: 'main', dag_path: 'dags/' };
-    case 'POST /billing/subscription':
-      return { plan: 'team' };
-    default:
-      return undefined;
-  }
-}
-
-/** Not a JSON object: every body schema rejects it with 400, so an allowed request changes nothing. */
 const INVALID_BODY: string[] = ['not', 'an', 'object'];
 
 /**
@@ -113,20 +51,8 @@ const WITHOUT_BODY_TO_REJECT = new Set([
 // 415: a JSON body sent to the multipart DAG upload is refused after the gate let it through.
 const ALLOWED_STATUSES = [200, 201, 202, 204, 400, 404, 409, 415];
 
-const hasParams = (route: ExpectedRoute): boolean => route.path.includes('{');
-
-function fillPath(path: string, ids: Ids): string {
-  const resource = path.split('/')[1];
-  const idFor: Record<string, string> = { 'api-keys': ids.key, clouds: ids.cloud, clusters: ids.cluster, jobs: ids.job, apps: ids.app };
-  return path
-    .replace('{id}', idFor[resource ?? ''] ?? 'unknown-resource')
-    .replace('{pool}', ids.pool)
-    .replace('{pod}', ids.pod)
-    .replace('{deploy}', ids.deploy);
-}
-
 function variantsFor(route: ExpectedRoute, allowed: boolean): IdVariant[] {
-  if (!hasParams(route)) return ['none'];
+  if (!hasPathParameters(route)) return ['none'];
   if (allowed && WITHOUT_BODY_TO_REJECT.has(routeKey(route.method, route.path))) return ['missing'];
   return ['real', 'missing'];
 }
@@ -253,15 +179,14 @@ describe(`scope matrix (${TEST_DIALECT})`, () => {
   }
 
   async function send(route: ExpectedRoute, variant: IdVariant, authorization: string, bodyKind: 'valid' | 'invalid'): Promise<LightMyRequestResponse> {
-    const ids = variant === 'missing' ? MISSING : real;
-    const key = routeKey(route.method, route.path);
-    const body = validBody(key, real);
-    const payload = body === undefined ? undefined : bodyKind === 'valid' ? body : INVALID_BODY;
+    const ids = variant === 'missing' ? MISSING_IDS : real;
+    const body = validBody(route, real);
+    const sent = body === undefined ? undefined : bodyKind === 'valid' ? body : { payload: INVALID_BODY, headers: {} };
     return h.inject({
       method: route.method,
-      url: `${fillPath(route.path, ids)}${route.query ? `?${route.query}` : ''}`,
-      headers: { authorization },
-      ...(payload === undefined ? {} : { payload }),
+      url: routeUrl(route, ids),
+      headers: { authorization, ...sent?.headers },
+      ...(sent === undefined ? {} : { payload: sent.payload }),
     });
   }
 

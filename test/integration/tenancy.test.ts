@@ -4,113 +4,133 @@ import { newId } from '../../src/lib/ids.js';
 import { AWS_CREDENTIALS, createCloud, createCluster, waitForJob } from '../helpers/fixtures.js';
 import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import type { Problem } from '../helpers/problem.js';
+import {
+  EXPECTED_ROUTES,
+  expectedForKey,
+  hasPathParameters,
+  routeKey,
+  routeUrl,
+  validBody,
+  type ExpectedRoute,
+  type Ids,
+} from './expected-routes.js';
 
 /**
  * Tenancy (CONTRACT §1, security plan T1/T2): a principal sees only its account's resources, and
  * another account's id answers exactly like an id that does not exist, on every route that takes one.
+ * The id routes come from the hand-written table (expected-routes.ts), so a route added there is
+ * covered here at once, or fails loudly when its ids or body cannot be built.
  */
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 type Headers = Record<string, string>;
 
+/** Every route of the table whose path names an id: each must keep another account's ids out of reach. */
+const ID_ROUTES = EXPECTED_ROUTES.filter(hasPathParameters);
 
-/** The ids one id-route needs: a cloud, cluster, pool, pod, job and API key. */
-interface Ids {
-  cloud: string;
-  cluster: string;
-  pool: string;
-  pod: string;
-  job: string;
-  key: string;
-}
+/** Reads without a parameter in the path: lists, and the account-wide reads (/me, /billing, ...). */
+const READS_WITHOUT_ID = EXPECTED_ROUTES.filter((route) => route.method === 'GET' && !hasPathParameters(route));
 
-interface IdRoute {
-  name: string;
-  method: Method;
-  url: (ids: Ids) => string;
-  /** A body that passes validation, so the answer is decided by the lookup alone. */
-  payload?: Record<string, unknown>;
-  /** API keys are refused before any lookup (CONTRACT §2 step 3). */
-  userOnly?: boolean;
-}
-
-const ID_ROUTES: IdRoute[] = [
-  { name: 'GET /clouds/{id}', method: 'GET', url: (i) => `/clouds/${i.cloud}` },
-  { name: 'PATCH /clouds/{id}', method: 'PATCH', url: (i) => `/clouds/${i.cloud}`, payload: { name: 'stolen-cloud' } },
-  { name: 'DELETE /clouds/{id}', method: 'DELETE', url: (i) => `/clouds/${i.cloud}` },
-  { name: 'GET /clusters/{id}', method: 'GET', url: (i) => `/clusters/${i.cluster}` },
-  { name: 'PATCH /clusters/{id}', method: 'PATCH', url: (i) => `/clusters/${i.cluster}`, payload: { name: 'stolen-cluster', labels: { owner: 'b' } } },
-  { name: 'DELETE /clusters/{id}', method: 'DELETE', url: (i) => `/clusters/${i.cluster}` },
-  { name: 'POST /clusters/{id}/upgrade', method: 'POST', url: (i) => `/clusters/${i.cluster}/upgrade`, payload: { kubernetes_version: '1.33' } },
-  { name: 'GET /clusters/{id}/node-pools', method: 'GET', url: (i) => `/clusters/${i.cluster}/node-pools` },
-  {
-    name: 'POST /clusters/{id}/node-pools',
-    method: 'POST',
-    url: (i) => `/clusters/${i.cluster}/node-pools`,
-    payload: { name: 'stolen-pool', instance_type: 'm6i.large', min_size: 1, max_size: 3, desired_size: 2 },
-  },
-  { name: 'GET /clusters/{id}/node-pools/{pool}', method: 'GET', url: (i) => `/clusters/${i.cluster}/node-pools/${i.pool}` },
-  { name: 'PATCH /clusters/{id}/node-pools/{pool}', method: 'PATCH', url: (i) => `/clusters/${i.cluster}/node-pools/${i.pool}`, payload: { desired_size: 3 } },
-  { name: 'DELETE /clusters/{id}/node-pools/{pool}', method: 'DELETE', url: (i) => `/clusters/${i.cluster}/node-pools/${i.pool}` },
-  { name: 'GET /clusters/{id}/pods', method: 'GET', url: (i) => `/clusters/${i.cluster}/pods` },
-  { name: 'GET /clusters/{id}/pods/{pod}/logs', method: 'GET', url: (i) => `/clusters/${i.cluster}/pods/${i.pod}/logs?tail=5` },
-  { name: 'GET /jobs/{id}', method: 'GET', url: (i) => `/jobs/${i.job}` },
-  { name: 'POST /jobs/{id}/cancel', method: 'POST', url: (i) => `/jobs/${i.job}/cancel` },
-  { name: 'GET /api-keys/{id}', method: 'GET', url: (i) => `/api-keys/${i.key}` },
-  { name: 'DELETE /api-keys/{id}', method: 'DELETE', url: (i) => `/api-keys/${i.key}`, userOnly: true },
-  { name: 'POST /api-keys/{id}/roll', method: 'POST', url: (i) => `/api-keys/${i.key}/roll`, userOnly: true },
-];
-
-/** Ids of the right kinds and shape that name nothing stored. */
+/** Ids of the right kinds and shape that name nothing stored; fresh for each use, like real ones. */
 function missingIds(): Ids {
   return {
+    key: newId('apiKey'),
     cloud: newId('cloud'),
     cluster: newId('cluster'),
     pool: newId('nodePool'),
     pod: 'coredns-0123456789-abcde',
     job: newId('job'),
-    key: newId('apiKey'),
+    app: newId('app'),
+    deploy: newId('deploy'),
   };
 }
 
-/** The problem body with what legitimately differs between two calls (request id, echoed ids) blanked out. */
-function normalised(response: LightMyRequestResponse, ids: Ids): Record<string, unknown> {
-  const body = response.json() as Problem;
-  let detail = body.detail;
-  for (const id of Object.values(ids)) detail = detail.split(id).join('<id>');
-  const { request_id: _requestId, ...rest } = body;
-  return { ...rest, detail };
+/** The problem body with what legitimately differs between two calls (request id, the ids asked for) blanked out. */
+function normalised(response: LightMyRequestResponse, idSets: Ids[]): Record<string, unknown> {
+  const { request_id: _requestId, ...rest } = response.json() as Problem;
+  let text = JSON.stringify(rest);
+  for (const id of idSets.flatMap((ids) => Object.values(ids))) text = text.split(id).join('<id>');
+  return JSON.parse(text) as Record<string, unknown>;
 }
 
-function expectProblem(response: LightMyRequestResponse, status: number, code: string): Problem {
-  expect(response.statusCode, response.body).toBe(status);
-  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+/** Headers that differ between any two calls (the date) or follow from the body already compared. */
+const VOLATILE_HEADERS = new Set(['date', 'content-length']);
+const stableHeaders = (response: LightMyRequestResponse) => Object.entries(response.headers).filter(([name]) => !VOLATILE_HEADERS.has(name)).sort();
+
+function expectProblem(response: LightMyRequestResponse, status: number, code: string, context = ''): Problem {
+  expect(response.statusCode, `${context} ${response.body}`).toBe(status);
+  expect(response.headers['content-type'], context).toMatch(/^application\/problem\+json/);
   const body = response.json() as Problem;
-  expect(body.code).toBe(code);
-  expect(body.status).toBe(status);
-  expect(body.request_id).toMatch(/^req_/);
+  expect(body.code, context).toBe(code);
+  expect(body.status, context).toBe(status);
+  expect(body.request_id, context).toMatch(/^req_/);
   return body;
 }
 
-/** Every id that belongs to `who`, to look for in another account's responses. */
-const allIds = (ids: Ids): string[] => [ids.cloud, ids.cluster, ids.pool, ids.job, ids.key];
+const NOT_FOUND = { status: 404, code: 'not_found' } as const;
+
+/** A caller from account B that tries A's ids, and what CONTRACT §2 says it must get on a route. */
+interface Caller {
+  name: string;
+  /** Read when the test runs: the accounts are made in beforeAll. */
+  headers: () => Headers;
+  expected: (route: ExpectedRoute) => { status: number; code: string };
+}
+
+/**
+ * The tables that hold an account's rows (each has account_id): A's rows in them, and every table's row
+ * count (job steps and logs hang off jobs), are where B's attempts could leave a trace.
+ */
+const ACCOUNT_TABLES = [
+  'api_keys',
+  'clouds',
+  'clusters',
+  'node_pools',
+  'jobs',
+  'apps',
+  'deploys',
+  'dag_bundles',
+  'dev_credentials',
+  'terminal_sessions',
+  'github_integrations',
+  'billing_accounts',
+  'usage_records',
+] as const;
+const COUNTED_TABLES = [...ACCOUNT_TABLES, 'job_steps', 'job_logs'] as const;
+
+interface Estate {
+  ids: Ids;
+  key: { id: string; key: string };
+  /** The repository of the account's GitHub integration (a name, not an id, that must not leak either). */
+  repository: string;
+}
 
 describe(`tenancy (${TEST_DIALECT})`, () => {
   let h: Harness;
   let a: Account;
   let b: Account;
-  let aKey: { id: string; key: string };
-  let bKey: { id: string; key: string };
+  let estateA: Estate;
+  let estateB: Estate;
   let aIds: Ids;
-  let aJobIds: string[];
   let bIds: Ids;
+  let bKey: { id: string; key: string };
 
   const db = () => h.deps.database.db;
 
-  async function countRows(table: 'clouds' | 'clusters' | 'node_pools' | 'jobs' | 'api_keys', accountId?: string): Promise<number> {
-    let query = db().selectFrom(table).select((eb) => eb.fn.countAll<string | number>().as('n'));
-    if (accountId !== undefined) query = query.where('account_id', '=', accountId);
-    const row = await query.executeTakeFirstOrThrow();
+  const callers: Caller[] = [
+    { name: "B's user session", headers: () => b.auth, expected: () => NOT_FOUND },
+    {
+      name: "B's full API key",
+      headers: () => bearer(bKey.key),
+      // Step 3 refuses API keys on user-only routes before any lookup; every other route reaches the lookup.
+      expected: (route) => {
+        const outcome = expectedForKey(route.auth, ['full']);
+        return outcome.allowed ? NOT_FOUND : { status: 403, code: outcome.code };
+      },
+    },
+  ];
+
+  async function countRows(table: (typeof COUNTED_TABLES)[number]): Promise<number> {
+    const row = await db().selectFrom(table).select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
@@ -118,49 +138,37 @@ describe(`tenancy (${TEST_DIALECT})`, () => {
     return h.inject({ method: 'GET', url, headers });
   }
 
-  /** A's resources as A reads them, plus row counts: what B's attempts must leave exactly as it was. */
-  async function snapshotOfA() {
-    const read = async (url: string) => {
-      const response = await get(url, a.auth);
-      expect(response.statusCode, `${url}: ${response.body}`).toBe(200);
-      return response.json() as Record<string, unknown>;
-    };
-    const cloud = await read(`/clouds/${aIds.cloud}`);
-    const cluster = await read(`/clusters/${aIds.cluster}`);
-    const pool = await read(`/clusters/${aIds.cluster}/node-pools/${aIds.pool}`);
-    const key = await read(`/api-keys/${aIds.key}`);
-    const jobs = await read('/jobs?limit=200');
-    return {
-      cloud: { name: cloud.name, region: cloud.region, updated_at: cloud.updated_at, credentials: cloud.credentials },
-      cluster: {
-        name: cluster.name,
-        status: cluster.status,
-        kubernetes_version: cluster.kubernetes_version,
-        labels: cluster.labels,
-        active_job_id: cluster.active_job_id,
-        updated_at: cluster.updated_at,
-        deleted_at: cluster.deleted_at,
-      },
-      pool: { name: pool.name, status: pool.status, desired_size: pool.desired_size, updated_at: pool.updated_at, deleted_at: pool.deleted_at },
-      // last_used_at is left out: it records A's own use of the key, not B's.
-      key: { name: key.name, prefix: key.prefix, last_four: key.last_four, revoked_at: key.revoked_at, scopes: key.scopes },
-      jobs: (jobs.data as Array<{ id: string; status: string; updated_at: string }>).map((job) => [job.id, job.status, job.updated_at]),
-      rows: {
-        jobs: await countRows('jobs'),
-        jobsOfA: await countRows('jobs', a.accountId),
-        clouds: await countRows('clouds'),
-        clusters: await countRows('clusters'),
-        nodePools: await countRows('node_pools'),
-        apiKeys: await countRows('api_keys'),
-      },
-    };
+  /**
+   * Every row of A's in every table, and every table's row count: what B's attempts must leave exactly
+   * as it was. Read from the database, so a change no API field shows would still be seen.
+   */
+  async function snapshotOfA(): Promise<unknown> {
+    const rows = await Promise.all(
+      ACCOUNT_TABLES.map(async (table) => {
+        // Every one of these tables has an account_id column; the cast only names one of them for the types.
+        const found = (await db()
+          .selectFrom(table as 'clouds')
+          .selectAll()
+          .where('account_id', '=', a.accountId)
+          .execute()) as Array<Record<string, unknown>>;
+        // last_used_at is written behind A's own requests with A's key, never by B's.
+        const comparable = found.map(({ last_used_at: _lastUsed, ...row }) => row);
+        return [table, comparable.map((row) => JSON.stringify(row)).sort()] as const;
+      }),
+    );
+    const counts = await Promise.all(COUNTED_TABLES.map(async (table) => [table, await countRows(table)] as const));
+    return { rows: Object.fromEntries(rows), counts: Object.fromEntries(counts) };
   }
 
-  /** A running cluster with a running node pool, a pod name, and the jobs that made them. */
-  async function buildEstate(account: Account, label: string): Promise<{ ids: Ids; jobIds: string[]; key: { id: string; key: string } }> {
+  /**
+   * A full key, a cloud, a running cluster with a running node pool and a pod, an Airflow app whose first
+   * deploy has finished, and a GitHub integration: an id of every kind the table's paths name.
+   */
+  async function buildEstate(account: Account, label: string): Promise<Estate> {
     const key = await h.createKey(account);
     const cloud = await createCloud(h, account, `${label}-cloud`);
     const { clusterId, jobId } = await createCluster(h, account, { cloudId: cloud, name: `${label}-cluster`, wait: true });
+
     const poolResponse = await h.inject({
       method: 'POST',
       url: `/clusters/${clusterId}/node-pools`,
@@ -169,67 +177,122 @@ describe(`tenancy (${TEST_DIALECT})`, () => {
     });
     expect(poolResponse.statusCode, poolResponse.body).toBe(202);
     const accepted = poolResponse.json() as { node_pool: { id: string }; job: { id: string } };
-    const poolJob = await waitForJob(h, account, accepted.job.id);
-    expect(poolJob.status).toBe('succeeded');
+    expect((await waitForJob(h, account, accepted.job.id)).status).toBe('succeeded');
+
     const pods = await get(`/clusters/${clusterId}/pods`, account.auth);
     expect(pods.statusCode, pods.body).toBe(200);
     const podName = (pods.json() as { data: Array<{ name: string }> }).data[0]?.name;
     if (podName === undefined) throw new Error('the running cluster lists no pods');
     const logs = await get(`/clusters/${clusterId}/pods/${podName}/logs?tail=5`, account.auth);
     expect(logs.statusCode, logs.body).toBe(200);
+
+    // An Airflow app with an image: the DAG upload and every deploy route would work on it for its owner.
+    const app = await h.inject({
+      method: 'POST',
+      url: '/apps',
+      headers: account.auth,
+      payload: { name: `${label}-etl`, cluster_id: clusterId, type: 'airflow', image: `registry.example.com/${label}/etl:v1` },
+    });
+    expect(app.statusCode, app.body).toBe(201);
+    const appId = (app.json() as { id: string }).id;
+    const deploys = await get(`/apps/${appId}/deploys`, account.auth);
+    const deploy = (deploys.json() as { data: Array<{ id: string; job_id: string }> }).data[0];
+    if (deploy === undefined) throw new Error(`the new app has no first deploy: ${deploys.body}`);
+    expect((await waitForJob(h, account, deploy.job_id)).status).toBe('succeeded');
+
+    const repository = `${label}-org/${label}-dags`;
+    const github = await h.inject({
+      method: 'PUT',
+      url: '/integrations/github',
+      headers: account.auth,
+      payload: { installation_id: 4242, repository, branch: 'main', dag_path: 'dags/' },
+    });
+    expect(github.statusCode, github.body).toBe(201);
+
     return {
-      ids: { cloud, cluster: clusterId, pool: accepted.node_pool.id, pod: podName, job: jobId, key: key.id },
-      jobIds: [jobId, accepted.job.id],
+      ids: { key: key.id, cloud, cluster: clusterId, pool: accepted.node_pool.id, pod: podName, job: jobId, app: appId, deploy: deploy.id },
       key,
+      repository,
     };
+  }
+
+  /** What must appear in none of the other account's answers: its account id, every id it owns, its repository. */
+  async function secretsOf(account: Account, estate: Estate): Promise<string[]> {
+    const ownRows = await Promise.all(
+      (['api_keys', 'clouds', 'clusters', 'node_pools', 'jobs', 'apps', 'deploys'] as const).map((table) =>
+        db()
+          .selectFrom(table as 'clouds')
+          .select('id')
+          .where('account_id', '=', account.accountId)
+          .execute(),
+      ),
+    );
+    return [account.accountId, estate.repository, ...ownRows.flat().map((row) => row.id)];
   }
 
   beforeAll(async () => {
     h = await startHarness({ runJobs: true });
     a = await h.newAccount();
     b = await h.newAccount();
-    const estateA = await buildEstate(a, 'alpha');
+    estateA = await buildEstate(a, 'alpha');
     aIds = estateA.ids;
-    aJobIds = estateA.jobIds;
-    aKey = estateA.key;
-    // B has the same kinds of resources, so B's lists and B's own cluster are not trivially empty.
-    const estateB = await buildEstate(b, 'bravo');
+    // B has the same kinds of resources, so B's lists and B's own cluster and app are not trivially empty.
+    estateB = await buildEstate(b, 'bravo');
     bIds = estateB.ids;
     bKey = estateB.key;
   }, 60_000);
 
   afterAll(async () => h?.close());
 
-  /** For every id route: A's id and a missing id get byte-for-byte the same problem (minus request id and the echoed id). */
-  async function expectNoOracle(headers: Headers, expected: (route: IdRoute) => { status: number; code: string }, otherIds: Ids) {
-    for (const route of ID_ROUTES) {
-      const missing = missingIds();
-      const send = (ids: Ids) =>
-        h.inject({ method: route.method, url: route.url(ids), headers, ...(route.payload ? { payload: route.payload } : {}) });
-      const { status, code } = expected(route);
-      const foreign = await send(otherIds);
-      const absent = await send(missing);
-      expectProblem(foreign, status, code);
-      expectProblem(absent, status, code);
-      expect(normalised(foreign, otherIds), route.name).toEqual(normalised(absent, missing));
-      expect(foreign.headers['www-authenticate'], route.name).toBe(absent.headers['www-authenticate']);
-    }
+  /** Route keys each caller has actually sent A's ids and missing ids to (read by the coverage test). */
+  const exercised = new Map(callers.map((caller) => [caller.name, new Set<string>()]));
+
+  function send(route: ExpectedRoute, ids: Ids, headers: Headers): Promise<LightMyRequestResponse> {
+    // The route's valid body: validation passes, so only the gate or the lookup can decide the answer.
+    const body = validBody(route, ids);
+    return h.inject({
+      method: route.method,
+      url: routeUrl(route, ids),
+      headers: { ...headers, ...body?.headers },
+      ...(body === undefined ? {} : { payload: body.payload }),
+    });
   }
 
-  it("B's user session gets 404 not_found on every id route for A's ids, identical to a missing id, and A is untouched", async () => {
-    const before = await snapshotOfA();
-    await expectNoOracle(b.auth, () => ({ status: 404, code: 'not_found' }), aIds);
-    expect(await snapshotOfA()).toEqual(before);
-  });
+  for (const caller of callers) {
+    describe(`${caller.name} on every route with an id`, () => {
+      it.each(ID_ROUTES.map((route) => [routeKey(route.method, route.path), route] as const))(
+        "%s answers A's ids exactly like missing ids, and A is untouched",
+        async (name, route) => {
+          const headers = caller.headers();
+          const missing = missingIds();
+          const before = await snapshotOfA();
+          const foreign = await send(route, aIds, headers);
+          const absent = await send(route, missing, headers);
+          exercised.get(caller.name)?.add(name);
 
-  it("B's full API key gets the same answer for A's ids as for missing ids (404; 403 user_session_required on user-only routes), and A is untouched", async () => {
-    const before = await snapshotOfA();
-    await expectNoOracle(
-      bearer(bKey.key),
-      (route) => (route.userOnly ? { status: 403, code: 'user_session_required' } : { status: 404, code: 'not_found' }),
-      aIds,
-    );
-    expect(await snapshotOfA()).toEqual(before);
+          const { status, code } = caller.expected(route);
+          expectProblem(foreign, status, code, `A's ids: ${name}`);
+          expectProblem(absent, status, code, `missing ids: ${name}`);
+          // No oracle: the same problem (the ids asked for blanked out) and the same headers, WWW-Authenticate included.
+          expect(normalised(foreign, [aIds, missing])).toEqual(normalised(absent, [aIds, missing]));
+          expect(foreign.headers['www-authenticate']).toBe(absent.headers['www-authenticate']);
+          expect(stableHeaders(foreign)).toEqual(stableHeaders(absent));
+          expect(await snapshotOfA()).toEqual(before);
+        },
+      );
+    });
+  }
+
+  // Runs after the per-route tests above (a file's tests run in order): it reads what they recorded, so it
+  // fails when a route with an id was skipped, or when its test stopped before sending (e.g. fillPath
+  // could not name its ids). Run alone (-t), it fails too: it cannot vouch for tests that did not run.
+  it("exercised every route of the table whose path has a parameter, for each of B's callers", () => {
+    const withParameter = EXPECTED_ROUTES.filter((route) => /\{[^}]*\}/.test(route.path))
+      .map((route) => routeKey(route.method, route.path))
+      .sort();
+    expect(withParameter.length).toBeGreaterThan(0);
+    expect([...exercised.keys()]).toHaveLength(callers.length);
+    for (const [caller, routes] of exercised) expect([...routes].sort(), caller).toEqual(withParameter);
   });
 
   it("B's own cluster does not reach A's node pool: 404 like a missing pool, and A is untouched", async () => {
@@ -242,55 +305,81 @@ describe(`tenancy (${TEST_DIALECT})`, () => {
       const absent = await send(missingPool);
       expectProblem(foreign, 404, 'not_found');
       expectProblem(absent, 404, 'not_found');
-      expect(normalised(foreign, { ...bIds, pool: aIds.pool })).toEqual(normalised(absent, { ...bIds, pool: missingPool }));
+      expect(normalised(foreign, [{ ...bIds, pool: aIds.pool }])).toEqual(normalised(absent, [{ ...bIds, pool: missingPool }]));
     }
     expect(await snapshotOfA()).toEqual(before);
   });
 
-  it("after B's attempts to roll and revoke it, A's key still authenticates with its original secret", async () => {
-    for (const attempt of ['DELETE', 'POST'] as const) {
-      const url = attempt === 'DELETE' ? `/api-keys/${aKey.id}` : `/api-keys/${aKey.id}/roll`;
-      expectProblem(await h.inject({ method: attempt, url, headers: b.auth }), 404, 'not_found');
-    }
-    const me = await get('/me', bearer(aKey.key));
-    expect(me.statusCode, me.body).toBe(200);
-    expect(me.json()).toMatchObject({ type: 'api_key', account_id: a.accountId, api_key: { id: aKey.id } });
+  it("B's own app does not reach A's deploy: 404 like a missing deploy", async () => {
+    const missingDeploy = newId('deploy');
+    const foreign = await get(`/apps/${bIds.app}/deploys/${aIds.deploy}`, b.auth);
+    const absent = await get(`/apps/${bIds.app}/deploys/${missingDeploy}`, b.auth);
+    expectProblem(foreign, 404, 'not_found');
+    expectProblem(absent, 404, 'not_found');
+    expect(normalised(foreign, [{ ...bIds, deploy: aIds.deploy }])).toEqual(normalised(absent, [{ ...bIds, deploy: missingDeploy }]));
+    // B's own deploy is reachable the same way: the 404s above are about the deploy, not the app.
+    expect((await get(`/apps/${bIds.app}/deploys/${bIds.deploy}`, b.auth)).statusCode).toBe(200);
   });
 
-  it("A's ids appear in none of B's lists, with or without filters naming them (session and full key)", async () => {
-    const lists = [
+  it("after B's attempts to roll and revoke it, A's key still authenticates with its original secret", async () => {
+    for (const attempt of ['DELETE', 'POST'] as const) {
+      const url = attempt === 'DELETE' ? `/api-keys/${estateA.key.id}` : `/api-keys/${estateA.key.id}/roll`;
+      expectProblem(await h.inject({ method: attempt, url, headers: b.auth }), 404, 'not_found');
+    }
+    const me = await get('/me', bearer(estateA.key.key));
+    expect(me.statusCode, me.body).toBe(200);
+    expect(me.json()).toMatchObject({ type: 'api_key', account_id: a.accountId, api_key: { id: estateA.key.id } });
+  });
+
+  it("A's ids appear in none of B's reads without an id (every one in the table), nor in B's lists filtered by them (session and full key)", async () => {
+    const reads = READS_WITHOUT_ID.map((route) => routeUrl(route, bIds));
+    // Sanity: the table's lists are all among them.
+    expect(reads).toEqual(expect.arrayContaining(['/api-keys', '/clouds', '/clusters', '/jobs', '/apps', '/integrations/github', '/billing']));
+    const filtered = [
       '/api-keys?limit=200',
       '/clouds?limit=200',
       '/clusters?limit=200',
       `/clusters/${bIds.cluster}/node-pools?limit=200`,
       `/clusters/${bIds.cluster}/node-pools?include_deleted=true`,
       '/jobs?limit=200',
+      '/apps?limit=200',
       `/jobs?resource_id=${aIds.cluster}`,
       `/jobs?resource_id=${aIds.pool}`,
+      `/jobs?resource_id=${aIds.app}`,
       `/jobs?resource_id=${aIds.cluster}&resource_type=cluster&status=succeeded`,
       `/clusters?cloud_id=${aIds.cloud}`,
       `/clusters?cloud_id=${aIds.cloud}&status=running`,
+      `/apps?cluster_id=${aIds.cluster}`,
+      `/apps?cluster_id=${aIds.cluster}&type=airflow`,
       '/clusters?status=running',
       '/clouds?provider=aws',
+      '/apps?type=airflow',
     ];
-    const forbidden = [...allIds(aIds), ...aJobIds, a.accountId];
+    const namesA = (url: string) => [aIds.cluster, aIds.cloud, aIds.pool, aIds.app].some((id) => url.includes(id));
+    const forbidden = await secretsOf(a, estateA);
     for (const headers of [b.auth, bearer(bKey.key)]) {
-      for (const url of lists) {
+      for (const url of [...reads, ...filtered]) {
         const response = await get(url, headers);
-        expect(response.statusCode, `${url}: ${response.body}`).toBe(200);
-        for (const id of forbidden) expect(response.body, `${url} leaks ${id}`).not.toContain(id);
-        const body = response.json() as { data: Array<{ id: string }>; next_cursor: string | null };
-        expect(body.next_cursor).toBeNull();
-        if (url.includes(aIds.cluster) || url.includes(aIds.cloud) || url.includes(aIds.pool)) expect(body.data, url).toEqual([]);
+        // B has one of everything (an integration and billing included), so every read answers 200.
+        expect(response.statusCode, `${url}: ${response.body.slice(0, 300)}`).toBe(200);
+        for (const secret of forbidden) expect(response.body, `${url} leaks ${secret}`).not.toContain(secret);
+        // The local payment portal's stand-in is a page, not JSON: the leak check above is all it needs.
+        if (!String(response.headers['content-type']).startsWith('application/json')) continue;
+        const body = response.json() as { data?: Array<{ id: string }>; next_cursor?: string | null };
+        // A paginated list must fit on one page, or the leak check above would not have seen all of it.
+        if ('next_cursor' in body) expect(body.next_cursor, url).toBeNull();
+        if (namesA(url)) expect(body.data, url).toEqual([]);
       }
     }
-    // B's own lists do show B's resources: the checks above look at real, non-empty lists.
-    const bClusters = (await get('/clusters', b.auth)).json() as { data: Array<{ id: string }> };
-    expect(bClusters.data.map((c) => c.id)).toEqual([bIds.cluster]);
-    const bPools = (await get(`/clusters/${bIds.cluster}/node-pools`, b.auth)).json() as { data: Array<{ id: string }> };
-    expect(bPools.data.map((p) => p.id)).toEqual([bIds.pool]);
-    const bJobs = (await get(`/jobs?resource_id=${bIds.cluster}`, b.auth)).json() as { data: Array<{ id: string }> };
-    expect(bJobs.data.map((j) => j.id)).toEqual([bIds.job]);
+    // B's own reads do show B's resources: the checks above look at real, non-empty lists.
+    const idsIn = async (url: string) => ((await get(url, b.auth)).json() as { data: Array<{ id: string }> }).data.map((item) => item.id);
+    expect(await idsIn('/clusters')).toEqual([bIds.cluster]);
+    expect(await idsIn('/clouds')).toEqual([bIds.cloud]);
+    expect(await idsIn('/apps')).toEqual([bIds.app]);
+    expect(await idsIn(`/clusters/${bIds.cluster}/node-pools`)).toEqual([bIds.pool]);
+    expect(await idsIn(`/jobs?resource_id=${bIds.cluster}`)).toEqual([bIds.job]);
+    expect(await idsIn('/api-keys')).toEqual([bKey.id]);
+    expect((await get('/integrations/github', b.auth)).json()).toMatchObject({ repository: estateB.repository });
   });
 
   it("B cannot create a cluster on A's cloud: 404 like a missing cloud, and no cluster or job row is written", async () => {
@@ -305,33 +394,48 @@ describe(`tenancy (${TEST_DIALECT})`, () => {
       const absent = await create(missingCloud, 'on-a-cloud');
       expectProblem(foreign, 404, 'not_found');
       expectProblem(absent, 404, 'not_found');
-      expect(normalised(foreign, { ...bIds, cloud: aIds.cloud })).toEqual(normalised(absent, { ...bIds, cloud: missingCloud }));
+      expect(normalised(foreign, [{ ...bIds, cloud: aIds.cloud }])).toEqual(normalised(absent, [{ ...bIds, cloud: missingCloud }]));
     }
     expect(await countRows('clusters')).toBe(clustersBefore);
     expect(await countRows('jobs')).toBe(jobsBefore);
     expect(await snapshotOfA()).toEqual(before);
   });
 
-  it("A's full key acts for A's account only: B's ids answer 404 and B's resources are in none of A's lists", async () => {
-    const key = bearer(aKey.key);
+  it("B cannot create an app on A's cluster: 404 like a missing cluster, and no app, deploy or job row is written", async () => {
+    const before = await snapshotOfA();
+    const missingCluster = newId('cluster');
+    for (const headers of [b.auth, bearer(bKey.key)]) {
+      const create = (clusterId: string) =>
+        h.inject({
+          method: 'POST',
+          url: '/apps',
+          headers,
+          payload: { name: 'on-a-cluster', cluster_id: clusterId, type: 'airflow', image: 'registry.example.com/bravo/etl:v2' },
+        });
+      const foreign = await create(aIds.cluster);
+      const absent = await create(missingCluster);
+      expectProblem(foreign, 404, 'not_found');
+      expectProblem(absent, 404, 'not_found');
+      expect(normalised(foreign, [{ ...bIds, cluster: aIds.cluster }])).toEqual(normalised(absent, [{ ...bIds, cluster: missingCluster }]));
+    }
+    // The snapshot counts every table's rows: no app, deploy or job was written for anyone.
+    expect(await snapshotOfA()).toEqual(before);
+  });
+
+  it("A's full key acts for A's account only: B's ids answer 404 on every read with an id, and B's resources are in none of A's reads", async () => {
+    const key = bearer(estateA.key.key);
     const me = await get('/me', key);
     expect(me.json()).toMatchObject({ type: 'api_key', account_id: a.accountId, user_id: a.userId });
-    for (const url of [
-      `/clouds/${bIds.cloud}`,
-      `/clusters/${bIds.cluster}`,
-      `/clusters/${bIds.cluster}/node-pools`,
-      `/clusters/${bIds.cluster}/node-pools/${bIds.pool}`,
-      `/clusters/${bIds.cluster}/pods`,
-      `/jobs/${bIds.job}`,
-      `/api-keys/${bIds.key}`,
-    ]) {
-      expectProblem(await get(url, key), 404, 'not_found');
+    const readsWithId = ID_ROUTES.filter((route) => route.method === 'GET' && expectedForKey(route.auth, ['full']).allowed);
+    expect(readsWithId.length).toBeGreaterThan(0);
+    for (const route of readsWithId) {
+      expectProblem(await get(routeUrl(route, bIds), key), 404, 'not_found', routeKey(route.method, route.path));
     }
-    const forbidden = [...allIds(bIds), b.accountId];
-    for (const url of ['/api-keys?limit=200', '/clouds?limit=200', '/clusters?limit=200', '/jobs?limit=200', `/jobs?resource_id=${bIds.cluster}`]) {
+    const forbidden = await secretsOf(b, estateB);
+    for (const url of [...READS_WITHOUT_ID.map((route) => routeUrl(route, aIds)), `/jobs?resource_id=${bIds.cluster}`, `/apps?cluster_id=${bIds.cluster}`]) {
       const response = await get(url, key);
       expect(response.statusCode, url).toBe(200);
-      for (const id of forbidden) expect(response.body, `${url} leaks ${id}`).not.toContain(id);
+      for (const secret of forbidden) expect(response.body, `${url} leaks ${secret}`).not.toContain(secret);
     }
     const clusters = (await get('/clusters', key)).json() as { data: Array<{ id: string }> };
     expect(clusters.data.map((c) => c.id)).toEqual([aIds.cluster]);
@@ -362,7 +466,7 @@ describe(`tenancy (${TEST_DIALECT})`, () => {
       const job = await get(`/jobs/${jobId}`, d.auth);
       expect(job.statusCode).toBe(200);
       expect(job.json()).toMatchObject({ id: jobId, created_by: c.userId });
-      expect(await countRows('clusters', ORG)).toBe(1);
+      expect(await db().selectFrom('clusters').select('id').where('account_id', '=', ORG).execute()).toEqual([{ id: clusterId }]);
       // A and B are not members and see nothing of it.
       for (const outsider of [a, b]) expectProblem(await get(`/clusters/${clusterId}`, outsider.auth), 404, 'not_found');
     });
