@@ -1,37 +1,14 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
-import type { Config } from '../../config.js';
 import { publicRoute, scope } from '../../auth/scopes.js';
-import type { ModuleDeps } from '../module.js';
+import type { Config } from '../../config.js';
 import { principalOf } from '../../http/auth-gate.js';
-import { IdParams, Timestamp } from '../../http/schemas.js';
+import { IdParams, NoFields } from '../../http/schemas.js';
+import type { ModuleDeps } from '../module.js';
+import { RedeemBody, RedeemedSession, TerminalSession } from './terminal-schemas.js';
 import { createTerminalService } from './terminal-service.js';
 
 const tags = ['Terminal'];
-
-const TerminalSession = Type.Object({
-  session_id: Type.String(),
-  cluster_id: Type.String(),
-  pod: Type.String(),
-  namespace: Type.String(),
-  connect_url: Type.String({ description: 'WebSocket URL of the terminal gateway for this session.' }),
-  token: Type.String({ description: 'Single-use, valid for 60 s; shown only here. Present it to the gateway.' }),
-  expires_at: Timestamp,
-});
-
-/** Nothing to send; a body, if any, must be an empty object (unknown fields are refused, not ignored). */
-const NoFields = Type.Object({}, { additionalProperties: false });
-
-const RedeemBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false });
-
-const RedeemedSession = Type.Object({
-  session_id: Type.String(),
-  cluster_id: Type.String(),
-  pod: Type.String(),
-  namespace: Type.String(),
-  account_id: Type.String(),
-});
 
 export function registerTerminalRoutes(root: FastifyInstance, deps: ModuleDeps & { pepper: Buffer; config: Pick<Config, 'publicUrl'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
