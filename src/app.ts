@@ -33,25 +33,26 @@ import * as terminal from './modules/terminal/index.js';
 /**
  * Every route family of the API: one module each under src/modules/, whose `register(app, deps)` adds
  * its routes (and the handlers of its job types). A route exists only if its module is in this list.
+ * The order is the order of GET /scopes' endpoint lists and of /openapi.json's paths.
  */
 const MODULES = [
   system, //          /healthz, /readyz, /scopes, /openapi.json
   me, //              /me
   apiKeys, //         /api-keys
-  billing, //         /billing
   clouds, //          /clouds
   clusters, //        /clusters, and its jobs
   nodePools, //       /clusters/{id}/node-pools, and their jobs
   pods, //            /clusters/{id}/pods
-  terminal, //        /clusters/{id}/terminal, /terminal-sessions/redeem
-  dataPlane, //       /clusters/{id}/data-plane-token
   jobs, //            /jobs
   apps, //            /apps, and their jobs
   deploys, //         /apps/{id}/deploys
   dags, //            /apps/{id}/dags, and their sync jobs
-  appCredentials, //  /apps/{id}/registry-token, /dev-credentials, /deploy-script
-  signingKeys, //     /.well-known/jwks.json
   github, //          /integrations/github
+  billing, //         /billing
+  signingKeys, //     /.well-known/jwks.json
+  appCredentials, //  /apps/{id}/registry-token, /dev-credentials, /deploy-script
+  terminal, //        /clusters/{id}/terminal, /terminal-sessions/redeem
+  dataPlane, //       /clusters/{id}/data-plane-token
 ];
 
 export type App = FastifyInstance & { jobRunner: JobRunner };
@@ -101,8 +102,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.runJobs) app.addHook('onReady', async () => jobRunner.start());
   app.addHook('onReady', async () => keys.start(app.log));
   app.addHook('onClose', async () => {
-    await jobRunner.stop();
-    await keys.stop();
+    try {
+      await jobRunner.stop();
+    } finally {
+      await keys.stop();
+    }
   });
 
   await app.ready();

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createRuntimeDeps } from './deps.js';
@@ -22,6 +24,24 @@ function banner(config: Config, address: string, devIssuer: boolean, driver: str
   return lines.join('\n');
 }
 
+/**
+ * Before DATA_DIR also placed the default database (CONTRACT §6), it stayed in ./data whatever DATA_DIR
+ * said. An instance started that way keeps its rows there: say so, rather than look as if they were gone.
+ */
+export function earlierDefaultDatabaseWarning(
+  config: Pick<Config, 'database'>,
+  env: Record<string, string | undefined>,
+  exists: (file: string) => boolean = existsSync,
+): string | null {
+  if (env.DATABASE_URL?.trim() || config.database.kind !== 'sqlite') return null;
+  const earlier = path.resolve('./data/skaledata.db');
+  if (earlier === config.database.file || !exists(earlier) || exists(config.database.file)) return null;
+  return (
+    `warning: starting a new database at ${config.database.file} (DATA_DIR), but ${earlier} exists: earlier versions kept the ` +
+    `default database there. To keep using it, set DATABASE_URL=sqlite:${earlier} or move it into DATA_DIR.`
+  );
+}
+
 /** Reads configuration, builds the app and listens; SIGTERM/SIGINT drain and close it (http/graceful-shutdown.ts). */
 export async function serve(): Promise<void> {
   let config: Config;
@@ -34,6 +54,8 @@ export async function serve(): Promise<void> {
     }
     throw error;
   }
+  const warning = earlierDefaultDatabaseWarning(config, process.env);
+  if (warning !== null) console.error(warning);
   let deps: Awaited<ReturnType<typeof createRuntimeDeps>>;
   try {
     deps = await createRuntimeDeps(config);

@@ -7,16 +7,12 @@ import type { AuthRequirement, Scope } from './scopes.js';
  */
 export type RefusalCode = 'unauthenticated' | 'invalid_token' | 'user_session_required' | 'insufficient_scope';
 
-export interface Refusal {
-  readonly type: 'refusal';
-  readonly code: RefusalCode;
-  readonly detail: string;
-  /** insufficient_scope only: the scope the route needs (the seed's message names it too). */
-  readonly scope?: Scope;
-}
+export type Refusal =
+  | { readonly type: 'refusal'; readonly code: Exclude<RefusalCode, 'insufficient_scope'>; readonly detail: string; readonly scope?: undefined }
+  /** `scope`: the scope the route needs (the seed's message names it too). */
+  | { readonly type: 'refusal'; readonly code: 'insufficient_scope'; readonly detail: string; readonly scope: Scope };
 
-const refusal = (code: RefusalCode, detail: string, scope?: Scope): Refusal =>
-  Object.freeze(scope === undefined ? { type: 'refusal', code, detail } : { type: 'refusal', code, detail, scope });
+const refusal = (code: Exclude<RefusalCode, 'insufficient_scope'>, detail: string): Refusal => Object.freeze({ type: 'refusal', code, detail });
 
 /** Step 1: no credentials, or not as `Authorization: Bearer <token>`. */
 export const UNAUTHENTICATED = refusal('unauthenticated', 'Send credentials as "Authorization: Bearer <session token or API key>".');
@@ -33,7 +29,7 @@ const missingScopes = new Map<Scope, Refusal>();
 export function missingScope(scope: Scope): Refusal {
   let found = missingScopes.get(scope);
   if (found === undefined) {
-    found = refusal('insufficient_scope', `API key missing required scope: ${scope}`, scope);
+    found = Object.freeze({ type: 'refusal', code: 'insufficient_scope', detail: `API key missing required scope: ${scope}`, scope } as const);
     missingScopes.set(scope, found);
   }
   return found;

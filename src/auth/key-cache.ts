@@ -4,6 +4,19 @@ import { LruMap } from '../lib/lru.js';
 import type { ApiKeyPrincipal } from './principal.js';
 import type { Scope } from './scopes.js';
 
+/** What authentication needs to know about a stored key, found by its digest. */
+export interface StoredKeyForAuth {
+  id: string;
+  accountId: string;
+  name: string;
+  scopes: Scope[];
+  createdBy: string;
+  /** The digest matched a rolled-away secret whose grace ends at this instant. */
+  graceEndsAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
 /**
  * The in-process cache of API keys, in front of the database lookup, so a hot key costs one SHA-256 and
  * one map lookup. Entries are found by a lookup key, a plain SHA-256 of the presented key (`keyLookupId`):
@@ -22,19 +35,6 @@ import type { Scope } from './scopes.js';
  * Keys that match nothing are remembered too (a bounded negative cache, so a flood of unknown keys does
  * not reach the database each time); creating or rolling a key forgets its new digest there.
  */
-/** What authentication needs to know about a stored key, found by its digest. */
-export interface StoredKeyForAuth {
-  id: string;
-  accountId: string;
-  name: string;
-  scopes: Scope[];
-  createdBy: string;
-  /** The digest matched a rolled-away secret whose grace ends at this instant. */
-  graceEndsAt: Date | null;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-}
-
 export interface KeyCacheOptions {
   /** Known keys kept (LRU); 0 turns the positive cache off. */
   maxKeys: number;

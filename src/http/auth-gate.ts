@@ -127,11 +127,16 @@ export function registerAuthGate(
     new Promise<boolean>((resolve) => {
       const auth = request.routeOptions.config.auth;
       if (!auth || auth.kind === 'public') return resolve(true);
-      authenticate(
-        request.headers.authorization,
-        (result) => resolve(result.type !== 'refusal' && decide(auth, result.type, scopesOf(result)) === 'allowed'),
-        () => resolve(false),
-      );
+      try {
+        authenticate(
+          request.headers.authorization,
+          (result) => resolve(result.type !== 'refusal' && decide(auth, result.type, scopesOf(result)) === 'allowed'),
+          () => resolve(false),
+        );
+      } catch {
+        // A check that cannot be made is no longer an authorization.
+        resolve(false);
+      }
     }),
   );
 

@@ -32,20 +32,26 @@ export interface ProblemExtras {
 const REALM = 'Bearer realm="skaledata"';
 
 /**
- * The `WWW-Authenticate` challenge that goes with a credential or scope refusal (RFC 6750 §3, CONTRACT
- * §2), built here only: whoever refuses says why, and the header follows from the code.
+ * The `WWW-Authenticate` challenge of a credential or scope refusal (RFC 6750 §3, CONTRACT §2), built
+ * here only: whoever refuses says why (a Refusal, or the code of a token it issued), and the header
+ * follows from it.
  */
-function challengeFor(code: ErrorCode, requiredScope: unknown): string | undefined {
-  switch (code) {
+export function challenge(refusal: { code: 'unauthenticated' | 'invalid_token' } | { code: 'insufficient_scope'; scope: string }): Record<string, string> {
+  switch (refusal.code) {
     case 'unauthenticated':
-      return REALM;
+      return { 'www-authenticate': REALM };
     case 'invalid_token':
-      return `${REALM}, error="invalid_token"`;
+      return { 'www-authenticate': `${REALM}, error="invalid_token"` };
     case 'insufficient_scope':
-      return `${REALM}, error="insufficient_scope", scope="${String(requiredScope)}"`;
-    default:
-      return undefined;
+      return { 'www-authenticate': `${REALM}, error="insufficient_scope", scope="${refusal.scope}"` };
   }
+}
+
+/** The headers a refusal of steps 1–4 is answered with (user_session_required has no challenge: no credential would do). */
+function refusalHeaders(refusal: Refusal): Record<string, string> {
+  if (refusal.code === 'user_session_required') return {};
+  if (refusal.code === 'insufficient_scope') return challenge(refusal);
+  return challenge({ code: refusal.code });
 }
 
 export class AppError extends Error {
@@ -61,8 +67,7 @@ export class AppError extends Error {
     super(detail);
     this.name = 'AppError';
     this.status = ERROR_CODES[code].status;
-    const challenge = challengeFor(code, extras.required_scope);
-    this.headers = challenge === undefined ? headers : { ...headers, 'www-authenticate': challenge };
+    this.headers = headers;
   }
 }
 
@@ -75,7 +80,7 @@ const refusalErrors = new Map<Refusal, AppError>();
 export function refusalError(refusal: Refusal): AppError {
   let error = refusalErrors.get(refusal);
   if (error === undefined) {
-    error = new AppError(refusal.code, refusal.detail, refusal.scope === undefined ? {} : { required_scope: refusal.scope });
+    error = new AppError(refusal.code, refusal.detail, refusal.scope === undefined ? {} : { required_scope: refusal.scope }, refusalHeaders(refusal));
     refusalErrors.set(refusal, error);
   }
   return error;

@@ -49,8 +49,9 @@ export function createResponseCache(changeStamp: (() => string) | undefined, cap
     send(request, reply, accountId, produce) {
       // Read before the rows are: a write racing the read leaves the entry under a stamp already gone.
       const stamp = changeStamp?.();
-      const key = listKey(request.routeOptions.url ?? request.url, accountId, request.query as Record<string, unknown>);
-      if (stamp !== undefined) {
+      // Without a stamp (PostgreSQL) nothing is kept, and there is no key to make.
+      const key = stamp === undefined ? null : listKey(request.routeOptions.url ?? request.url, accountId, request.query as Record<string, unknown>);
+      if (key !== null) {
         const entry = kept.get(key);
         if (entry !== undefined && entry.stamp === stamp) {
           sendJson(reply, entry.body);
@@ -60,8 +61,10 @@ export function createResponseCache(changeStamp: (() => string) | undefined, cap
       produce()
         .then((value) => {
           const body = reply.serialize(value) as string;
-          if (stamp !== undefined && body.length <= MAX_KEPT_BODY_CHARS) kept.set(key, { stamp, body });
-          else kept.delete(key);
+          if (key !== null && stamp !== undefined) {
+            if (body.length <= MAX_KEPT_BODY_CHARS) kept.set(key, { stamp, body });
+            else kept.delete(key);
+          }
           sendJson(reply, body);
         })
         .catch(fail(reply));

@@ -49,11 +49,15 @@ export function createServer(options: ServerOptions): { app: FastifyInstance; sh
       // Answered before any hook runs, so the headers of response-headers.ts are set here.
       reply.headers(COMMON_HEADERS);
       // Steps 1–2 still come first: a refused credential is answered, anyone else hears the URL is malformed.
-      authenticate(
-        request.headers.authorization,
-        (result) => sendProblem(reply, result.type === 'refusal' ? refusalError(result) : malformed),
-        () => sendProblem(reply, malformed),
-      );
+      try {
+        authenticate(
+          request.headers.authorization,
+          (result) => sendProblem(reply, result.type === 'refusal' ? refusalError(result) : malformed),
+          () => sendProblem(reply, malformed),
+        );
+      } catch {
+        sendProblem(reply, malformed);
+      }
     },
     // Slow clients may not hold sockets for minutes (Node's default header timeout is 60 s).
     http: { headersTimeout: 10_000, requestTimeout: 60_000 },

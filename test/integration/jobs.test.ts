@@ -301,6 +301,19 @@ describe(`cancellation (${TEST_DIALECT})`, () => {
     }
   });
 
+  it('does not cancel a job whose type this instance does not know (a newer one, mid-upgrade): 503, and the job stays queued', async () => {
+    const { jobId, clusterId } = await createCluster(h, account);
+    // As a newer version would have queued it: a type this build has no handler for.
+    await h.deps.database.db.updateTable('jobs').set({ type: 'cluster.rebalance' }).where('id', '=', jobId).execute();
+    const response = await h.inject({ method: 'POST', url: `/jobs/${jobId}/cancel`, headers: account.auth });
+    expect(response.statusCode, response.body).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(response.json()).toMatchObject({ code: 'service_unavailable' });
+    const job = await h.deps.database.db.selectFrom('jobs').select(['status']).where('id', '=', jobId).executeTakeFirstOrThrow();
+    expect(job.status).toBe('queued');
+    expect((await getJson<ClusterBody>(h, account, `/clusters/${clusterId}`)).active_job_id).toBe(jobId);
+  });
+
   it('lets another account cancel nothing', async () => {
     const { jobId } = await createCluster(h, account);
     const stranger = await h.newAccount();

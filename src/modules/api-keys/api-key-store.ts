@@ -33,7 +33,7 @@ export interface ApiKeyStore {
   get(accountId: string, id: string): Promise<ApiKeyRow | undefined>;
   /** Starts hearing other instances' changes (onReady); the cache stays suspended until it does. */
   start(log: FastifyBaseLogger): Promise<void>;
-  /** Stops hearing changes and writes the last uses noted (onClose). */
+  /** Writes the last uses noted and stops hearing changes (onClose). */
   stop(): Promise<void>;
 }
 
@@ -169,8 +169,11 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
     },
 
     async stop() {
-      await feed.stop();
-      await lastUsed.flush();
+      try {
+        await lastUsed.flush();
+      } finally {
+        await feed.stop();
+      }
     },
   };
 }

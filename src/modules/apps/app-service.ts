@@ -145,6 +145,7 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
             principal,
             resource: { type: 'app', id: row.id },
             clusterId: cluster.id,
+            now,
             claim: async (trx, job) => {
               if (!(await lockCluster(trx))) return null;
               const held: AppRow = { ...row, status: 'deploying', active_job_id: job.id };

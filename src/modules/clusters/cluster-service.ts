@@ -103,7 +103,8 @@ export function createClusterService(deps: ClusterServiceDeps) {
       const region = input.region ?? cloud.region;
       const regionError = checkRegion(cloud.provider as Provider, region);
       if (regionError) throw validationFailed([regionError]);
-      const id = newId('cluster', clock.now().getTime());
+      const now = clock.now().toISOString();
+      const id = newId('cluster', Date.parse(now));
       const kubernetesVersion = input.kubernetes_version ?? DEFAULT_KUBERNETES_VERSION;
       const steps = driver.steps({
         kind: 'cluster.create',
@@ -115,6 +116,7 @@ export function createClusterService(deps: ClusterServiceDeps) {
           principal,
           resource: { type: 'cluster', id },
           clusterId: id,
+          now,
           // The cluster is born held by its create job.
           claim: async (trx, job) => {
             if (!(await clouds.lockLive(trx, principal.accountId, cloud.id))) throw notFound('cloud', cloud.id);
@@ -192,7 +194,7 @@ export function createClusterService(deps: ClusterServiceDeps) {
         const apps = await repo.liveAppCount(trx, id);
         if (apps > 0) throw conflict(`Cluster ${id} still runs ${apps} application(s); delete them first.`, { apps });
         // Each pool's status is kept: a destroy canceled or failed before it removed the pools puts them back.
-        return { previous_status: cluster.status, pool_statuses: await markPoolsDeleting(trx, id, now) };
+        return { pool_statuses: await markPoolsDeleting(trx, id, now), previous_status: cluster.status };
       });
     },
 

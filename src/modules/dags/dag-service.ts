@@ -80,15 +80,17 @@ export function createDagService(deps: { db: Db; clock: Clock; driver: InfraDriv
   async function record(principal: Principal, app: AppRow, bundle: CheckedBundle): Promise<StartedJob<DagBundleRow>> {
     const cluster = await loadClusterSpec(db, app.cluster_id);
     const files = JSON.stringify(bundle.files.map(({ path, size, sha256 }) => ({ path, size, sha256 })));
+    const now = clock.now().toISOString();
     // Two attempts: the app lock already queues uploads to one app, the retry covers a unique (app, version) clash anyway.
     for (let attempt = 1; ; attempt++) {
-      const id = newId('dagBundle', clock.now().getTime());
+      const id = newId('dagBundle', Date.parse(now));
       try {
         const started = await startJob({
           type: 'dag.sync',
           principal,
           resource: { type: 'dag_bundle', id },
           clusterId: app.cluster_id,
+          now,
           claim: async (trx, job) => {
             if (!(await repo.lockLiveApp(trx, principal.accountId, app.id))) {
               throw conflict(`App ${app.id} is being deleted; it takes no new DAGs.`);

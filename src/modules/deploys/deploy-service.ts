@@ -40,7 +40,7 @@ export function checkImage(image: string, path = 'image'): string {
 /** Statuses a deploy may start from: anything but on the way out (a failed app is fixed by deploying). */
 const DEPLOYABLE: readonly AppStatus[] = ['pending', 'deploying', 'running', 'restarting', 'failed'];
 
-export interface QueueDeploy {
+export interface DeployRequest {
   principal: Principal;
   /** The app as it was before this request claimed it. */
   app: AppRow;
@@ -58,7 +58,7 @@ export interface QueueDeploy {
  * A deploy id newer than every earlier deploy of the app, even within one millisecond, so the history
  * (ordered by id) is exactly the order the deploys were requested in.
  */
-export async function nextDeployId(trx: Db, deploys: DeployRepo, appId: string, now: string): Promise<string> {
+async function nextDeployId(trx: Db, deploys: DeployRepo, appId: string, now: string): Promise<string> {
   const latest = await deploys.latestId(trx, appId);
   let ms = Date.parse(now);
   let id = newId('deploy', ms);
@@ -70,7 +70,7 @@ export async function nextDeployId(trx: Db, deploys: DeployRepo, appId: string, 
  * Inserts the deploy and returns the plan of the rollout job that carries it. Runs inside that job's
  * claim (the caller holds the app).
  */
-export async function planDeploy(trx: Db, deploys: DeployRepo, request: QueueDeploy): Promise<JobPlan<'app.deploy'>> {
+export async function planDeploy(trx: Db, deploys: DeployRepo, request: DeployRequest): Promise<JobPlan<'app.deploy'>> {
   await deploys.insert(trx, {
     id: request.deployId,
     account_id: request.principal.accountId,

@@ -48,7 +48,7 @@ export interface JobLeaseRepo {
    * `settle` with the finished job, which changes its resource in the same transaction. False (nothing
    * written) when the lease is no longer ours.
    */
-  finish(jobId: string, outcome: JobOutcome, at: string, settle: (trx: Db, job: JobRow) => Promise<void>): Promise<boolean>;
+  finish(jobId: string, outcome: JobOutcome, now: () => string, settle: (trx: Db, job: JobRow, at: string) => Promise<void>): Promise<boolean>;
 }
 
 export interface StepChanges {
@@ -189,8 +189,9 @@ export function createJobLeaseRepo(deps: JobLeaseRepoDeps): JobLeaseRepo {
       return Number(result.numUpdatedRows) === 1;
     },
 
-    finish: (jobId, outcome, at, settle) =>
+    finish: (jobId, outcome, now, settle) =>
       db.transaction().execute(async (trx) => {
+        const at = now();
         const result = await trx
           .updateTable('jobs')
           .set({
@@ -213,7 +214,7 @@ export function createJobLeaseRepo(deps: JobLeaseRepoDeps): JobLeaseRepo {
           .where('job_id', '=', jobId)
           .where('status', 'in', ['pending', 'running'])
           .execute();
-        await settle(trx, await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirstOrThrow());
+        await settle(trx, await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirstOrThrow(), at);
         return true;
       }),
   };

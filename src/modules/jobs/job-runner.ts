@@ -91,8 +91,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   /** Ends the job and, in the same transaction, moves its resource through its handler. */
   async function finish(job: Job, outcome: JobOutcome): Promise<void> {
     const handler = handlers.for(job);
-    const at = now();
-    const finished = await leases.finish(job.id, outcome, at, async (trx, row) => {
+    const finished = await leases.finish(job.id, outcome, now, async (trx, row, at) => {
       const fresh = toJob(row) ?? job;
       if (outcome.status === 'succeeded') await handler.succeeded(trx, fresh, at);
       else if (outcome.status === 'failed') await handler.failed(trx, fresh, outcome.message, at);
@@ -148,7 +147,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       // Never claimed (claims take only known types); a guard, should a type's handler go missing.
       log.write(`unknown job type ${row.type}`, 'error');
       await log.flushed();
-      if (!(await leases.finish(row.id, { status: 'failed', code: 'unknown_job_type', message: `No handler for job type ${row.type}.` }, now(), async () => undefined))) {
+      if (!(await leases.finish(row.id, { status: 'failed', code: 'unknown_job_type', message: `No handler for job type ${row.type}.` }, now, async () => undefined))) {
         throw new LeaseLostError();
       }
       return;

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/database.js';
-import { conflict, notFound } from '../../http/errors.js';
+import { AppError, conflict, notFound } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { createJobRepo, type JobFilter, type JobLogRow, type JobStepRow } from './job-repo.js';
@@ -86,8 +86,12 @@ export function createJobService(deps: { db: Db; clock: Clock; handlers: JobHand
       const canceledAtOnce = await deps.db.transaction().execute(async (trx) => {
         if (!(await repo.cancelQueued(trx, id, now))) return false;
         const fresh = toJob((await repo.getById(trx, id)) ?? row);
-        // A type this build does not know is never taken by its runner; canceled, it has no resource to put back.
-        if (fresh !== null) await deps.handlers.for(fresh).canceled(trx, fresh, now);
+        // Only an instance that knows the job's type can put its resource back (during a rolling upgrade,
+        // a newer one): this one refuses, and the cancel is rolled back.
+        if (fresh === null) {
+          throw new AppError('service_unavailable', `This instance cannot cancel jobs of type ${row.type}; retry shortly.`, {}, { 'retry-after': '5' });
+        }
+        await deps.handlers.for(fresh).canceled(trx, fresh, now);
         return true;
       });
       if (canceledAtOnce) return { status: 200, job: await getView(accountId, id) };

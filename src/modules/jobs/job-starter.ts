@@ -18,6 +18,8 @@ export interface JobRequest<T extends JobType, R> {
   principal: Principal;
   resource: { type: JobResourceType; id: string };
   clusterId: string | null;
+  /** The request's instant, when it has already made ids or rows from it (they and the job then agree); else now. */
+  now?: string;
   /**
    * Inside the transaction, before the job is queued: takes the resource for the job (a conditional
    * write on it, and whatever comes with the operation: a row created, pools marked). Returns the job's
@@ -45,7 +47,7 @@ export function createJobStarter(deps: { db: Db; clock: Clock }) {
   const jobs = createJobRepo(deps.db);
 
   return async function startJob<T extends JobType, R>(request: JobRequest<T, R>): Promise<StartedJob<R> | null> {
-    const now = deps.clock.now().toISOString();
+    const now = request.now ?? deps.clock.now().toISOString();
     const id = newId('job', Date.parse(now));
     return deps.db.transaction().execute(async (trx) => {
       const plan = await request.claim(trx, { id, now });

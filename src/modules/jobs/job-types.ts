@@ -79,13 +79,27 @@ export function isJobType(value: string): value is JobType {
   return (JOB_TYPES as readonly string[]).includes(value);
 }
 
+/**
+ * What a field of an input means when a job stored by an earlier version lacks it: where a cancel puts
+ * the resource back (the statuses those versions assumed), and no pools to restore.
+ */
+const INPUT_DEFAULTS: { [T in JobType]?: Partial<JobInputs[T]> } = {
+  'cluster.upgrade': { previous_status: 'running' },
+  'cluster.destroy': { previous_status: 'running', pool_statuses: {} },
+  'node_pool.delete': { previous_status: 'running' },
+  'app.deploy': { previous_status: 'pending', previous_status_reason: null },
+  'app.restart': { previous_status: 'pending', previous_status_reason: null },
+  'app.delete': { previous_status: 'pending', previous_status_reason: null },
+};
+
 /** The typed job of a row, or null when its type is not one this build knows. */
 export function toJob(row: JobRow): Job | null {
   if (!isJobType(row.type)) return null;
   const { params, ...rest } = row;
-  // Written by this code only (enqueue), in the shape of its type's input.
+  // Written by enqueue, in the shape of its type's input (with the defaults above for older rows).
   const parsed = JSON.parse(params) as Partial<JobParams>;
-  return { ...rest, type: row.type, input: parsed.input ?? {}, outputs: parsed.outputs ?? {} } as Job;
+  const input = { ...INPUT_DEFAULTS[row.type], ...parsed.input };
+  return { ...rest, type: row.type, input, outputs: parsed.outputs ?? {} } as Job;
 }
 
 /**

@@ -36,7 +36,8 @@ export function nodePoolJobHandlers(): Pick<Required<JobHandlers>, 'node_pool.cr
         return { kind: 'node_pool.resize', ...(await poolOperationBase(db, job)), to: { minSize, maxSize, desiredSize } };
       },
       succeeded: async (trx, job, now) => {
-        const sizes = job.input;
+        const { min_size, max_size, desired_size } = job.input;
+        const sizes = { min_size: Number(min_size), max_size: Number(max_size), desired_size: Number(desired_size) };
         await settle(trx, job, { status: 'running', status_reason: null, ...sizes, current_size: sizes.desired_size }, now);
         await startUsage(trx, { accountId: job.account_id, resourceType: 'node_pool', resourceId: job.resource_id, quantity: sizes.desired_size }, now);
       },

@@ -35,5 +35,4 @@ export function registerSigningKeyRoutes(root: FastifyInstance, deps: { signingK
     },
     async () => ({ keys: await keys.publishedKeys() }),
   );
-
 }

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
 import type { Db } from '../../db/database.js';
-import { AppError, conflict, notFound } from '../../http/errors.js';
+import { AppError, challenge, conflict, notFound } from '../../http/errors.js';
 import type { InfraDriver } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId, randomBase62 } from '../../lib/ids.js';
@@ -26,7 +26,8 @@ export interface TerminalServiceDeps {
 }
 
 /** One answer for every token that cannot be spent, so the gateway learns nothing about why. */
-const invalidTerminalToken = (): AppError => new AppError('invalid_token', 'The terminal token is invalid, expired or already used.');
+const invalidTerminalToken = (): AppError =>
+  new AppError('invalid_token', 'The terminal token is invalid, expired or already used.', {}, challenge({ code: 'invalid_token' }));
 
 export function createTerminalService(deps: TerminalServiceDeps) {
   const { db, clock, driver, pepper } = deps;
