@@ -8,7 +8,7 @@ import { rotateSigningKeyCommand } from './modules/signing-keys/rotate-command.j
 
 const USAGE = `Usage:
   skaledata serve                       start the API (configuration from the environment)
-  skaledata dev-token --email <e> [--user <id>] [--org <id>] [--ttl <seconds>]
+  skaledata dev-token --email <e> [--user user_<id>] [--org org_<id>] [--ttl <seconds>]
                                         print a session token from the local development issuer
   skaledata rotate-signing-key          make a new key for the tokens this API signs; the old one stays published until its tokens expire
   skaledata help`;
@@ -27,8 +27,8 @@ async function devToken(args: string[]): Promise<void> {
   }
   // A stable user id per email, so the same person gets the same personal account every time.
   const userId = values.user ?? `user_dev_${createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 24)}`;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId) || userId.startsWith('org_')) {
-    throw new Error('--user must be 1 to 64 letters, digits, _ or - and must not look like an organisation (org_…)');
+  if (!/^user_[A-Za-z0-9_-]{1,59}$/.test(userId)) {
+    throw new Error('--user must look like user_<id> (letters, digits, _ or -; 64 characters at most), as Clerk user ids do');
   }
   if (values.org !== undefined && !/^org_[A-Za-z0-9_-]{1,60}$/.test(values.org)) throw new Error('--org must look like org_<id>');
   const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);

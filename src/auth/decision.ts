@@ -5,7 +5,7 @@ import type { AuthRequirement, Scope } from './scopes.js';
  * decides, http/ renders (status, problem+json body, WWW-Authenticate). The refusals are constants, one
  * per case, so a refused request allocates nothing and the renderer can keep its bytes.
  */
-export type RefusalCode = 'unauthenticated' | 'invalid_token' | 'user_session_required' | 'insufficient_scope';
+export type RefusalCode = 'invalid_request' | 'unauthenticated' | 'invalid_token' | 'user_session_required' | 'insufficient_scope';
 
 export type Refusal =
   | { readonly type: 'refusal'; readonly code: Exclude<RefusalCode, 'insufficient_scope'>; readonly detail: string; readonly scope?: undefined }
@@ -13,6 +13,13 @@ export type Refusal =
   | { readonly type: 'refusal'; readonly code: 'insufficient_scope'; readonly detail: string; readonly scope: Scope };
 
 const refusal = (code: Exclude<RefusalCode, 'insufficient_scope'>, detail: string): Refusal => Object.freeze({ type: 'refusal', code, detail });
+
+/**
+ * Before step 1: the request carries more than one `Authorization` header. Which one counts differs
+ * between servers and proxies (Node keeps the first, others the last), so a request with several is
+ * decided on none of them (RFC 6750 §3.1 `invalid_request`, 400).
+ */
+export const REPEATED_AUTHORIZATION = refusal('invalid_request', 'Send one Authorization header; this request has several.');
 
 /** Step 1: no credentials, or not as `Authorization: Bearer <token>`. */
 export const UNAUTHENTICATED = refusal('unauthenticated', 'Send credentials as "Authorization: Bearer <session token or API key>".');

@@ -22,7 +22,14 @@ export interface ApiKeyPrincipal {
 
 export type Principal = UserPrincipal | ApiKeyPrincipal;
 
-/** Personal accounts and organisations share one id space: `user_…` and `org_…` as Clerk issues them. */
+/** Clerk's id prefixes, which keep personal accounts and organisations apart in one id space. */
+export const USER_ID_PREFIX = 'user_';
+export const ORG_ID_PREFIX = 'org_';
+
+/**
+ * Personal accounts and organisations share one id space: `user_…` and `org_…` as Clerk issues them
+ * (the session verifier refuses any other subject or organisation id, so neither can name the other).
+ */
 export function accountOf(userId: string, orgId: string | null): string {
   return orgId ?? userId;
 }

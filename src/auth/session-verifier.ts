@@ -1,5 +1,5 @@
 import { verifyToken } from '@clerk/backend';
-import { accountOf } from './principal.js';
+import { accountOf, ORG_ID_PREFIX, USER_ID_PREFIX } from './principal.js';
 import type { VerifiedSession } from './session-cache.js';
 
 /**
@@ -88,9 +88,13 @@ export function createSessionVerifier(options: SessionVerifierOptions): SessionV
     const sessionId = nonEmptyString(claims.sid);
     if (userId === null) throw new InvalidSessionError('sub is required');
     if (sessionId === null) throw new InvalidSessionError('sid is required: not a session token');
+    // Personal and organisation accounts share one id space, told apart by Clerk's prefixes: a subject
+    // that is not a user id (an `org_…` sub with no org claim) would otherwise act in that organisation.
+    if (!userId.startsWith(USER_ID_PREFIX)) throw new InvalidSessionError(`sub must be a user id (${USER_ID_PREFIX}…)`);
 
     const compactOrg = claims.o as { id?: unknown } | undefined;
     const orgId = nonEmptyString(claims.org_id) ?? nonEmptyString(compactOrg?.id);
+    if (orgId !== null && !orgId.startsWith(ORG_ID_PREFIX)) throw new InvalidSessionError(`the organisation id must be an organisation id (${ORG_ID_PREFIX}…)`);
     const email = nonEmptyString(claims[options.emailClaim]);
     return {
       principal: { type: 'user', userId, accountId: accountOf(userId, orgId), orgId, email, sessionId },

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, RouteOptions } from 'fastify';
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
-import { decide, USER_SESSION_REQUIRED } from '../auth/decision.js';
+import { decide, REPEATED_AUTHORIZATION, USER_SESSION_REQUIRED } from '../auth/decision.js';
 import type { Principal, UserPrincipal } from '../auth/principal.js';
 import { requiredScope, type AuthRequirement, type Scope } from '../auth/scopes.js';
 import { refuseRequest } from './error-handler.js';
@@ -86,8 +86,26 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestH
   }
 
   return function authGate(request, reply, done) {
+    if (repeatsAuthorization(request.raw.rawHeaders)) {
+      refuseRequest(request, reply, refusalError(REPEATED_AUTHORIZATION));
+      return;
+    }
     authenticate(request.headers.authorization, (result) => settle(request, reply, result, done), done);
   };
+}
+
+const AUTHORIZATION = 'authorization';
+
+/** More than one `Authorization` header (Node keeps only the first in `headers`; `rawHeaders` has them all). */
+function repeatsAuthorization(rawHeaders: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length !== AUTHORIZATION.length || name.toLowerCase() !== AUTHORIZATION) continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Refusal } from '../auth/decision.js';
 
 /** The one error vocabulary (CONTRACT §3): a code, its status and title, and one problem+json shape. */
 export const ERROR_CODES = {
+  invalid_request: { status: 400, title: 'Bad Request' },
   unauthenticated: { status: 401, title: 'Unauthorized' },
   invalid_token: { status: 401, title: 'Unauthorized' },
   user_session_required: { status: 403, title: 'Forbidden' },
@@ -9,11 +10,15 @@ export const ERROR_CODES = {
   validation_failed: { status: 400, title: 'Bad Request' },
   not_found: { status: 404, title: 'Not Found' },
   conflict: { status: 409, title: 'Conflict' },
+  plan_limit_reached: { status: 409, title: 'Conflict' },
+  request_timeout: { status: 408, title: 'Request Timeout' },
   payload_too_large: { status: 413, title: 'Payload Too Large' },
   unsupported_media_type: { status: 415, title: 'Unsupported Media Type' },
   rate_limited: { status: 429, title: 'Too Many Requests' },
   internal: { status: 500, title: 'Internal Server Error' },
   service_unavailable: { status: 503, title: 'Service Unavailable' },
+  storage_full: { status: 503, title: 'Service Unavailable' },
+  storage_error: { status: 503, title: 'Service Unavailable' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -36,8 +41,10 @@ const REALM = 'Bearer realm="skaledata"';
  * here only: whoever refuses says why (a Refusal, or the code of a token it issued), and the header
  * follows from it.
  */
-export function challenge(refusal: { code: 'unauthenticated' | 'invalid_token' } | { code: 'insufficient_scope'; scope: string }): Record<string, string> {
+export function challenge(refusal: { code: 'invalid_request' | 'unauthenticated' | 'invalid_token' } | { code: 'insufficient_scope'; scope: string }): Record<string, string> {
   switch (refusal.code) {
+    case 'invalid_request':
+      return { 'www-authenticate': `${REALM}, error="invalid_request"` };
     case 'unauthenticated':
       return { 'www-authenticate': REALM };
     case 'invalid_token':

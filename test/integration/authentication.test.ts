@@ -7,6 +7,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../src/auth/api-key-format.js';
 import { createTestClerk, type TestClerk } from '../helpers/clerk.js';
+import { openRaw } from '../helpers/http-client.js';
 import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import { MovableClock } from '../helpers/movable-clock.js';
 import type { Problem } from '../helpers/problem.js';
@@ -467,6 +468,33 @@ describe(`authentication (${TEST_DIALECT})`, () => {
     });
   });
 
+  describe('two Authorization headers (issue 10 item 7)', () => {
+    const twice = async (first: string, second: string, path = '/me') => {
+      const { port } = await listen(h);
+      const exchange = await openRaw(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${first}\r\nauthorization: ${second}\r\nConnection: close\r\n\r\n`);
+      return exchange.response;
+    };
+
+    it('are refused with 400 invalid_request whichever of them is valid, before any credential is looked at', async () => {
+      const { key } = await h.createKey(user, ['clusters:read']);
+      for (const [first, second] of [
+        [`Bearer ${key}`, `Bearer ${key}`],
+        [`Bearer ${key}`, 'Bearer skd_invalid'],
+        ['Bearer skd_invalid', `Bearer ${key}`],
+        [user.auth.authorization, `Bearer ${key}`],
+      ] as const) {
+        const response = await twice(first, second);
+        expect(response.status).toBe(400);
+        expect(response.headers['content-type']).toContain('application/problem+json');
+        expect(response.headers['www-authenticate']).toBe('Bearer realm="skaledata", error="invalid_request"');
+        expect(JSON.parse(response.body)).toMatchObject({ status: 400, code: 'invalid_request', detail: 'Send one Authorization header; this request has several.' });
+      }
+      // The same on a scoped route, and one header alone still works.
+      expect((await twice(`Bearer ${key}`, `Bearer ${key}`, '/clusters')).status).toBe(400);
+      expect(await rawGet(await listen(h), '/clusters', { authorization: `Bearer ${key}` })).toBe(200);
+    });
+  });
+
   describe('issuer and authorized parties (CLERK_ISSUER, CLERK_AUTHORIZED_PARTIES)', () => {
     let strict: Harness;
     beforeAll(async () => {
@@ -518,6 +546,33 @@ describe(`authentication (${TEST_DIALECT})`, () => {
     it('without an organisation the account is the user', async () => {
       const response = await me(`Bearer ${await h.clerk.session({ sub: 'user_solo1' })}`);
       expect(response.json()).toMatchObject({ user_id: 'user_solo1', account_id: 'user_solo1', org_id: null });
+    });
+
+    it('a subject that is not a user id cannot act in the organisation it names (issue 10 item 8)', async () => {
+      // The organisation's own account holds a key: a token whose sub is the org id must not reach it.
+      const org = await h.newAccount({ orgId: `org_target${Date.now()}` });
+      const { id } = await h.createKey(org, ['clusters:read']);
+      for (const sub of [org.orgId as string, `${org.orgId as string}x`, 'root', 'admin_1']) {
+        const response = await me(`Bearer ${await h.clerk.session({ sub })}`);
+        expect(response.statusCode, sub).toBe(401);
+        expect(response.json()).toMatchObject({ code: 'invalid_token' });
+        const keys = await h.inject({ method: 'GET', url: `/api-keys/${id}`, headers: bearer(await h.clerk.session({ sub })) });
+        expect(keys.statusCode, sub).toBe(401);
+      }
+      // The organisation's member still gets in, with the org claim (v1 and v2).
+      const member = await me(`Bearer ${await h.clerk.session({ sub: 'user_member9', org_id: org.orgId })}`);
+      expect(member.json()).toMatchObject({ account_id: org.orgId });
+      const keys = await h.inject({ method: 'GET', url: `/api-keys/${id}`, headers: bearer(await h.clerk.session({ sub: 'user_member9', org_id: org.orgId })) });
+      expect(keys.statusCode).toBe(200);
+    });
+
+    it('an organisation claim that is not an organisation id (a user id) is refused, v1 and v2', async () => {
+      const victim = await h.newAccount();
+      for (const claims of [{ org_id: victim.userId }, { v: 2, o: { id: victim.userId, rol: 'admin', slg: 'x' } }]) {
+        const response = await me(`Bearer ${await h.clerk.session({ sub: 'user_attacker', ...claims })}`);
+        expect(response.statusCode).toBe(401);
+        expect(response.json()).toMatchObject({ code: 'invalid_token' });
+      }
     });
 
     it('email comes from the default claim `email`', async () => {
