@@ -16,6 +16,8 @@ export interface HarnessOptions {
   clock?: Clock;
   /** Kysely plugins on the app's own database instance (tests that watch the statements the app runs). */
   plugins?: KyselyPlugin[];
+  /** Collects the app's log lines (JSON text, level info and up) here. */
+  logLines?: string[];
 }
 
 /** A tenant for tests: one user in a personal account (or an organisation) with a session token. */
@@ -34,8 +36,12 @@ export interface Harness {
   clerk: TestClerk;
   scratch: ScratchDatabase;
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
-  /** A new user, each in its own account (or in `orgId`). */
-  newAccount(options?: { orgId?: string; email?: string | null }): Promise<Account>;
+  /**
+   * A new user, each in its own account (or in `orgId`). The account is put on the business plan (25
+   * clusters) so that tests of other things are not stopped by the free plan's one cluster; `plan: 'free'`
+   * leaves it as a new account is (tests of billing and plan limits).
+   */
+  newAccount(options?: { orgId?: string; email?: string | null; plan?: 'free' | 'team' | 'business' }): Promise<Account>;
   /** Creates an API key through the API, as `account`'s user; returns the secret. */
   createKey(account: Account, scopes?: string[], extra?: Record<string, unknown>): Promise<{ id: string; key: string }>;
   close(): Promise<void>;
@@ -58,6 +64,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const deps = await createRuntimeDeps(config, { runJobs: options.runJobs ?? false });
   if (options.clock) deps.clock = options.clock;
   for (const plugin of options.plugins ?? []) deps.database = { ...deps.database, db: deps.database.db.withPlugin(plugin) };
+  const lines = options.logLines;
+  if (lines) deps.logger = { level: 'info', stream: { write: (line: string) => lines.push(line) } };
   const app = await buildApp(deps);
 
   const harness: Harness = {
@@ -66,14 +74,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clerk,
     scratch,
     inject: (request) => app.inject(request),
-    async newAccount({ orgId, email } = {}) {
+    async newAccount({ orgId, email, plan = 'business' } = {}) {
       const userId = `user_${randomBytes(8).toString('hex')}`;
       const mail = email === undefined ? `${userId}@example.com` : email;
       const claims: Record<string, unknown> = { sub: userId };
       if (mail !== null) claims.email = mail;
       if (orgId) claims.org_id = orgId;
       const token = await clerk.session(claims, { expiresInSeconds: 3600 });
-      return { userId, orgId: orgId ?? null, accountId: orgId ?? userId, email: mail ?? '', token, auth: { authorization: `Bearer ${token}` } };
+      const auth = { authorization: `Bearer ${token}` };
+      if (plan !== 'free') {
+        const changed = await app.inject({ method: 'POST', url: '/billing/subscription', headers: auth, payload: { plan } });
+        if (changed.statusCode !== 200) throw new Error(`newAccount: plan ${plan}: ${changed.statusCode} ${changed.body}`);
+      }
+      return { userId, orgId: orgId ?? null, accountId: orgId ?? userId, email: mail ?? '', token, auth };
     },
     async createKey(account, scopes, extra = {}) {
       const response = await app.inject({

@@ -53,7 +53,7 @@ describe(`billing (${TEST_DIALECT})`, () => {
   const usage = async (account: Account) => (await billing(account.auth)).usage;
 
   it('starts an account on the free plan for the current calendar month, made on first read', async () => {
-    const a = await h.newAccount();
+    const a = await h.newAccount({ plan: 'free' });
     const rows = () => h.deps.database.db.selectFrom('billing_accounts').selectAll().where('account_id', '=', a.accountId).execute();
     expect(await rows()).toHaveLength(0);
     expect(await billing(a.auth)).toEqual({
@@ -67,14 +67,14 @@ describe(`billing (${TEST_DIALECT})`, () => {
     });
     expect(await rows()).toHaveLength(1);
     // Concurrent first reads agree on one row.
-    const b = await h.newAccount();
+    const b = await h.newAccount({ plan: 'free' });
     const all = await Promise.all([billing(b.auth), billing(b.auth), billing(b.auth)]);
     expect(new Set(all.map((body) => JSON.stringify(body))).size).toBe(1);
   });
 
   it('counts cluster hours and node hours from the jobs, through resize, pool removal and destroy, per account', async () => {
-    const a = await h.newAccount();
-    const b = await h.newAccount();
+    const a = await h.newAccount({ plan: 'free' });
+    const b = await h.newAccount({ plan: 'free' });
     const { clusterId } = await createCluster(h, a, { wait: true });
     const poolId = await addNodePool(h, a, clusterId, 3);
     await createCluster(h, b, { wait: true });
@@ -113,7 +113,7 @@ describe(`billing (${TEST_DIALECT})`, () => {
   });
 
   it('changes plan as a user, idempotently, and names the valid plans for an unknown one', async () => {
-    const a = await h.newAccount();
+    const a = await h.newAccount({ plan: 'free' });
     const changed = await h.inject({ method: 'POST', url: '/billing/subscription', headers: a.auth, payload: { plan: 'team' } });
     expect(changed.statusCode).toBe(200);
     expect(changed.json()).toMatchObject({
@@ -154,7 +154,7 @@ describe(`billing (${TEST_DIALECT})`, () => {
   });
 
   it('gives a user a local portal link that expires in 15 minutes and leads to a page saying no payments are taken', async () => {
-    const a = await h.newAccount();
+    const a = await h.newAccount({ plan: 'free' });
     const before = clock.now().getTime();
     const response = await h.inject({ method: 'POST', url: '/billing/portal-session', headers: a.auth });
     expect(response.statusCode).toBe(201);
@@ -182,7 +182,7 @@ describe(`billing (${TEST_DIALECT})`, () => {
   });
 
   it('refuses every API key, full included, on the two POSTs with user_session_required and changes nothing', async () => {
-    const a = await h.newAccount();
+    const a = await h.newAccount({ plan: 'free' });
     for (const scopes of [['full'], ...NON_FULL_SCOPES.map((s) => [s]), ['clusters:read', 'clusters:write']]) {
       const { key } = await h.createKey(a, scopes);
       for (const [url, payload] of [
@@ -203,7 +203,7 @@ describe(`billing (${TEST_DIALECT})`, () => {
   });
 
   it('lets a full key read billing and refuses every other key with the exact full-scope message', async () => {
-    const a = await h.newAccount();
+    const a = await h.newAccount({ plan: 'free' });
     const full = await h.createKey(a, ['full']);
     expect((await billing(bearer(full.key))).plan).toBe('free');
     for (const scope of NON_FULL_SCOPES) {
@@ -233,7 +233,7 @@ describe(`billing period rollover (${TEST_DIALECT})`, () => {
     const nextMonth = new Date(midNextMonth());
     const monthEnd = Date.UTC(nextMonth.getUTCFullYear(), nextMonth.getUTCMonth() + 1, 1);
     moveClockTo(clock, new Date(monthEnd - 2 * HOUR).toISOString());
-    const a = await h.newAccount();
+    const a = await h.newAccount({ plan: 'free' });
     await createCluster(h, a, { wait: true });
 
     const first = (await h.inject({ method: 'GET', url: '/billing', headers: a.auth })).json() as BillingBody;

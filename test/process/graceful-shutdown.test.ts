@@ -68,6 +68,8 @@ describe(`graceful shutdown of the real process (${TEST_DIALECT})`, () => {
 
   /** A running cluster with a finished job and a pod, and a full API key: something real to read under load. */
   async function seed(server: ServerProcess) {
+    // Each test seeds a cluster of its own in the same account: more than the free plan's one.
+    expect((await callJson(server.baseUrl, 'POST', '/billing/subscription', token, { plan: 'business' })).status).toBe(200);
     const cloud = await callJson(server.baseUrl, 'POST', '/clouds', token, {
       name: `drain-${Date.now()}`,
       provider: 'aws',

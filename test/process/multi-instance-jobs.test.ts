@@ -94,6 +94,8 @@ describe.skipIf(TEST_DIALECT !== 'postgres')(
         credentials: { access_key_id: 'AKIAIOSFODNN7EXAMPLE', secret_access_key: 'wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEYab' },
       });
       expect(cloud.status).toBe(201);
+      // Several clusters per account: more than the free plan's one.
+      expect((await callJson(server.baseUrl, 'POST', '/billing/subscription', token, { plan: 'business' })).status).toBe(200);
       return cloud.json.id as string;
     }
 

@@ -165,6 +165,8 @@ describe(`the server as a real process (${TEST_DIALECT})`, () => {
 
   it('hands a running job back on SIGTERM and resumes it on the next start', async () => {
     let server = await startServer(env);
+    // The account already has the cluster of the test before: the free plan allows one.
+    expect((await call(server.baseUrl, 'POST', '/billing/subscription', token, { plan: 'team' })).status).toBe(200);
     const clouds = await call(server.baseUrl, 'GET', '/clouds', token);
     const cloudId = ((clouds.json.data as Json[])[0] as Json).id;
     const created = await call(server.baseUrl, 'POST', '/clusters', token, { name: 'graceful', cloud_id: cloudId });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../signing-keys/signing-key-store.js';
@@ -6,6 +5,7 @@ import type { TokenIssuer } from '../signing-keys/token-issuer.js';
 import type { Db } from '../../db/database.js';
 import { conflict, notFound } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
+import { accountRegistryNamespace } from '../../lib/image-policy.js';
 import { newId } from '../../lib/ids.js';
 import { createAppCredentialRepo, type AppForCredentials } from './app-credential-repo.js';
 import { renderDeployScript } from './deploy-script.js';
@@ -19,14 +19,9 @@ export type RegistryAction = 'pull' | 'push';
 /** Apps on their way out get no new credentials; everything else (even a failed app) can be worked on. */
 const CLOSED_STATUSES = new Set(['deleting', 'deleted']);
 
-/**
- * One repository namespace per account. Registry paths are lowercase, so a mixed-case account id also
- * gets a digest suffix: otherwise `user_Ab` and `user_aB` would share (and could push to) one namespace.
- */
+/** The app's repository on our registry: in its account's namespace (lib/image-policy.ts). */
 export function registryRepository(accountId: string, appName: string): string {
-  const lower = accountId.toLowerCase();
-  const namespace = lower === accountId ? lower : `${lower}-${createHash('sha256').update(accountId).digest('hex').slice(0, 10)}`;
-  return `${namespace}/${appName.toLowerCase()}`;
+  return `${accountRegistryNamespace(accountId)}/${appName.toLowerCase()}`;
 }
 
 /** Kubernetes namespace the app runs in: one per app name, which is unique on its cluster. */

@@ -1,3 +1,4 @@
+import type { Config } from '../../config.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { scope } from '../../auth/scopes.js';
@@ -11,10 +12,10 @@ import { createAppService } from './app-service.js';
 
 const tags = ['Apps'];
 
-export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { responses: ResponseCache }): void {
+export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { responses: ResponseCache; config: Pick<Config, 'registryService'> }): void {
   const { responses } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createAppService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
+  const service = createAppService({ db: deps.database.db, clock: deps.clock, driver: deps.driver, registryService: deps.config.registryService });
   // Seed: apps:read "List and get applications, health checks"; apps:manage "Create, update, delete, restart applications".
   const read = { auth: scope('apps:read') };
   const manage = { auth: scope('apps:manage') };

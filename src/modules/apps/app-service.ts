@@ -48,8 +48,8 @@ const DEFAULT_SERVICE_PORT = 8080;
 
 const portOnAirflow = () => validationFailed([{ path: 'config.port', message: 'applies to service apps only' }]);
 
-export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriver }) {
-  const { db, clock, driver } = deps;
+export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriver; registryService: string }) {
+  const { db, clock, driver, registryService } = deps;
   const repo = createAppRepo(db);
   const clusters = createClusterRepo(db);
   const deploys = createDeployRepo(db);
@@ -100,7 +100,7 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
       principal: Principal,
       input: { name: string; cluster_id: string; type: AppType; image?: string; config?: { replicas?: number; port?: number } },
     ) {
-      if (input.image !== undefined) checkImage(input.image);
+      if (input.image !== undefined) checkImage(input.image, { registryService, accountId: principal.accountId });
       if (input.type === 'airflow' && input.config?.port !== undefined) throw portOnAirflow();
       const cluster = await clusters.get(principal.accountId, input.cluster_id);
       if (!cluster) throw notFound('cluster', input.cluster_id);

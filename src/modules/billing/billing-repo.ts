@@ -65,6 +65,22 @@ export function createBillingRepo(db: Db) {
       return row.provider_customer_id;
     },
 
+    /**
+     * The account's plan, read under a lock on its billing row (taken by a write that changes nothing:
+     * a row lock on PostgreSQL, the write lock on SQLite) until `trx` ends. Decisions against the plan's
+     * limits made in `trx` are then made one at a time per account. The row must exist (`ensure`).
+     */
+    async lockPlan(trx: Db, accountId: string): Promise<PlanId> {
+      const row = await trx
+        .updateTable('billing_accounts')
+        .set((eb) => ({ plan: eb.ref('billing_accounts.plan') }))
+        .where('account_id', '=', accountId)
+        .returning('plan')
+        .executeTakeFirst();
+      if (!row) throw new Error(`billing account ${accountId} is missing; ensure it before locking its plan`);
+      return row.plan as PlanId;
+    },
+
     async setPlan(accountId: string, plan: PlanId, status: BillingStatus, now: string): Promise<void> {
       await db.updateTable('billing_accounts').set({ plan, status, updated_at: now }).where('account_id', '=', accountId).execute();
     },

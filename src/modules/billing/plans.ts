@@ -40,6 +40,11 @@ export const PLANS: Readonly<Record<PlanId, Plan>> = {
 
 export const DEFAULT_PLAN: PlanId = 'free';
 
+/** The smallest plan with a higher cluster limit than `plan`, or null for the largest. */
+export function nextPlanFor(plan: Plan): Plan | null {
+  return PLAN_IDS.map((id) => PLANS[id]).find((other) => other.limits.max_clusters > plan.limits.max_clusters) ?? null;
+}
+
 export function isPlanId(value: string): value is PlanId {
   return (PLAN_IDS as readonly string[]).includes(value);
 }

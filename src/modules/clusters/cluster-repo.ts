@@ -64,6 +64,17 @@ export function createClusterRepo(db: Db) {
       return Number(result.numUpdatedRows) === 1;
     },
 
+    /** The account's clusters that exist (every status but deleted): what a plan's cluster limit counts. */
+    async liveCount(trx: Db, accountId: string): Promise<number> {
+      const row = await trx
+        .selectFrom('clusters')
+        .select((eb) => eb.fn.countAll<number | string>().as('count'))
+        .where('account_id', '=', accountId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirstOrThrow();
+      return Number(row.count);
+    },
+
     /** Applications still on the cluster (a destroy waits for them to be deleted). */
     async liveAppCount(trx: Db, id: string): Promise<number> {
       const row = await trx

@@ -1,12 +1,13 @@
 import type { Principal } from '../../auth/principal.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
-import type { AppError } from '../../http/errors.js';
-import { conflict, notFound, validationFailed } from '../../http/errors.js';
+import { AppError, conflict, notFound, validationFailed } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { InfraDriver } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import { checkRegion, type Provider } from '../clouds/cloud-credentials.js';
+import { createBillingRepo } from '../billing/billing-repo.js';
+import { nextPlanFor, planOf, type Plan } from '../billing/plans.js';
 import { createCloudRepo } from '../clouds/cloud-repo.js';
 import { createJobStarter, type StartedJob } from '../jobs/job-starter.js';
 import type { JobInputs } from '../jobs/job-types.js';
@@ -43,6 +44,17 @@ export function busyConflict(cluster: ClusterRow, operation: string, needs: read
   return conflict(`Cluster ${cluster.id} is ${cluster.status}; to ${operation} it must be ${needs.join(' or ')}.`, { cluster_status: cluster.status });
 }
 
+/** 409 plan_limit_reached: the plan's cluster limit, and the plan that lifts it (none above the largest). */
+function planLimitReached(plan: Plan, live: number): AppError {
+  const next = nextPlanFor(plan);
+  const upgrade = next === null ? 'It is the largest plan; contact support for more.' : `The ${next.name} plan allows ${next.limits.max_clusters}: change plans with POST /billing/subscription.`;
+  return new AppError(
+    'plan_limit_reached',
+    `The ${plan.name} plan allows ${plan.limits.max_clusters} cluster${plan.limits.max_clusters === 1 ? '' : 's'} and this account has ${live}. ${upgrade} Or destroy a cluster first.`,
+    { limit: 'max_clusters', max_clusters: plan.limits.max_clusters, clusters: live, plan: plan.id, upgrade_plan: next?.id ?? null },
+  );
+}
+
 export interface ClusterServiceDeps {
   db: Db;
   clock: Clock;
@@ -53,6 +65,7 @@ export function createClusterService(deps: ClusterServiceDeps) {
   const { db, clock, driver } = deps;
   const repo = createClusterRepo(db);
   const clouds = createCloudRepo(db);
+  const billing = createBillingRepo(db);
   const startJob = createJobStarter({ db, clock });
 
   async function mustGet(accountId: string, id: string, q: Db = db): Promise<ClusterRow> {
@@ -110,6 +123,8 @@ export function createClusterService(deps: ClusterServiceDeps) {
         kind: 'cluster.create',
         cluster: { id, name: input.name, provider: cloud.provider as Provider, region, kubernetesVersion, nodePools: [] },
       });
+      // The plan is locked and read in the create's transaction; its billing row must exist first.
+      await billing.ensure(principal.accountId, new Date(now));
       try {
         const started = await startJob({
           type: 'cluster.create',
@@ -119,6 +134,10 @@ export function createClusterService(deps: ClusterServiceDeps) {
           now,
           // The cluster is born held by its create job.
           claim: async (trx, job) => {
+            // Counted under the account's plan lock: of two concurrent creates past the limit, one waits and then sees the other.
+            const plan = planOf(await billing.lockPlan(trx, principal.accountId));
+            const live = await repo.liveCount(trx, principal.accountId);
+            if (live >= plan.limits.max_clusters) throw planLimitReached(plan, live);
             if (!(await clouds.lockLive(trx, principal.accountId, cloud.id))) throw notFound('cloud', cloud.id);
             await repo.insert(trx, {
               id,

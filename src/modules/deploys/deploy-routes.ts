@@ -1,3 +1,4 @@
+import type { Config } from '../../config.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { scope } from '../../auth/scopes.js';
@@ -10,9 +11,9 @@ import { createDeployService } from './deploy-service.js';
 
 const tags = ['Deploys'];
 
-export function registerDeployRoutes(root: FastifyInstance, deps: ModuleDeps): void {
+export function registerDeployRoutes(root: FastifyInstance, deps: ModuleDeps & { config: Pick<Config, 'registryService'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createDeployService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
+  const service = createDeployService({ db: deps.database.db, clock: deps.clock, driver: deps.driver, registryService: deps.config.registryService });
 
   app.post(
     '/apps/:id/deploys',

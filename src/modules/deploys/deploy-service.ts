@@ -6,6 +6,7 @@ import { pageRequest, toPage } from '../../http/pagination.js';
 import type { InfraDriver } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
+import { imageSourceProblem, type ImageSourcePolicy } from '../../lib/image-policy.js';
 import { parseImageReference } from '../../lib/image-reference.js';
 import { createAppRepo, GONE, toAppSpec, type AppRow, type AppStatus } from '../apps/app-repo.js';
 import { loadClusterSpec } from '../clusters/cluster-repo.js';
@@ -30,10 +31,15 @@ export function presentDeploy(row: DeployRow) {
   };
 }
 
-/** The full OCI check the schema cannot express; a 400 naming `image` otherwise. */
-export function checkImage(image: string, path = 'image'): string {
+/**
+ * The full OCI check the schema cannot express, and where the image may come from (lib/image-policy.ts);
+ * a 400 naming `image` otherwise.
+ */
+export function checkImage(image: string, policy: ImageSourcePolicy, path = 'image'): string {
   const parsed = parseImageReference(image);
   if (!parsed.ok) throw validationFailed([{ path, message: parsed.problem }]);
+  const problem = imageSourceProblem(parsed.reference, policy);
+  if (problem !== null) throw validationFailed([{ path, message: problem }]);
   return image;
 }
 
@@ -99,8 +105,8 @@ export async function planDeploy(trx: Db, deploys: DeployRepo, request: DeployRe
 /** How many times a deploy is tried when the app keeps changing under it (or the database breaks a lock cycle). */
 const MAX_ATTEMPTS = 3;
 
-export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraDriver }) {
-  const { db, clock, driver } = deps;
+export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraDriver; registryService: string }) {
+  const { db, clock, driver, registryService } = deps;
   const apps = createAppRepo(db);
   const deploys = createDeployRepo(db);
   const jobs = createJobRepo(db);
@@ -172,7 +178,7 @@ export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraD
 
   return {
     async deploy(principal: Principal, appId: string, image: string) {
-      checkImage(image);
+      checkImage(image, { registryService, accountId: principal.accountId });
       const app = await mustGetApp(principal.accountId, appId);
       if (GONE.includes(app.status as AppStatus)) throw goneConflict(app);
       const cluster = await loadClusterSpec(db, app.cluster_id);
