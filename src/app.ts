@@ -67,7 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     sessionCache: new SessionCache(deps.config.authCache.maxSessions),
     now: () => deps.clock.now(),
   });
-  const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate });
+  const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate, faults: deps.database.faults });
   // Before any route: every route declares its auth, and the OpenAPI document records it.
   const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: [DOCS_PREFIX] });
   await registerOpenApi(app);

@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { withStatementCache } from './sqlite-statements.js';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type RawBuilder } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type PostgresPool, type PostgresPoolClient, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
+import { databaseFault, StorageFaults, type DatabaseFault } from './faults.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -48,9 +49,34 @@ export interface DatabaseHandle {
    * never on this process's own. Read synchronously; both `changeStamp` and the change feed's poll use it.
    */
   commitsElsewhere?: () => number;
-  ping(): Promise<void>;
+  /** Storage faults seen by whoever used this database (requests, jobs): kept for readiness to report. */
+  faults: StorageFaults;
+  /**
+   * Whether the database can take work now, answered within READINESS_TIMEOUT_MS whatever the database
+   * does: null when ready, else the fault. A storage fault seen recently counts; on SQLite, so does a data
+   * folder with less than SQLITE_MIN_FREE_BYTES left.
+   */
+  readiness(): Promise<DatabaseFault | null>;
   close(): Promise<void>;
 }
+
+/** /readyz answers within this bound (the issue's 2 s, with room for the HTTP round trip). */
+export const READINESS_TIMEOUT_MS = 1_500;
+/** SQLite: below this much free space in the database's folder, the instance reports its storage full. */
+export const SQLITE_MIN_FREE_BYTES = 1024 * 1024;
+
+/**
+ * PostgreSQL bounds (see README, Reliability). The server cancels a statement after STATEMENT_TIMEOUT_MS;
+ * the client gives up on any reply after QUERY_TIMEOUT_MS (a network cut: the server cannot even say it
+ * canceled), and on a connection it could not open or take from the pool after CONNECT_TIMEOUT_MS.
+ * TCP keepalive finds dead idle connections.
+ */
+export const PG_TIMEOUTS = {
+  STATEMENT_TIMEOUT_MS: 5_000,
+  QUERY_TIMEOUT_MS: 6_000,
+  CONNECT_TIMEOUT_MS: 3_000,
+  KEEPALIVE_INITIAL_DELAY_MS: 10_000,
+} as const;
 
 /** How stale `changeStamp` may be about commits by other connections to a SQLite file (ms). */
 export const OTHER_COMMITS_CHECK_MS = 10;
@@ -86,9 +112,16 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
       }
       return `${String(changesHere.get())}:${String(elsewhere)}`;
     };
+    const faults = new StorageFaults();
+    const folder = path.dirname(database.file);
+    const ping = async () => {
+      await sql`select 1`.execute(db);
+    };
     return {
       db,
       kind: 'sqlite',
+      faults,
+      readiness: createReadiness(faults, ping, () => freeBytes(folder) < SQLITE_MIN_FREE_BYTES),
       changeStamp,
       commitsElsewhere,
       capabilities: { sharedByInstances: false, supportsSkipLocked: false },
@@ -98,9 +131,6 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
         offsetMs === 0
           ? sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
           : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`${offsetMs / 1000} seconds`})`,
-      ping: async () => {
-        await sql`select 1`.execute(db);
-      },
       close: () => db.destroy(),
     };
   }
@@ -108,26 +138,96 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
     connectionString: database.url,
     max: 10,
     application_name: 'skaledata-api',
-    connectionTimeoutMillis: 5000,
-    statement_timeout: 15_000,
+    connectionTimeoutMillis: PG_TIMEOUTS.CONNECT_TIMEOUT_MS,
+    statement_timeout: PG_TIMEOUTS.STATEMENT_TIMEOUT_MS,
+    query_timeout: PG_TIMEOUTS.QUERY_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: PG_TIMEOUTS.KEEPALIVE_INITIAL_DELAY_MS,
     idleTimeoutMillis: 30_000,
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: discardingTimedOut(pool) }) });
+  const faults = new StorageFaults();
+  const ping = async () => {
+    await sql`select 1`.execute(db);
+  };
   return {
     db,
     kind: 'postgres',
+    faults,
+    readiness: createReadiness(faults, ping, () => false),
     capabilities: { sharedByInstances: true, supportsSkipLocked: true },
     withMigrationLock: (work) => withAdvisoryLock(database.url, work),
     sqlNow: (offsetMs = 0) =>
       offsetMs === 0
         ? sql<string>`to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
         : sql<string>`to_char((now() at time zone 'UTC') + make_interval(secs => ${offsetMs / 1000}), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
-    ping: async () => {
-      await sql`select 1`.execute(db);
-    },
     close: () => db.destroy(),
+  };
+}
+
+/**
+ * The pool as Kysely sees it, with one change: a client whose query got no reply in time (pg's
+ * query_timeout) is closed on release instead of going back to the pool. Its query is still pending on
+ * the wire, so anything sent after it would wait behind it; until it is released, every later query on
+ * it fails at once (the transaction's ROLLBACK included) rather than wait for a reply that is not coming.
+ */
+function discardingTimedOut(pool: pg.Pool): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const client = await pool.connect();
+      let stuck: Error | null = null;
+      const query = (text: string, parameters: ReadonlyArray<unknown>) => {
+        if (stuck !== null) return Promise.reject(stuck);
+        return client.query(text, [...parameters]).catch((error: unknown) => {
+          if (databaseFault(error) === 'timeout' && !(error as { code?: unknown }).code) stuck = error as Error;
+          throw error;
+        });
+      };
+      return {
+        query: query as unknown as PostgresPoolClient['query'],
+        release: (destroy?: boolean) => client.release(destroy === true || stuck !== null),
+      };
+    },
+    end: () => pool.end(),
+  };
+}
+
+/** Free bytes for unprivileged writers on the filesystem holding `folder` (Infinity when it cannot be read). */
+function freeBytes(folder: string): number {
+  try {
+    const stats = statfsSync(folder);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return Infinity;
+  }
+}
+
+/**
+ * The readiness check: a storage fault seen lately, a full disk, then a round trip, answered within
+ * READINESS_TIMEOUT_MS. One round trip at a time: while the database hangs, probes share the one in
+ * flight, so readiness holds one pooled connection, not one per probe.
+ */
+function createReadiness(faults: StorageFaults, ping: () => Promise<void>, diskFull: () => boolean): () => Promise<DatabaseFault | null> {
+  let running: Promise<DatabaseFault | null> | null = null;
+  return () => {
+    const recent = faults.recent();
+    if (recent !== null) return Promise.resolve(recent);
+    if (diskFull()) return Promise.resolve('storage_full');
+    running ??= ping()
+      .then(
+        () => null,
+        (error: unknown) => databaseFault(error) ?? 'unavailable',
+      )
+      .finally(() => {
+        running = null;
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<DatabaseFault>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), READINESS_TIMEOUT_MS);
+    });
+    return Promise.race([running, late]).finally(() => clearTimeout(timer));
   };
 }
 
@@ -193,12 +293,3 @@ export function isTransientConflict(error: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', 'SQLITE_BUSY', 'SQLITE_LOCKED']);
-
-/** The database could not be reached or is too busy right now: a 503 to retry, not a bug. */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-  return typeof message === 'string' && /timeout exceeded when trying to connect|Connection terminated/.test(message);
-}

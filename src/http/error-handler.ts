@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from '../db/database.js';
+import { type DatabaseFault, type StorageFaults } from '../db/faults.js';
 import { AppError, type ErrorCode, ERROR_CODES, renderProblem } from './errors.js';
 import { toFieldErrors } from './validation.js';
 
@@ -7,8 +7,25 @@ const BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
   Object.entries(ERROR_CODES).map(([code, { status }]) => [status, code as ErrorCode]),
 );
 
+/**
+ * The answer to each database fault (db/faults.ts): a 503 the client may retry after Retry-After seconds.
+ * Nothing the request asked for was done: its transaction did not commit.
+ */
+export function faultError(fault: DatabaseFault): AppError {
+  switch (fault) {
+    case 'storage_full':
+      return new AppError('storage_full', "The server's storage is full; nothing was written. Retry later.", {}, { 'retry-after': '30' });
+    case 'storage_error':
+      return new AppError('storage_error', "The server's storage failed to read or write; nothing was written. Retry later.", {}, { 'retry-after': '30' });
+    case 'timeout':
+      return new AppError('service_unavailable', 'The database did not answer in time; retry shortly.', {}, { 'retry-after': '5' });
+    case 'unavailable':
+      return new AppError('service_unavailable', 'The database is unavailable; retry shortly.', {}, { 'retry-after': '5' });
+  }
+}
+
 /** Maps anything thrown to the one problem+json shape; unknown errors become a generic 500 with a log line. */
-function toAppError(error: FastifyError, request: FastifyRequest): AppError {
+function toAppError(error: FastifyError, request: FastifyRequest, faults: StorageFaults): AppError {
   if (error instanceof AppError) return error;
   if (error.validation) {
     const part = error.validationContext ?? 'body';
@@ -51,9 +68,8 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
       errors: [{ path: 'request', message: 'contains characters that cannot be stored (e.g. NUL)' }],
     });
   }
-  if (isDatabaseUnavailable(error)) {
-    return new AppError('service_unavailable', 'The database is unavailable; retry shortly.', {}, { 'retry-after': '5' });
-  }
+  const fault = faults.note(error);
+  if (fault !== null) return faultError(fault);
   return new AppError('internal', 'Something went wrong on our side. Quote the request_id if you contact support.');
 }
 
@@ -72,12 +88,13 @@ export function refuseRequest(request: FastifyRequest, reply: FastifyReply, erro
   return sendProblem(reply, error);
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+/** `faults`: where storage faults met by requests are remembered, for readiness to report. */
+export function registerErrorHandling(app: FastifyInstance, faults: StorageFaults): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const appError = toAppError(error, request);
-    // The contract keeps stack traces out of log lines too: the error's kind, code and message identify it.
+    const appError = toAppError(error, request, faults);
     if (appError.status < 500) return refuseRequest(request, reply, appError);
-    request.log.error({ error: { type: error.name, code: error.code, message: error.message } }, 'request failed');
+    // The logger's error serializer keeps the stack out of the line (CONTRACT §3).
+    request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, appError);
   });
 

@@ -55,3 +55,24 @@ export const requestSerializer = (request: { method: string; url: string; id: st
   request_id: request.id,
   remote_address: request.ip,
 });
+
+/** The longest error message a log line carries; the rest is cut (a message may quote input). */
+const MAX_ERROR_MESSAGE = 500;
+
+/**
+ * How every error appears on a log line (pino's `err` serializer, and the `error` key's): its kind, code
+ * and message. Never the stack (CONTRACT §3: no stack trace in a log line, and stacks carry install
+ * paths), never the error's other properties (a driver error may hold the query or its parameters).
+ */
+export function errorSerializer(error: unknown): { type: string; code?: string; message: string } {
+  if (typeof error !== 'object' || error === null) return { type: typeof error, message: String(error).slice(0, MAX_ERROR_MESSAGE) };
+  const { name, code, message } = error as { name?: unknown; code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : '';
+  // A message may itself embed a stack (errors re-wrapped as text): keep its first line only.
+  const firstLine = text.split('\n', 1)[0] ?? '';
+  return {
+    type: typeof name === 'string' ? name : (error.constructor?.name ?? 'Error'),
+    ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
+    message: firstLine.slice(0, MAX_ERROR_MESSAGE),
+  };
+}

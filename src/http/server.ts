@@ -2,12 +2,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Config } from '../config.js';
+import type { StorageFaults } from '../db/faults.js';
 import { randomBase62 } from '../lib/ids.js';
 import { registerShutdownSignal } from './drain.js';
 import { registerErrorHandling, sendProblem } from './error-handler.js';
 import { AppError, refusalError } from './errors.js';
-import { principalLogFields, REDACTED_PATHS, requestSerializer } from './request-log.js';
+import { errorSerializer, principalLogFields, REDACTED_PATHS, requestSerializer } from './request-log.js';
 import { COMMON_HEADERS, registerResponseHeaders } from './response-headers.js';
+import { registerBodyDeadlines, SLOW_CLIENT_SERVER_OPTIONS } from './slow-clients.js';
 import { compileValidator } from './validation.js';
 
 export interface ServerOptions {
@@ -16,6 +18,8 @@ export interface ServerOptions {
   logger?: boolean | Record<string, unknown> | undefined;
   /** Router-level refusals still answer credentials first (CONTRACT §2), so they need the authenticator. */
   authenticate: Authenticator;
+  /** Storage faults met by requests are noted here (the database handle's), for readiness. */
+  faults: StorageFaults;
 }
 
 /**
@@ -32,7 +36,9 @@ export function createServer(options: ServerOptions): { app: FastifyInstance; sh
         : {
             level: options.config.logLevel,
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-            serializers: { req: requestSerializer },
+            // One shape for every error on every line (the `err` key and the `error` key): no stack, ever.
+            // (`as never`: Fastify's type insists that what `err` serializes to has a stack; ours has none on purpose.)
+            serializers: { req: requestSerializer, err: errorSerializer as never, error: errorSerializer },
             mixin: principalLogFields,
             ...(typeof options.logger === 'object' ? options.logger : {}),
           },
@@ -59,8 +65,8 @@ export function createServer(options: ServerOptions): { app: FastifyInstance; sh
         sendProblem(reply, malformed);
       }
     },
-    // Slow clients may not hold sockets for minutes (Node's default header timeout is 60 s).
-    http: { headersTimeout: 10_000, requestTimeout: 60_000 },
+    // Slow clients may not hold sockets for long (http/slow-clients.ts).
+    ...SLOW_CLIENT_SERVER_OPTIONS,
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, caseSensitive: true, maxParamLength: 2000 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -76,7 +82,8 @@ export function createServer(options: ServerOptions): { app: FastifyInstance; sh
     if (text.trim() === '') return done(null, undefined);
     return parseJson(request, text, done);
   });
-  registerErrorHandling(app);
+  registerErrorHandling(app, options.faults);
+  registerBodyDeadlines(app);
   // Aborted when the app starts closing: readiness, keep-alive connections and log streams follow it.
   const shutdown = registerShutdownSignal(app);
   registerResponseHeaders(app, shutdown);

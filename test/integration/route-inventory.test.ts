@@ -2,6 +2,7 @@ import Fastify, { type HTTPMethods } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 import { MissingAuthDeclarationError, registerAuthGate } from '../../src/http/auth-gate.js';
+import { StorageFaults } from '../../src/db/faults.js';
 import { registerErrorHandling } from '../../src/http/error-handler.js';
 import { startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import {
@@ -68,7 +69,7 @@ describe('an undeclared route stops the server', () => {
   it('refuses to register a route without config.auth, and registers one that declares it', async () => {
     const app = Fastify({ logger: false });
     registerAuthGate(app, unreachableAuthenticator, { thirdPartyPublicPrefixes: ['/docs'] });
-    registerErrorHandling(app);
+    registerErrorHandling(app, new StorageFaults());
 
     expect(() => app.get('/undeclared', async () => ({ leaked: true }))).toThrow(MissingAuthDeclarationError);
     expect(() => app.post('/undeclared-write', { config: {} }, async () => ({ leaked: true }))).toThrow(MissingAuthDeclarationError);

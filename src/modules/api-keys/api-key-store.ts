@@ -164,7 +164,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
       await feed.start(log);
       // Filled in the background: until it is, every digest "may exist" and goes to the database.
       knownDigests?.load().catch((error: unknown) =>
-        log.warn({ error: { message: error instanceof Error ? error.message : String(error) } }, 'could not load the known API key digests; unknown keys are looked up in the database'),
+        log.warn({ err: error }, 'could not load the known API key digests; unknown keys are looked up in the database'),
       );
     },
 

@@ -1,4 +1,5 @@
 import multipart from '@fastify/multipart';
+import { LONGEST_BODY_TIMEOUT_MS } from '../../http/slow-clients.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
@@ -42,7 +43,8 @@ export function registerDagRoutes(root: FastifyInstance, deps: ModuleDeps & { co
     uploads.withTypeProvider<TypeBoxTypeProvider>().post(
       '/apps/:id/dags',
       {
-        config: { auth: scope('apps:deploy') },
+        // A bundle may be 22 MiB: it gets the longest body bound (http/slow-clients.ts), not the 10 s of a JSON body.
+        config: { auth: scope('apps:deploy'), bodyTimeoutMs: LONGEST_BODY_TIMEOUT_MS },
         // Fastify applies bodyLimit only to bodies it buffers; the upload is streamed, so the service
         // checks Content-Length against the same number and counts every byte it reads.
         bodyLimit: DAG_LIMITS.maxRequestBytes,

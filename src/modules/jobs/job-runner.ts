@@ -9,7 +9,7 @@ import { toJob, type Job, type JobHandlerRegistry, type JobParams, type JobRow }
 
 export interface JobRunnerDeps {
   /** The database, with what tells the dialects apart (how jobs are claimed) and its clock (for leases). */
-  database: Pick<DatabaseHandle, 'db' | 'capabilities' | 'sqlNow'>;
+  database: Pick<DatabaseHandle, 'db' | 'capabilities' | 'sqlNow' | 'faults'>;
   /** The time written on jobs, steps and log lines. */
   clock: Clock;
   /** Monotonic ms: how long lease renewals have been failing, in real time whatever `clock` says. */
@@ -36,6 +36,9 @@ export interface JobRunner {
 /** A job that keeps being picked up after crashes is failed rather than retried forever. */
 export const MAX_ATTEMPTS = 3;
 
+/** While polls keep failing, at most one "job poll failed" line per this interval (ms). */
+const POLL_FAILURE_LOG_INTERVAL_MS = 60_000;
+
 class LeaseLostError extends Error {}
 
 /** A job's log: lines numbered after the last one stored, written in order, only while the lease is ours. */
@@ -60,6 +63,9 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   let timer: NodeJS.Timeout | null = null;
   let stopped = true;
   let ticking: Promise<void> | null = null;
+  // Polls failing in a row (the database is down): the first is logged, then one line a minute, then the recovery.
+  let pollFailures = 0;
+  let pollFailureLoggedAt = -Infinity;
 
   const now = () => clock.now().toISOString();
   // Only job types this build can run are claimed: during a rolling upgrade an older instance leaves
@@ -234,8 +240,18 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       // stop() came while we were claiming: give these back untouched rather than start and interrupt them.
       if (stopped) await leases.handBack(claimed.map((job) => job.id));
       else for (const job of claimed) launch(job);
+      if (pollFailures > 0) logger.info({ failed_polls: pollFailures }, 'job poll works again');
+      pollFailures = 0;
+      pollFailureLoggedAt = -Infinity;
     })()
-      .catch((error: unknown) => logger.error({ err: error }, 'job poll failed'))
+      .catch((error: unknown) => {
+        // A full or failing disk met here keeps /readyz at 503 as one met by a request does.
+        deps.database.faults.note(error);
+        pollFailures++;
+        if (monotonicNow() - pollFailureLoggedAt < POLL_FAILURE_LOG_INTERVAL_MS) return;
+        pollFailureLoggedAt = monotonicNow();
+        logger.error({ err: error, failed_polls: pollFailures }, 'job poll failed');
+      })
       .finally(() => {
         ticking = null;
       });

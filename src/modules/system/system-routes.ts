@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { DatabaseHandle } from '../../db/database.js';
 import { SCOPE_DESCRIPTIONS, SCOPES, publicRoute, type Scope } from '../../auth/scopes.js';
 import type { RouteInventory } from '../../http/auth-gate.js';
-import { sendProblem } from '../../http/error-handler.js';
+import { faultError, sendProblem } from '../../http/error-handler.js';
 import { AppError } from '../../http/errors.js';
 
 const tags = ['System'];
@@ -16,7 +16,7 @@ function endpointsFor(scope: Scope, routes: RouteInventory): string[] {
     .map(({ method, url }) => `${method} ${url}`);
 }
 
-export function registerSystemRoutes(root: FastifyInstance, deps: { database: Pick<DatabaseHandle, 'ping' | 'kind'>; routes: RouteInventory; shutdown: AbortSignal }): void {
+export function registerSystemRoutes(root: FastifyInstance, deps: { database: Pick<DatabaseHandle, 'readiness' | 'kind'>; routes: RouteInventory; shutdown: AbortSignal }): void {
   const { routes, shutdown } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -37,11 +37,9 @@ export function registerSystemRoutes(root: FastifyInstance, deps: { database: Pi
       // (/healthz keeps answering 200 until the process exits, so nothing restarts it mid-drain).
       // Answered rather than thrown: a planned shutdown is not an error worth a log line per probe.
       if (shutdown.aborted) return sendProblem(reply, new AppError('service_unavailable', 'This instance is shutting down.', {}, { 'retry-after': '5' }));
-      try {
-        await deps.database.ping();
-      } catch {
-        throw new AppError('service_unavailable', 'The database is not reachable.', {}, { 'retry-after': '5' });
-      }
+      // Bounded (READINESS_TIMEOUT_MS) whatever the database does; a fault is answered, not logged per probe.
+      const fault = await deps.database.readiness();
+      if (fault !== null) return sendProblem(reply, faultError(fault));
       return { status: 'ready' as const, database: deps.database.kind };
     },
   );
