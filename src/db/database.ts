@@ -35,6 +35,8 @@ export interface DatabaseHandle {
   sqlNow(offsetMs?: number): RawBuilder<string>;
   /** Runs `work` (the migrations) while no other instance sharing this database runs its own. */
   withMigrationLock<T>(work: () => Promise<T>): Promise<T>;
+  /** PostgreSQL: a connection for migrations alone, without the request time bounds (closed after). */
+  migrationDb?: () => Db;
   /**
    * SQLite only: a value that differs whenever a row may have changed since it was last read. It moves
    * at once on every row this process's connection inserts, updates or deletes (counted when written, so
@@ -76,6 +78,7 @@ export const PG_TIMEOUTS = {
   QUERY_TIMEOUT_MS: 6_000,
   CONNECT_TIMEOUT_MS: 3_000,
   KEEPALIVE_INITIAL_DELAY_MS: 10_000,
+  IDLE_IN_TRANSACTION_MS: 10_000,
 } as const;
 
 /** How stale `changeStamp` may be about commits by other connections to a SQLite file (ms). */
@@ -134,36 +137,41 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
       close: () => db.destroy(),
     };
   }
-  const pool = new pg.Pool({
+  const connection = {
     connectionString: database.url,
-    max: 10,
-    application_name: 'skaledata-api',
     connectionTimeoutMillis: PG_TIMEOUTS.CONNECT_TIMEOUT_MS,
     statement_timeout: PG_TIMEOUTS.STATEMENT_TIMEOUT_MS,
     query_timeout: PG_TIMEOUTS.QUERY_TIMEOUT_MS,
+    // A transaction whose client lost its connection (a network cut: the server hears nothing) would keep
+    // its row locks until the server's own TCP keepalive noticed, hours later; the server ends it instead.
+    idle_in_transaction_session_timeout: PG_TIMEOUTS.IDLE_IN_TRANSACTION_MS,
     keepAlive: true,
     keepAliveInitialDelayMillis: PG_TIMEOUTS.KEEPALIVE_INITIAL_DELAY_MS,
-    idleTimeoutMillis: 30_000,
-  });
+  };
+  const pool = new pg.Pool({ ...connection, max: 10, application_name: 'skaledata-api', idleTimeoutMillis: 30_000 });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: discardingTimedOut(pool) }) });
   const faults = new StorageFaults();
-  const ping = async () => {
-    await sql`select 1`.execute(db);
-  };
+  // Readiness has a connection of its own: a pool busy with requests must not make a healthy instance look unready.
+  const probe = createProbe({ ...connection, application_name: 'skaledata-readiness' });
   return {
     db,
     kind: 'postgres',
     faults,
-    readiness: createReadiness(faults, ping, () => false),
+    readiness: createReadiness(faults, probe.ping, () => false),
     capabilities: { sharedByInstances: true, supportsSkipLocked: true },
     withMigrationLock: (work) => withAdvisoryLock(database.url, work),
+    // Migrations may take longer than any request should: their own connection, without the bounds.
+    migrationDb: () => new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 1, application_name: 'skaledata-migrate' }) }) }),
     sqlNow: (offsetMs = 0) =>
       offsetMs === 0
         ? sql<string>`to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
         : sql<string>`to_char((now() at time zone 'UTC') + make_interval(secs => ${offsetMs / 1000}), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
-    close: () => db.destroy(),
+    close: async () => {
+      await probe.close();
+      await db.destroy();
+    },
   };
 }
 
@@ -172,33 +180,82 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
  * query_timeout) is closed on release instead of going back to the pool. Its query is still pending on
  * the wire, so anything sent after it would wait behind it; until it is released, every later query on
  * it fails at once (the transaction's ROLLBACK included) rather than wait for a reply that is not coming.
+ * One wrapper per pooled client, made once: Kysely keeps its connection objects keyed by client.
  */
 function discardingTimedOut(pool: pg.Pool): PostgresPool {
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  function wrap(client: pg.PoolClient): PostgresPoolClient {
+    let stuck: Error | null = null;
+    const query = (text: string, parameters: unknown[]) => {
+      if (stuck !== null) return Promise.reject(stuck);
+      return client.query(text, parameters).catch((error: unknown) => {
+        if (databaseFault(error) === 'timeout' && !(error as { code?: unknown }).code) stuck = error as Error;
+        throw error;
+      });
+    };
+    return {
+      query: query as unknown as PostgresPoolClient['query'],
+      release: (destroy?: boolean) => client.release(destroy === true || stuck !== null),
+    };
+  }
   return {
     async connect(): Promise<PostgresPoolClient> {
       const client = await pool.connect();
-      let stuck: Error | null = null;
-      const query = (text: string, parameters: ReadonlyArray<unknown>) => {
-        if (stuck !== null) return Promise.reject(stuck);
-        return client.query(text, [...parameters]).catch((error: unknown) => {
-          if (databaseFault(error) === 'timeout' && !(error as { code?: unknown }).code) stuck = error as Error;
-          throw error;
-        });
-      };
-      return {
-        query: query as unknown as PostgresPoolClient['query'],
-        release: (destroy?: boolean) => client.release(destroy === true || stuck !== null),
-      };
+      let wrapper = wrappers.get(client);
+      if (wrapper === undefined) {
+        wrapper = wrap(client);
+        wrappers.set(client, wrapper);
+      }
+      return wrapper;
     },
     end: () => pool.end(),
   };
 }
 
-/** Free bytes for unprivileged writers on the filesystem holding `folder` (Infinity when it cannot be read). */
+/** `select 1` on a connection of its own, opened on first use and again after any failure. */
+function createProbe(options: pg.ClientConfig): { ping(): Promise<void>; close(): Promise<void> } {
+  let client: pg.Client | null = null;
+  const drop = (which: pg.Client) => {
+    if (client === which) client = null;
+    which.end().catch(() => undefined);
+  };
+  return {
+    async ping() {
+      let current = client;
+      if (current === null) {
+        current = new pg.Client(options);
+        current.on('error', () => undefined);
+        client = current;
+        try {
+          await current.connect();
+        } catch (error) {
+          drop(current);
+          throw error;
+        }
+      }
+      try {
+        await current.query('select 1');
+      } catch (error) {
+        drop(current);
+        throw error;
+      }
+    },
+    async close() {
+      const current = client;
+      client = null;
+      await current?.end().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Free bytes this process may write on the filesystem holding `folder` (Infinity when it cannot be read):
+ * root may also use the blocks ext4 reserves for it.
+ */
 function freeBytes(folder: string): number {
   try {
     const stats = statfsSync(folder);
-    return stats.bavail * stats.bsize;
+    return (process.getuid?.() === 0 ? stats.bfree : stats.bavail) * stats.bsize;
   } catch {
     return Infinity;
   }
@@ -265,15 +322,20 @@ async function withAdvisoryLock<T>(url: string, work: () => Promise<T>): Promise
  * Brings the schema up to date; safe to run at every start (applied migrations are skipped) and from
  * several instances starting together (they take turns under the database's migration lock).
  */
-export async function migrate(database: Pick<DatabaseHandle, 'db' | 'withMigrationLock'>): Promise<void> {
-  const migrator = new Migrator({
-    db: database.db,
-    provider: { getMigrations: async () => MIGRATIONS },
-    migrationTableName: 'skaledata_migrations',
-    migrationLockTableName: 'skaledata_migrations_lock',
-  });
-  const { error } = await database.withMigrationLock(() => migrator.migrateToLatest());
-  if (error) throw error instanceof Error ? error : new Error(String(error));
+export async function migrate(database: Pick<DatabaseHandle, 'db' | 'withMigrationLock' | 'migrationDb'>): Promise<void> {
+  const db = database.migrationDb?.() ?? database.db;
+  try {
+    const migrator = new Migrator({
+      db,
+      provider: { getMigrations: async () => MIGRATIONS },
+      migrationTableName: 'skaledata_migrations',
+      migrationLockTableName: 'skaledata_migrations_lock',
+    });
+    const { error } = await database.withMigrationLock(() => migrator.migrateToLatest());
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+  } finally {
+    if (db !== database.db) await db.destroy();
+  }
 }
 
 /** A unique constraint refused the write (same name twice, same digest twice). */

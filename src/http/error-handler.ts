@@ -9,7 +9,8 @@ const BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
 
 /**
  * The answer to each database fault (db/faults.ts): a 503 the client may retry after Retry-After seconds.
- * Nothing the request asked for was done: its transaction did not commit.
+ * A full or failing disk failed the transaction: nothing was written. A timeout or a lost connection may
+ * have struck after the database committed: a write's outcome is then unknown, and the answer says so.
  */
 export function faultError(fault: DatabaseFault): AppError {
   switch (fault) {
@@ -18,9 +19,9 @@ export function faultError(fault: DatabaseFault): AppError {
     case 'storage_error':
       return new AppError('storage_error', "The server's storage failed to read or write; nothing was written. Retry later.", {}, { 'retry-after': '30' });
     case 'timeout':
-      return new AppError('service_unavailable', 'The database did not answer in time; retry shortly.', {}, { 'retry-after': '5' });
+      return new AppError('service_unavailable', 'The database did not answer in time; retry shortly (a write may or may not have been applied: check before repeating it).', {}, { 'retry-after': '5' });
     case 'unavailable':
-      return new AppError('service_unavailable', 'The database is unavailable; retry shortly.', {}, { 'retry-after': '5' });
+      return new AppError('service_unavailable', 'The database is unavailable; retry shortly (a write may or may not have been applied: check before repeating it).', {}, { 'retry-after': '5' });
   }
 }
 

@@ -13,7 +13,8 @@ declare module 'fastify' {
  * How long a client may take to send what it sends. A client that dribbles bytes holds a socket and a
  * slot in the server's connection table; these bounds close it within seconds.
  * - Headers: HEADERS_TIMEOUT_MS from the connection's first byte (Node answers 408 and closes).
- * - A body: BODY_TIMEOUT_MS from the end of the headers, or the route's own `bodyTimeoutMs` (DAG uploads).
+ * - A body: BODY_TIMEOUT_MS from when the request is admitted (headers read, credentials and scope
+ *   checked), or the route's own `bodyTimeoutMs` (DAG uploads).
  * - The whole request, whatever the route: REQUEST_TIMEOUT_MS (Node's own bound, above every route's).
  * Node checks its two bounds on a sweep every CONNECTIONS_CHECK_MS (its default, 30 s, let a header
  * dribbler stay ~28 s past a 10 s bound).
@@ -55,8 +56,9 @@ function bodyDeadline(ms: number): preParsingHookHandler {
     const timer = setTimeout(() => {
       if (raw.complete || reply.raw.headersSent) return;
       request.log.info({ body_timeout_ms: ms }, 'request body too slow; closing the connection');
-      // Answered on the raw response: the body parser or the handler is still waiting for bytes, and
-      // will fail once the socket is gone (a response is already sent then, so nothing else is).
+      // Answered on the raw response, taken from Fastify first (hijack): the body parser or the handler is
+      // still waiting for bytes and fails once the socket is gone, and nothing may answer a second time.
+      reply.hijack();
       reply.raw.writeHead(timedOut.status, { ...COMMON_HEADERS, 'content-type': 'application/problem+json', connection: 'close' });
       reply.raw.end(renderProblem(timedOut, String(request.id)), () => raw.socket?.destroy());
     }, ms);

@@ -22,6 +22,8 @@ describe('imageSourceProblem', () => {
     'registry.example.com:5443/team/app:1',
     'registry.skaledata.local/user_abc123/web:1',
     'registry.skaledata.local/user_abc123/nested/path:1',
+    'registry.skaledata.local:5000/user_abc123/web:1',
+    'registry.xn--p1ai/app:1',
   ])('accepts %s', (image) => {
     expect(problemOf(image)).toBeNull();
   });
@@ -32,8 +34,18 @@ describe('imageSourceProblem', () => {
     ['registry.skaledata.local/web:1', 'its own images'],
     ['registry.skaledata.local/user_abc1234/web:1', 'its own images'],
     ['REGISTRY.skaledata.local/user_other/web:1', 'its own images'],
-    // our registry's name on another port is not our registry
-    ['registry.skaledata.local:5000/user_abc123/web:1', 'private or reserved'],
+    // our registry on another port is still our registry, and its namespace rule holds
+    ['registry.skaledata.local:5000/user_other/web:1', 'its own images'],
+    ['registry.skaledata.local:443/user_other/web:1', 'its own images'],
+    // names that resolve to loopback or to the address they spell
+    ['127.0.0.1.nip.io/app:1', 'IP address'],
+    ['169-254-169-254.sslip.io/app:1', 'IP address'],
+    ['app.10.0.0.5.example.com/app:1', 'IP address'],
+    ['localtest.me/app:1', 'private or reserved'],
+    ['registry.lvh.me/app:1', 'private or reserved'],
+    // suffixes no public name has (node search domains may resolve them to internal hosts)
+    ['reg.kube-system.svc/app:1', 'private or reserved'],
+    ['host.us-central1-a/app:1', 'private or reserved'],
     // IP literals in any spelling
     ['127.0.0.1/app:1', 'IP address'],
     ['127.0.0.1:5000/app:1', 'IP address'],

@@ -18,6 +18,7 @@ export async function startPausableProxy(target: { host: string; port: number })
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const waiting: Array<() => void> = [];
   const held: Array<{ to: net.Socket; chunk: Buffer }> = [];
+  const closings: Array<() => void> = [];
 
   function join(client: net.Socket): void {
     if (client.destroyed) return;
@@ -25,6 +26,11 @@ export async function startPausableProxy(target: { host: string; port: number })
     const pair = { client, upstream };
     pairs.add(pair);
     const end = () => {
+      // During a cut the other side cannot hear that this side closed: it learns when the network heals.
+      if (paused) {
+        closings.push(end);
+        return;
+      }
       pairs.delete(pair);
       client.destroy();
       upstream.destroy();
@@ -57,8 +63,9 @@ export async function startPausableProxy(target: { host: string; port: number })
     },
     resume() {
       paused = false;
-      for (const { to, chunk } of held.splice(0)) if (!to.destroyed) to.write(chunk);
+      for (const { to, chunk } of held.splice(0)) if (!to.destroyed && to.writable) to.write(chunk);
       for (const start of waiting.splice(0)) start();
+      for (const close of closings.splice(0)) close();
     },
     async close() {
       for (const { client, upstream } of pairs) {

@@ -54,10 +54,10 @@ describe(`plan limits and image sources (${TEST_DIALECT})`, () => {
       const user = await h.newAccount({ plan: 'free' });
       await changePlan(user, 'team');
       const cloudId = await createCloud(h, user);
-      const answers = await Promise.all(Array.from({ length: 12 }, () => postCluster(user, cloudId)));
+      const answers = await Promise.all(Array.from({ length: 8 }, () => postCluster(user, cloudId)));
       const statuses = answers.map((response) => response.statusCode).sort();
       expect(statuses.filter((status) => status === 202)).toHaveLength(PLANS.team.limits.max_clusters);
-      expect(statuses.filter((status) => status === 409)).toHaveLength(12 - PLANS.team.limits.max_clusters);
+      expect(statuses.filter((status) => status === 409)).toHaveLength(8 - PLANS.team.limits.max_clusters);
       for (const response of answers.filter((r) => r.statusCode === 409)) expect(response.json()).toMatchObject({ code: 'plan_limit_reached', plan: 'team', upgrade_plan: 'business' });
       const list = await h.inject({ method: 'GET', url: '/clusters?limit=200', headers: user.auth });
       expect((list.json() as { data: unknown[] }).data).toHaveLength(PLANS.team.limits.max_clusters);
