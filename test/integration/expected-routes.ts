@@ -301,7 +301,7 @@ const json = (payload: Record<string, unknown>): RequestBody => ({ payload, head
 const EXAMPLE_AWS_CREDENTIALS = { access_key_id: 'AKIAIOSFODNN7EXAMPLE', secret_access_key: 'wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEYab' };
 
 /** Writes that take no body: the id in the path is the whole request. */
-const WRITES_WITHOUT_BODY = new Set([
+export const WRITES_WITHOUT_BODY = new Set([
   'DELETE /api-keys/{id}',
   'DELETE /clouds/{id}',
   'DELETE /clusters/{id}',
@@ -368,3 +368,24 @@ export function validBody(route: ExpectedRoute, ids: Readonly<Ids>): RequestBody
       throw new Error(`${key}: no valid body; add one to validBody in expected-routes.ts (or to WRITES_WITHOUT_BODY)`);
   }
 }
+
+/**
+ * The tables that hold an account's rows (each has account_id): A's rows in them, and every table's row
+ * count (job steps and logs hang off jobs), are where B's attempts could leave a trace.
+ */
+export const ACCOUNT_TABLES = [
+  'api_keys',
+  'clouds',
+  'clusters',
+  'node_pools',
+  'jobs',
+  'apps',
+  'deploys',
+  'dag_bundles',
+  'dev_credentials',
+  'terminal_sessions',
+  'github_integrations',
+  'billing_accounts',
+  'usage_records',
+] as const;
+export const COUNTED_TABLES = [...ACCOUNT_TABLES, 'job_steps', 'job_logs'] as const;

@@ -5,6 +5,7 @@ import { startHarness, TEST_DIALECT, type Account, type Harness } from '../helpe
 import {
   describeAuth,
   EXPECTED_ROUTES,
+  COUNTED_TABLES,
   expectedForKey,
   hasPathParameters,
   KEY_SCOPE_SETS,
@@ -12,6 +13,7 @@ import {
   routeKey,
   routeUrl,
   validBody,
+  WRITES_WITHOUT_BODY,
   type ExpectedKeyOutcome,
   type ExpectedRoute,
   type Ids,
@@ -38,15 +40,7 @@ const INVALID_BODY: string[] = ['not', 'an', 'object'];
  * Writes that have no body to reject: with a real id an allowed caller would really delete or cancel
  * the fixtures, so those are only sent with ids that do not exist.
  */
-const WITHOUT_BODY_TO_REJECT = new Set([
-  'DELETE /api-keys/{id}',
-  'DELETE /clouds/{id}',
-  'DELETE /clusters/{id}',
-  'DELETE /clusters/{id}/node-pools/{pool}',
-  'POST /jobs/{id}/cancel',
-  'DELETE /apps/{id}',
-  'POST /apps/{id}/restart',
-]);
+const WITHOUT_BODY_TO_REJECT = new Set([...WRITES_WITHOUT_BODY].filter((key) => key.includes('{')));
 
 // 415: a JSON body sent to the multipart DAG upload is refused after the gate let it through.
 const ALLOWED_STATUSES = [200, 201, 202, 204, 400, 404, 409, 415];
@@ -97,23 +91,7 @@ const USER_CASES: UserCase[] = EXPECTED_ROUTES.flatMap((route) =>
   })),
 );
 
-const TABLES = [
-  'api_keys',
-  'clouds',
-  'clusters',
-  'node_pools',
-  'jobs',
-  'job_steps',
-  'job_logs',
-  'apps',
-  'deploys',
-  'dag_bundles',
-  'dev_credentials',
-  'terminal_sessions',
-  'github_integrations',
-  'billing_accounts',
-  'usage_records',
-] as const;
+const TABLES = COUNTED_TABLES;
 
 describe(`scope matrix (${TEST_DIALECT})`, () => {
   let h: Harness;

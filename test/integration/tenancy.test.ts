@@ -5,6 +5,8 @@ import { AWS_CREDENTIALS, createCloud, createCluster, waitForJob } from '../help
 import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import type { Problem } from '../helpers/problem.js';
 import {
+  ACCOUNT_TABLES,
+  COUNTED_TABLES,
   EXPECTED_ROUTES,
   expectedForKey,
   hasPathParameters,
@@ -76,26 +78,6 @@ interface Caller {
   expected: (route: ExpectedRoute) => { status: number; code: string };
 }
 
-/**
- * The tables that hold an account's rows (each has account_id): A's rows in them, and every table's row
- * count (job steps and logs hang off jobs), are where B's attempts could leave a trace.
- */
-const ACCOUNT_TABLES = [
-  'api_keys',
-  'clouds',
-  'clusters',
-  'node_pools',
-  'jobs',
-  'apps',
-  'deploys',
-  'dag_bundles',
-  'dev_credentials',
-  'terminal_sessions',
-  'github_integrations',
-  'billing_accounts',
-  'usage_records',
-] as const;
-const COUNTED_TABLES = [...ACCOUNT_TABLES, 'job_steps', 'job_logs'] as const;
 
 interface Estate {
   ids: Ids;
