@@ -26,6 +26,7 @@ import * as jobs from './modules/jobs/index.js';
 import * as me from './modules/me/index.js';
 import * as nodePools from './modules/node-pools/index.js';
 import * as pods from './modules/pods/index.js';
+import * as registry from './modules/registry/index.js';
 import * as signingKeys from './modules/signing-keys/index.js';
 import * as system from './modules/system/index.js';
 import * as terminal from './modules/terminal/index.js';
@@ -51,6 +52,7 @@ const MODULES = [
   billing, //         /billing
   signingKeys, //     /.well-known/jwks.json
   appCredentials, //  /apps/{id}/registry-token, /dev-credentials, /deploy-script
+  registry, //        /registry/token (the Docker token realm), /.well-known/registry-certs.pem
   terminal, //        /clusters/{id}/terminal, /terminal-sessions/redeem
   dataPlane, //       /clusters/{id}/data-plane-token
 ];
@@ -78,6 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     shutdown,
     routes,
     keys,
+    authenticate,
     signingKeys: signing,
     issuer: createTokenIssuer({ keys: signing, clock: deps.clock, issuer: deps.config.publicUrl }),
     // Lists whose pages are a function of their rows alone, kept while the database is unchanged (SQLite).

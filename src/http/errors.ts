@@ -54,6 +54,11 @@ export function challenge(refusal: { code: 'invalid_request' | 'unauthenticated'
   }
 }
 
+/** The challenge of the registry token realm, whose clients (docker, podman, skopeo) log in with Basic auth. */
+export function basicChallenge(): Record<string, string> {
+  return { 'www-authenticate': 'Basic realm="SkaleData registry", charset="UTF-8"' };
+}
+
 /** The headers a refusal of steps 1–4 is answered with (user_session_required has no challenge: no credential would do). */
 function refusalHeaders(refusal: Refusal): Record<string, string> {
   if (refusal.code === 'user_session_required') return {};

@@ -142,7 +142,7 @@ describe(`deploy script (${TEST_DIALECT})`, () => {
     expect((await getScript('bad%20id!', bearer(ciKey.key))).statusCode).toBe(400);
   });
 
-  it('run by CI with the CI/CD key: gets a registry token, logs in, builds, pushes and deploys', async () => {
+  it('run by CI with the CI/CD key: logs in to the registry with the key (through our realm), builds, pushes and deploys', async () => {
     const script = (await getScript(appA.appId, bearer(ciKey.key))).body;
     const ws = workspace(script);
     const result = await runScript(ws.file, ws.env({ SKALEDATA_API_KEY: ciKey.key, IMAGE_TAG: 'v1.2.3' }), ws.dir);
@@ -151,9 +151,17 @@ describe(`deploy script (${TEST_DIALECT})`, () => {
     const repository = `${a.accountId.toLowerCase()}/web`;
     const image = `${REGISTRY}/${repository}:v1.2.3`;
     expect(calls[0]).toBe(`login --username skaledata --password-stdin ${REGISTRY}`);
+    // The engine logs in with the API key itself; the registry then gets tokens from our realm with it.
     const password = (calls[1] ?? '').replace(/^password=/, '');
+    expect(password).toBe(ciKey.key);
+    const realm = await h.inject({
+      method: 'GET',
+      url: `/registry/token?service=${encodeURIComponent(REGISTRY)}&scope=${encodeURIComponent(`repository:${repository}:pull,push`)}`,
+      headers: { authorization: `Basic ${Buffer.from(`skaledata:${password}`).toString('base64')}` },
+    });
+    expect(realm.statusCode, realm.body).toBe(200);
     const jwks = (await h.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as JSONWebKeySet;
-    const { payload } = await jwtVerify(password, createLocalJWKSet(jwks), { audience: REGISTRY, algorithms: ['ES256'] });
+    const { payload } = await jwtVerify((realm.json() as { token: string }).token, createLocalJWKSet(jwks), { audience: REGISTRY, algorithms: ['ES256'] });
     expect(payload.sub).toBe(ciKey.id);
     expect(payload.access).toEqual([{ type: 'repository', name: repository, actions: ['pull', 'push'] }]);
     expect(calls.slice(2)).toEqual([`build --tag ${image} ${ws.context}`, `push ${image}`, `logout ${REGISTRY}`]);

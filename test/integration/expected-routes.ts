@@ -136,6 +136,10 @@ export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   // "POST /clusters/{id}/data-plane-token — data plane handoff (needs user email)" rejects API keys (seed).
   { method: 'POST', path: '/clusters/{id}/data-plane-token', auth: 'user-only' },
   { method: 'GET', path: '/.well-known/jwks.json', auth: 'public' },
+  // Our additions (issue 11): the Docker token realm authenticates its own Basic credentials, and the
+  // certificates a stock registry trusts.
+  { method: 'GET', path: '/registry/token', auth: 'public' },
+  { method: 'GET', path: '/.well-known/registry-certs.pem', auth: 'public' },
   // clusters:write "Manage ... GitHub integration".
   { method: 'GET', path: '/integrations/github', auth: clustersRead },
   { method: 'PUT', path: '/integrations/github', auth: clustersWrite },

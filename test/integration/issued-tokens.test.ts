@@ -10,6 +10,7 @@ import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '
 import { MovableClock } from '../helpers/movable-clock.js';
 import type { Problem } from '../helpers/problem.js';
 import { createRunningApp, type AppFixture } from '../helpers/tokens-fixtures.js';
+import { libtrustKeyId } from '../../src/modules/registry/libtrust.js';
 
 /**
  * Tokens this API issues (issue 3 items 5, 6, 8): registry tokens, dev credentials and data-plane
@@ -83,13 +84,15 @@ describe(`issued tokens (${TEST_DIALECT})`, () => {
   });
 
   describe('GET /.well-known/jwks.json', () => {
-    it('publishes one ES256 public key, without private material, to anyone', async () => {
+    it('publishes one ES256 public key, without private material, to anyone: under its kid and its libtrust id', async () => {
       const response = await h.inject({ method: 'GET', url: '/.well-known/jwks.json' });
       expect(response.statusCode).toBe(200);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
       const body = response.json() as { keys: Array<Record<string, string>> };
-      expect(body.keys).toHaveLength(1);
-      const [key] = body.keys;
+      expect(body.keys).toHaveLength(2);
+      const [key, alias] = body.keys;
+      // The alias is the same key under the id Docker Distribution computes for it (registry tokens carry it).
+      expect(alias).toEqual({ ...key, kid: libtrustKeyId({ kty: 'EC', crv: 'P-256', x: key?.x, y: key?.y }) });
       expect(Object.keys(key ?? {}).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
       expect(key).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
       expect(key?.kid).toMatch(/^sk_[0-9A-Za-z]{25}$/);
@@ -112,7 +115,8 @@ describe(`issued tokens (${TEST_DIALECT})`, () => {
 
       const { payload, protectedHeader } = await jwtVerify(body.token, createRemoteJWKSet(jwksUrl), { issuer: ISSUER, audience: REGISTRY, algorithms: ['ES256'] });
       expect(protectedHeader.alg).toBe('ES256');
-      expect(protectedHeader.kid).toBe((await jwks()).keys[0]?.kid);
+      const [published] = (await jwks()).keys;
+      expect(protectedHeader.kid).toBe(libtrustKeyId({ kty: 'EC', crv: 'P-256', x: published?.x, y: published?.y }));
       expect(payload.sub).toBe(ciKey.id);
       expect(payload.aud).toBe(REGISTRY);
       expect(payload.access).toEqual([{ type: 'repository', name: repository, actions: ['pull', 'push'] }]);
@@ -331,7 +335,8 @@ describe(`signing keys: shared, sealed and rotated (${TEST_DIALECT})`, () => {
   let clusterId: string;
 
   const jwks = async (): Promise<JSONWebKeySet> => (await h.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as JSONWebKeySet;
-  const kids = async () => (await jwks()).keys.map((key) => key.kid).sort();
+  // Our kids (each key is also published under its libtrust id, which the registry tests cover).
+  const kids = async () => (await jwks()).keys.map((key) => key.kid).filter((kid) => kid?.startsWith('sk_')).sort();
   const dataPlaneToken = async () => {
     const response = await h.inject({ method: 'POST', url: `/clusters/${clusterId}/data-plane-token`, headers: a.auth });
     expect(response.statusCode, response.body).toBe(200);

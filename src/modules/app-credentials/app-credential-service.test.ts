@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseImageReference } from '../../lib/image-reference.js';
-import { appNamespace, registryRepository } from './app-credential-service.js';
+import { registryRepository } from '../registry/registry-service.js';
+import { appNamespace } from './app-credential-service.js';
 import { plainName, shellQuote } from './deploy-script.js';
 
 describe('registryRepository', () => {

@@ -2,27 +2,19 @@ import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../signing-keys/signing-key-store.js';
 import type { TokenIssuer } from '../signing-keys/token-issuer.js';
+import type { RegistryAction } from '../registry/registry-scope.js';
+import { registryRepository, signRegistryToken } from '../registry/registry-service.js';
 import type { Db } from '../../db/database.js';
 import { conflict, notFound } from '../../http/errors.js';
 import type { Clock } from '../../lib/clock.js';
-import { accountRegistryNamespace } from '../../lib/image-policy.js';
 import { newId } from '../../lib/ids.js';
 import { createAppCredentialRepo, type AppForCredentials } from './app-credential-repo.js';
 import { renderDeployScript } from './deploy-script.js';
 
-/** Registry tokens live as long as the distribution spec's clients expect to reuse one: one push. */
-export const REGISTRY_TOKEN_TTL_SECONDS = MAX_TOKEN_TTL_SECONDS;
 export const DEV_CREDENTIAL_DEFAULT_TTL_SECONDS = MAX_TOKEN_TTL_SECONDS;
-
-export type RegistryAction = 'pull' | 'push';
 
 /** Apps on their way out get no new credentials; everything else (even a failed app) can be worked on. */
 const CLOSED_STATUSES = new Set(['deleting', 'deleted']);
-
-/** The app's repository on our registry: in its account's namespace (lib/image-policy.ts). */
-export function registryRepository(accountId: string, appName: string): string {
-  return `${accountRegistryNamespace(accountId)}/${appName.toLowerCase()}`;
-}
 
 /** Kubernetes namespace the app runs in: one per app name, which is unique on its cluster. */
 export const appNamespace = (appName: string): string => `app-${appName}`.slice(0, 63);
@@ -63,16 +55,13 @@ export function createAppCredentialService(deps: AppCredentialServiceDeps) {
       const app = await openApp(principal.accountId, appId);
       const repository = registryRepository(app.account_id, app.name);
       const granted = (['pull', 'push'] as const).filter((action) => actions.includes(action));
-      const issued = await issuer.sign(
-        { access: [{ type: 'repository', name: repository, actions: granted }] },
-        { audience: registryService, subject: principalId(principal), ttlSeconds: REGISTRY_TOKEN_TTL_SECONDS },
-      );
+      const issued = await signRegistryToken(issuer, principal, registryService, [{ type: 'repository', name: repository, actions: granted }]);
       return {
         token: issued.token,
         access_token: issued.token,
-        expires_in: REGISTRY_TOKEN_TTL_SECONDS,
-        issued_at: issued.issuedAt.toISOString(),
-        expires_at: issued.expiresAt.toISOString(),
+        expires_in: issued.expires_in,
+        issued_at: issued.issued_at,
+        expires_at: issued.expires_at,
         registry: registryService,
         repository,
       };

@@ -109,18 +109,20 @@ json_values() {
   tr ',{}[]' '[\\n*]' | sed -n "s/^[[:space:]]*\\"$1\\"[[:space:]]*:[[:space:]]*\\"\\([^\\"]*\\)\\"[[:space:]]*$/\\1/p"
 }
 
-say "requesting a registry token for app $APP_ID from $API_URL"
+# The registry token answer names the registry and the app's repository (and checks apps:deploy up front).
+say "looking up the registry repository of app $APP_ID at $API_URL"
 TOKEN_JSON=$(api POST "/apps/$APP_ID/registry-token")
-REGISTRY_TOKEN=$(printf '%s' "$TOKEN_JSON" | json_values token | head -n 1)
 REGISTRY=$(printf '%s' "$TOKEN_JSON" | json_values registry | head -n 1)
 REPOSITORY=$(printf '%s' "$TOKEN_JSON" | json_values repository | head -n 1)
-if [ -z "$REGISTRY_TOKEN" ] || [ -z "$REGISTRY" ] || [ -z "$REPOSITORY" ]; then
-  fail 'the registry-token answer lacks token, registry or repository.'
+if [ -z "$REGISTRY" ] || [ -z "$REPOSITORY" ]; then
+  fail 'the registry-token answer lacks registry or repository.'
 fi
 IMAGE="$REGISTRY/$REPOSITORY:$IMAGE_TAG"
 
+# The registry sends the engine to the API's token realm (GET /registry/token) with these credentials:
+# the API key is the password, so the engine renews its registry tokens itself during a long push.
 say "logging in to $REGISTRY with $ENGINE"
-printf '%s' "$REGISTRY_TOKEN" | "$ENGINE" login --username skaledata --password-stdin "$REGISTRY" >/dev/null
+printf '%s' "$SKALEDATA_API_KEY" | "$ENGINE" login --username skaledata --password-stdin "$REGISTRY" >/dev/null
 say "building $IMAGE from $BUILD_CONTEXT"
 "$ENGINE" build --tag "$IMAGE" "$BUILD_CONTEXT"
 say "pushing $IMAGE"

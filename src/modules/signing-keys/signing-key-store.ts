@@ -1,4 +1,6 @@
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { libtrustKeyId } from '../registry/libtrust.js';
+import { selfSignedCertificate } from '../registry/registry-certificate.js';
 import type { Db } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
@@ -42,10 +44,18 @@ type SigningKeyObject = Awaited<ReturnType<typeof importJWK>>;
 
 interface CachedKey {
   kid: string;
+  /** The same key's id as Docker Distribution computes it (registry tokens carry this one). */
+  libtrustKid: string;
   publicJwk: PublicJwk;
   publicKey: SigningKeyObject;
   retiredAt: string | null;
+  row: SigningKeyRow;
 }
+
+/** How long a signing key's certificate says it is valid; the key is retired long before (rotation). */
+const CERTIFICATE_YEARS = 10;
+/** Certificates start a little before the key was made, for registries whose clocks are behind. */
+const CERTIFICATE_BACKDATE_MS = 60 * 60 * 1000;
 
 interface KeyCache {
   loadedAt: number;
@@ -87,13 +97,24 @@ export async function rotateSigningKey(db: Db, clock: Clock, encryptionKey: Buff
   return { kid: row.kid, retired };
 }
 
+export interface ActiveSigningKey {
+  kid: string;
+  libtrustKid: string;
+  privateKey: SigningKeyObject;
+}
+
 export interface SigningKeyStore {
   /** The key to sign with now (created on first use). */
-  activeKey(): Promise<{ kid: string; privateKey: SigningKeyObject }>;
+  activeKey(): Promise<ActiveSigningKey>;
   /** A published key by kid, re-reading the table once when the kid is not known yet. */
   publicKey(kid: string): Promise<SigningKeyObject | null>;
-  /** What GET /.well-known/jwks.json publishes: the active key(s) and recently retired ones. */
+  /**
+   * What GET /.well-known/jwks.json publishes: the active key(s) and recently retired ones, each once
+   * under its own kid and once under its libtrust id (the kid registry tokens carry).
+   */
   publishedKeys(): Promise<PublicJwk[]>;
+  /** Self-signed certificates (PEM) of the same keys, for a registry's `rootcertbundle`. */
+  publishedCertificates(): Promise<string[]>;
 }
 
 export function createSigningKeyStore(deps: { db: Db; clock: Clock; encryptionKey: Buffer }): SigningKeyStore {
@@ -101,7 +122,9 @@ export function createSigningKeyStore(deps: { db: Db; clock: Clock; encryptionKe
   const repo = createSigningKeyRepo(deps.db);
   let cache: KeyCache | null = null;
   let loading: Promise<KeyCache> | null = null;
-  let activePrivate: { kid: string; privateKey: SigningKeyObject } | null = null;
+  let activePrivate: ActiveSigningKey | null = null;
+  // A certificate per kid, made once per instance (ECDSA signatures differ each time; the key does not).
+  const certificates = new Map<string, string>();
 
   async function load(): Promise<KeyCache> {
     let rows = await readPublishedRows(repo, clock.now());
@@ -116,7 +139,8 @@ export function createSigningKeyStore(deps: { db: Db; clock: Clock; encryptionKe
     const keys = await Promise.all(
       rows.map(async (row) => {
         const publicJwk = JSON.parse(row.public_jwk) as PublicJwk;
-        return { kid: row.kid, publicJwk, publicKey: await importJWK(publicJwk, SIGNING_ALGORITHM), retiredAt: row.retired_at };
+        const publicKey = await importJWK(publicJwk, SIGNING_ALGORITHM);
+        return { kid: row.kid, libtrustKid: libtrustKeyId({ ...publicJwk }), publicJwk, publicKey, retiredAt: row.retired_at, row };
       }),
     );
     return { loadedAt: clock.now().getTime(), keys, active };
@@ -136,27 +160,57 @@ export function createSigningKeyStore(deps: { db: Db; clock: Clock; encryptionKe
     return key.retiredAt === null || Date.parse(key.retiredAt) + RETIRED_KEY_PUBLISHED_MS > now;
   }
 
+  const privateJwkOf = (row: SigningKeyRow) => JSON.parse(open(encryptionKey, row.private_key_encrypted, sealedFor(row.kid))) as JWK;
+
+  async function published(): Promise<CachedKey[]> {
+    const state = await refresh(KEY_REFRESH_MS);
+    const now = clock.now().getTime();
+    return state.keys.filter((key) => stillPublished(key, now));
+  }
+
+  function certificateOf(key: CachedKey): string {
+    let pem = certificates.get(key.kid);
+    if (pem === undefined) {
+      const createdAt = Date.parse(key.row.created_at);
+      const notAfter = new Date(createdAt);
+      notAfter.setUTCFullYear(notAfter.getUTCFullYear() + CERTIFICATE_YEARS);
+      pem = selfSignedCertificate({
+        kid: key.kid,
+        publicJwk: { ...key.publicJwk },
+        privateJwk: privateJwkOf(key.row),
+        notBefore: new Date(createdAt - CERTIFICATE_BACKDATE_MS),
+        notAfter,
+      });
+      certificates.set(key.kid, pem);
+    }
+    return pem;
+  }
+
   return {
     async activeKey() {
-      const { active } = await refresh(KEY_REFRESH_MS);
+      const { active, keys } = await refresh(KEY_REFRESH_MS);
       if (activePrivate?.kid !== active.kid) {
-        const jwk = JSON.parse(open(encryptionKey, active.private_key_encrypted, sealedFor(active.kid))) as JWK;
-        activePrivate = { kid: active.kid, privateKey: await importJWK(jwk, SIGNING_ALGORITHM) };
+        const libtrustKid = keys.find((key) => key.kid === active.kid)?.libtrustKid ?? libtrustKeyId(JSON.parse(active.public_jwk) as JWK);
+        activePrivate = { kid: active.kid, libtrustKid, privateKey: await importJWK(privateJwkOf(active), SIGNING_ALGORITHM) };
       }
       return activePrivate;
     },
 
     async publicKey(kid) {
       let state = await refresh(KEY_REFRESH_MS);
-      if (!state.keys.some((key) => key.kid === kid)) state = await refresh(UNKNOWN_KID_REFRESH_MS);
-      const key = state.keys.find((candidate) => candidate.kid === kid);
+      const named = (candidate: CachedKey) => candidate.kid === kid || candidate.libtrustKid === kid;
+      if (!state.keys.some(named)) state = await refresh(UNKNOWN_KID_REFRESH_MS);
+      const key = state.keys.find(named);
       return key && stillPublished(key, clock.now().getTime()) ? key.publicKey : null;
     },
 
     async publishedKeys() {
-      const state = await refresh(KEY_REFRESH_MS);
-      const now = clock.now().getTime();
-      return state.keys.filter((key) => stillPublished(key, now)).map((key) => key.publicJwk);
+      const keys = await published();
+      return [...keys.map((key) => key.publicJwk), ...keys.map((key) => ({ ...key.publicJwk, kid: key.libtrustKid }))];
+    },
+
+    async publishedCertificates() {
+      return (await published()).map(certificateOf);
     },
   };
 }

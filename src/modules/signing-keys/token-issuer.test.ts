@@ -9,9 +9,10 @@ const ISSUER = 'https://api.skaledata.test';
 async function fixture(nowMs = Date.UTC(2026, 0, 1, 12)) {
   const { publicKey, privateKey } = await generateKeyPair('ES256');
   const keys: SigningKeyStore = {
-    activeKey: async () => ({ kid: 'sk_test', privateKey }),
-    publicKey: async (kid) => (kid === 'sk_test' ? publicKey : null),
+    activeKey: async () => ({ kid: 'sk_test', libtrustKid: 'AAAA:BBBB', privateKey }),
+    publicKey: async (kid) => (kid === 'sk_test' || kid === 'AAAA:BBBB' ? publicKey : null),
     publishedKeys: async () => [],
+    publishedCertificates: async () => [],
   };
   const time = { ms: nowMs };
   const clock: Clock = { now: () => new Date(time.ms) };
@@ -29,6 +30,14 @@ describe('TokenIssuer', () => {
     const iat = Date.UTC(2026, 0, 1, 12) / 1000;
     expect(decodeJwt(issued.token)).toEqual({ iss: ISSUER, sub: 'user_1', aud: 'skaledata:app:app_1', iat, nbf: iat, exp: iat + 120, jti: 'dcr_1', role: 'dev' });
     expect(issued.expiresAt.toISOString()).toBe('2026-01-01T12:02:00.000Z');
+  });
+
+  it("names the key by its libtrust id when asked (registry tokens), and verifies those tokens too", async () => {
+    const { issuer } = await fixture();
+    const issued = await issuer.sign({}, { audience: 'registry', subject: 'key_1', ttlSeconds: 60, keyName: 'libtrust' });
+    expect(decodeProtectedHeader(issued.token).kid).toBe('AAAA:BBBB');
+    expect(issued.kid).toBe('AAAA:BBBB');
+    expect((await issuer.verify(issued.token, { audience: 'registry' })).sub).toBe('key_1');
   });
 
   it('refuses lifetimes beyond 15 minutes (they would outlive a rotated key)', async () => {

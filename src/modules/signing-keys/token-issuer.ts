@@ -12,6 +12,11 @@ export interface SignOptions {
   subject: string;
   /** Defaults to a fresh random id. */
   jti?: string;
+  /**
+   * Which name of the signing key goes in the `kid` header: ours (sk_…, the default), or its libtrust
+   * id, the only form Docker Distribution looks keys up by (registry tokens). JWKS publishes both.
+   */
+  keyName?: 'kid' | 'libtrust';
 }
 
 export interface IssuedToken {
@@ -47,7 +52,8 @@ export function createTokenIssuer(deps: { keys: SigningKeyStore; clock: Clock; i
         // A longer token would outlive its key's publication after a rotation.
         throw new Error(`token lifetime must be 1..${MAX_TOKEN_TTL_SECONDS} s (got ${options.ttlSeconds})`);
       }
-      const { kid, privateKey } = await keys.activeKey();
+      const active = await keys.activeKey();
+      const kid = options.keyName === 'libtrust' ? active.libtrustKid : active.kid;
       const issuedAtMs = clock.now().getTime();
       const iat = Math.floor(issuedAtMs / 1000);
       const exp = iat + options.ttlSeconds;
@@ -63,7 +69,7 @@ export function createTokenIssuer(deps: { keys: SigningKeyStore; clock: Clock; i
         .setNotBefore(iat)
         .setExpirationTime(exp)
         .setJti(jti)
-        .sign(privateKey);
+        .sign(active.privateKey);
       return { token, kid, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
     },
 

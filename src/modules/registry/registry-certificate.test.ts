@@ -1,0 +1,50 @@
+import { execFileSync } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { libtrustKeyId } from './libtrust.js';
+import { selfSignedCertificate } from './registry-certificate.js';
+
+function certificateFor(kid: string) {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicJwk = publicKey.export({ format: 'jwk' });
+  const pem = selfSignedCertificate({
+    kid,
+    publicJwk,
+    privateJwk: privateKey.export({ format: 'jwk' }),
+    notBefore: new Date('2026-01-01T00:00:00Z'),
+    notAfter: new Date('2036-01-01T00:00:00Z'),
+  });
+  return { pem, publicJwk, publicKey };
+}
+
+describe('selfSignedCertificate', () => {
+  it("is a valid self-signed certificate for the signing key, that Node's X.509 parser accepts", () => {
+    const { pem, publicKey } = certificateFor('sk_test1');
+    const cert = new X509Certificate(pem);
+    expect(cert.verify(cert.publicKey)).toBe(true);
+    expect(cert.publicKey.equals(publicKey)).toBe(true);
+    expect(cert.subject).toContain('CN=SkaleData token signing key sk_test1');
+    expect(cert.issuer).toBe(cert.subject);
+    expect(cert.ca).toBe(false);
+    expect(new Date(cert.validFrom).toISOString()).toBe('2026-01-01T00:00:00.000Z');
+    expect(new Date(cert.validTo).toISOString()).toBe('2036-01-01T00:00:00.000Z');
+  });
+
+  it('names the same key the same way: the serial comes from the kid', () => {
+    const a = new X509Certificate(certificateFor('sk_same').pem);
+    const b = new X509Certificate(certificateFor('sk_same').pem);
+    const c = new X509Certificate(certificateFor('sk_other').pem);
+    expect(a.serialNumber).toBe(b.serialNumber);
+    expect(a.serialNumber).not.toBe(c.serialNumber);
+  });
+
+  it('openssl reads it, and its public key has the libtrust id a registry will look tokens up by', () => {
+    const { pem, publicJwk } = certificateFor('sk_openssl');
+    const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: pem }).toString();
+    expect(text).toContain('ecdsa-with-SHA256');
+    expect(text).toContain('CA:FALSE');
+    expect(text).toContain('Digital Signature');
+    const spkiPem = execFileSync('openssl', ['x509', '-noout', '-pubkey'], { input: pem }).toString();
+    expect(libtrustKeyId(createPublicKey(spkiPem).export({ format: 'jwk' }))).toBe(libtrustKeyId(publicJwk));
+  });
+});
