@@ -25,6 +25,7 @@ describe(`GET /registry/token (${TEST_DIALECT})`, () => {
   let appB: AppFixture;
   let closing: AppFixture;
   let keys: Record<'deploy' | 'read' | 'clusters' | 'full' | 'revoked', { id: string; key: string }>;
+  const logLines: string[] = [];
 
   const realm = (query: string, headers: Record<string, string>) => h.inject({ method: 'GET', url: `/registry/token?${query}`, headers });
   const scopeQuery = (...scopes: string[]) => [`service=${SERVICE}`, ...scopes.map((s) => `scope=${encodeURIComponent(s)}`)].join('&');
@@ -40,7 +41,7 @@ describe(`GET /registry/token (${TEST_DIALECT})`, () => {
   }
 
   beforeAll(async () => {
-    h = await startHarness({ runJobs: true, env: { REGISTRY_SERVICE: SERVICE } });
+    h = await startHarness({ runJobs: true, env: { REGISTRY_SERVICE: SERVICE }, logLines });
     [a, b] = await Promise.all([h.newAccount(), h.newAccount()]);
     [appA, appB, closing] = await Promise.all([createRunningApp(h, a), createRunningApp(h, b), createRunningApp(h, a, { status: 'deleting' })]);
     keys = {
@@ -85,6 +86,17 @@ describe(`GET /registry/token (${TEST_DIALECT})`, () => {
     ]);
     expect((await access(scopeQuery('registry:catalog:*'), basic(keys.full.key))).payload.access).toEqual([]);
     expect((await access(scopeQuery(`repository:${repo(a, closing)}:pull,push`), basic(keys.deploy.key))).payload.access).toEqual([]);
+  });
+
+  it('records each refusal in the log: who asked for which repository, and what was granted', async () => {
+    const foreign = `repository:${repo(b, appB)}:pull,push`;
+    await access(scopeQuery(`repository:${repo(a, appA)}:pull,push`, foreign), basic(keys.read.key));
+    const line = logLines.map((text) => JSON.parse(text) as Record<string, unknown>).findLast((entry) => entry.msg === 'registry access refused');
+    expect(line).toBeDefined();
+    expect(JSON.stringify(line)).toContain(keys.read.id);
+    expect((line?.registry as { refused: string[] }).refused).toEqual([`repository:${repo(a, appA)}:pull,push`, foreign]);
+    expect((line?.registry as { granted: unknown }).granted).toEqual([{ type: 'repository', name: repo(a, appA), actions: ['pull'] }]);
+    expect(logLines.join('\n')).not.toContain(keys.read.key);
   });
 
   it('a login without a scope (docker/skopeo login) gets a token granting nothing', async () => {

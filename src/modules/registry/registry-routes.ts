@@ -97,7 +97,7 @@ export function registerRegistryRoutes(
       });
       if (refused.length > 0) {
         // Recorded like a refused request: who asked for what, and what was not granted.
-        request.log.info({ registry: { requested: refused.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`), granted } }, 'registry access refused');
+        request.log.info({ registry: { refused: refused.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`), granted } }, 'registry access refused');
       }
       const issued = await service.issue(principal, registryService, granted);
       reply.header('cache-control', 'no-store');
