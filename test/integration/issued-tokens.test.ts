@@ -10,6 +10,7 @@ import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '
 import { MovableClock } from '../helpers/movable-clock.js';
 import type { Problem } from '../helpers/problem.js';
 import { createRunningApp, type AppFixture } from '../helpers/tokens-fixtures.js';
+import { X509Certificate } from 'node:crypto';
 import { libtrustKeyId } from '../../src/modules/registry/libtrust.js';
 
 /**
@@ -336,6 +337,10 @@ describe(`signing keys: shared, sealed and rotated (${TEST_DIALECT})`, () => {
 
   const jwks = async (): Promise<JSONWebKeySet> => (await h.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as JSONWebKeySet;
   // Our kids (each key is also published under its libtrust id, which the registry tests cover).
+  const certificateCommonNames = async () => {
+    const pem = (await h.inject({ method: 'GET', url: '/.well-known/registry-certs.pem' })).body;
+    return (pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((one) => /CN=SkaleData token signing key (\S+)/.exec(new X509Certificate(one).subject)?.[1]);
+  };
   const kids = async () => (await jwks()).keys.map((key) => key.kid).filter((kid) => kid?.startsWith('sk_')).sort();
   const dataPlaneToken = async () => {
     const response = await h.inject({ method: 'POST', url: `/clusters/${clusterId}/data-plane-token`, headers: a.auth });
@@ -400,6 +405,8 @@ describe(`signing keys: shared, sealed and rotated (${TEST_DIALECT})`, () => {
     const after = await dataPlaneToken();
     expect(decodeProtectedHeader(after).kid).toBe(newKid);
     expect(await kids()).toEqual(expect.arrayContaining([oldKid, newKid]));
+    // The registry's certificate bundle follows: one certificate per published key, new and old.
+    expect(await certificateCommonNames()).toEqual(expect.arrayContaining([oldKid, newKid]));
     expect((await verify(before)).sub).toBe(a.userId);
     expect((await verify(after)).sub).toBe(a.userId);
 
@@ -408,6 +415,7 @@ describe(`signing keys: shared, sealed and rotated (${TEST_DIALECT})`, () => {
     expect(await kids()).toContain(oldKid);
     clock.advance(62_000);
     expect(await kids()).toEqual([newKid]);
+    expect(await certificateCommonNames()).toEqual([newKid]);
     const remaining = await jwks();
     await expect(jwtVerify(before, createLocalJWKSet(remaining), { algorithms: ['ES256'] })).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
     // The new key still verifies (checked at the token's own issue time: a data-plane token lasts 5 min).
