@@ -138,7 +138,7 @@ export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   { method: 'GET', path: '/.well-known/jwks.json', auth: 'public' },
   // Our additions (issue 11): the Docker token realm authenticates its own Basic credentials, and the
   // certificates a stock registry trusts.
-  { method: 'GET', path: '/registry/token', auth: 'public' },
+  { method: 'GET', path: '/registry/token', auth: 'public', query: 'service=registry.skaledata.local' },
   { method: 'GET', path: '/.well-known/registry-certs.pem', auth: 'public' },
   // clusters:write "Manage ... GitHub integration".
   { method: 'GET', path: '/integrations/github', auth: clustersRead },
