@@ -31,7 +31,10 @@ function run(command: string, args: string[], input?: string): Promise<RunResult
     const child = execFile(command, args, { timeout: 60_000, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' } }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
-    child.stdin?.end(input ?? '');
+    // A tool that exits without reading its input (most do) must not fail the run with EPIPE.
+    child.stdin?.on('error', () => undefined);
+    if (input === undefined) child.stdin?.end();
+    else child.stdin?.end(input);
   });
 }
 
