@@ -15,7 +15,7 @@ const layer = (name, files, forbidden) =>
   restrictImports(files, [{ group: forbidden, message: `${name} may not import from a higher layer (see eslint.config.js).` }, KEY_REPO]);
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'src/sdk/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -55,4 +55,10 @@ export default tseslint.config(
   layer('src/modules', ['src/modules/**'], ROOT_FILES),
   restrictImports(['src/modules/api-keys/api-key-store.ts'], [{ group: ROOT_FILES, message: 'src/modules may not import from a higher layer (see eslint.config.js).' }]),
   restrictImports(['src/*.ts', 'test/**'], [KEY_REPO]),
+  // The SDK is published on its own (skaledata-control-plane/sdk): it knows the API only through the
+  // generated types. The CLI's client commands use the SDK, never the server's code.
+  restrictImports(['src/sdk/**'], [{ group: ['../*', '!../sdk/**'], message: 'src/sdk stands alone: it may import only from src/sdk (and its dependencies).' }]),
+  restrictImports(['src/cli/**'], [
+    { group: ['**/lib/**', '**/config.js', '**/infra/**', '**/db/**', '**/auth/**', '**/http/**', '**/modules/**', ...ROOT_FILES], message: "The CLI's client commands talk to the API through src/sdk only." },
+  ]),
 );

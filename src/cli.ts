@@ -1,17 +1,25 @@
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { loadDevIssuer } from './auth/dev-issuer.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createRuntimeDeps } from './deps.js';
-import { serve } from './main.js';
-import { rotateSigningKeyCommand } from './modules/signing-keys/rotate-command.js';
+import { CLIENT_USAGE, isClientCommand, runClientCommand } from './cli/index.js';
+
+// The server's modules (Fastify, Kysely, drivers) are loaded only by the commands that need them, so a
+// client command (`skaledata apps deploy` in a CI job) starts in a fraction of the time.
+const server = {
+  devIssuer: () => import('./auth/dev-issuer.js'),
+  config: () => import('./config.js'),
+  deps: () => import('./deps.js'),
+  main: () => import('./main.js'),
+  rotate: () => import('./modules/signing-keys/rotate-command.js'),
+};
 
 const USAGE = `Usage:
   skaledata serve                       start the API (configuration from the environment)
   skaledata dev-token --email <e> [--user user_<id>] [--org org_<id>] [--ttl <seconds>]
                                         print a session token from the local development issuer
   skaledata rotate-signing-key          make a new key for the tokens this API signs; the old one stays published until its tokens expire
-  skaledata help`;
+  skaledata help
+
+${CLIENT_USAGE}`;
 
 async function devToken(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -21,6 +29,7 @@ async function devToken(args: string[]): Promise<void> {
   });
   const email = values.email;
   if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) throw new Error('--email is required (e.g. --email you@example.com)');
+  const [{ loadConfig }, { loadDevIssuer }] = await Promise.all([server.config(), server.devIssuer()]);
   const config = loadConfig();
   if (!config.clerk.devIssuer) {
     throw new Error('The local development issuer is off (CLERK_JWT_KEY is set, or PostgreSQL without DEV_ISSUER=on); sign in through Clerk instead.');
@@ -38,6 +47,7 @@ async function devToken(args: string[]): Promise<void> {
 }
 
 async function rotateSigningKey(): Promise<void> {
+  const [{ loadConfig }, { createRuntimeDeps }, { rotateSigningKeyCommand }] = await Promise.all([server.config(), server.deps(), server.rotate()]);
   const deps = await createRuntimeDeps(loadConfig(), { runJobs: false });
   try {
     for (const line of await rotateSigningKeyCommand(deps)) console.log(line);
@@ -49,16 +59,20 @@ async function rotateSigningKey(): Promise<void> {
 export async function runCli(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   try {
-    if (command === 'serve') return await serve();
+    if (command === 'serve') return await (await server.main()).serve();
     if (command === 'dev-token') return await devToken(rest);
     if (command === 'rotate-signing-key') return await rotateSigningKey();
+    if (isClientCommand(command)) {
+      process.exitCode = await runClientCommand(command, rest, { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+      return;
+    }
     if (command === 'help' || command === '--help' || command === '-h') {
       console.log(USAGE);
       return;
     }
     throw new Error(`unknown command "${command}"\n${USAGE}`);
   } catch (error) {
-    console.error(error instanceof ConfigError || error instanceof Error ? error.message : String(error));
+    console.error(error instanceof Error ? error.message : String(error));
     process.exit(2);
   }
 }

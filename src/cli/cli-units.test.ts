@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SkaledataConnectionError, SkaledataOperationError, SkaledataProblem, SkaledataTimeoutError } from '../sdk/index.js';
+import { configPath, resolveCredentials, writeConfig } from './config-file.js';
+import { EXIT, renderError, scopeHint, usageError } from './errors.js';
+import { Output, type Io } from './io.js';
+
+function fakeIo(tty: boolean): { io: Io; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  const io = {
+    env: {},
+    stdin: process.stdin,
+    stdout: { write: (text: string) => ((out += text), true) },
+    stderr: { isTTY: tty, write: (text: string) => ((err += text), true) },
+  } as unknown as Io;
+  return { io, out: () => out, err: () => err };
+}
+
+describe('CLI exit codes and messages', () => {
+  const problem = (body: Record<string, unknown>) => new SkaledataProblem({ status: 403, code: 'x', ...body } as never, { method: 'GET', url: '/jobs/job_1' });
+
+  it('a missing scope: the seed sentence with its code, then the scope to add and the presets that hold it', () => {
+    const rendered = renderError(problem({ code: 'insufficient_scope', detail: 'API key missing required scope: jobs:read', required_scope: 'jobs:read' }));
+    expect(rendered.exitCode).toBe(EXIT.refused);
+    expect(rendered.lines).toEqual(['error: API key missing required scope: jobs:read (insufficient_scope)', 'add the scope jobs:read to this key, or create one with --preset monitoring']);
+    expect(scopeHint('clusters:read')).toBe('add the scope clusters:read to this key, or create one with --preset ci-deploy or --preset monitoring or --preset cluster-automation');
+    expect(scopeHint('terminal:exec')).toBe('add the scope terminal:exec to this key, or create one with --scope terminal:exec');
+  });
+
+  it('maps each kind of failure to its exit code', () => {
+    expect(renderError(problem({ status: 401, code: 'invalid_token', detail: 'revoked' })).exitCode).toBe(EXIT.unauthenticated);
+    expect(renderError(problem({ status: 404, code: 'not_found', detail: 'No cluster' })).exitCode).toBe(EXIT.refused);
+    expect(renderError(new SkaledataConnectionError('http://x', new Error('boom'))).exitCode).toBe(EXIT.unreachable);
+    expect(renderError(new SkaledataOperationError('job failed', { code: 'job_failed', status: 'failed' })).exitCode).toBe(EXIT.failed);
+    expect(renderError(new SkaledataTimeoutError('too long')).exitCode).toBe(EXIT.timeout);
+    expect(renderError(usageError('--name is required')).lines[0]).toBe('error: --name is required (usage)');
+    expect(renderError(new Error('surprise')).lines).toEqual(['error: surprise (internal)']);
+  });
+});
+
+describe('CLI progress', () => {
+  it('on a terminal, redraws the running step in place and keeps finished ones', () => {
+    const { io, err } = fakeIo(true);
+    const output = new Output(io, false);
+    output.progress('[1/2] a: running', false);
+    output.progress('[1/2] a: succeeded', true);
+    output.progress('[2/2] b: running', false);
+    output.result({}, () => 'done');
+    expect(err()).toBe('\r\x1b[K[1/2] a: running\r\x1b[K[1/2] a: succeeded\n\r\x1b[K[2/2] b: running\n');
+  });
+
+  it('elsewhere, one plain line per change; --json keeps stdout JSON', () => {
+    const { io, out, err } = fakeIo(false);
+    const output = new Output(io, true);
+    output.progress('[1/2] a: running', false);
+    output.result({ ok: true }, () => 'not this');
+    expect(err()).toBe('[1/2] a: running\n');
+    expect(JSON.parse(out())).toEqual({ ok: true });
+  });
+});
+
+describe('CLI credentials', () => {
+  it('flags, then the environment, then the file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'skd-cli-unit-'));
+    try {
+      const env = { SKALEDATA_CONFIG: path.join(dir, 'c.json') };
+      writeConfig(env, { api_url: 'http://file', api_key: 'skd_file' });
+      expect(resolveCredentials(env, {})).toMatchObject({ apiUrl: 'http://file', apiKey: 'skd_file' });
+      expect(resolveCredentials({ ...env, SKALEDATA_API_KEY: 'skd_env', SKALEDATA_API_URL: 'http://env' }, {})).toMatchObject({ apiUrl: 'http://env', apiKey: 'skd_env', source: 'SKALEDATA_API_KEY' });
+      expect(resolveCredentials({ ...env, SKALEDATA_API_KEY: 'skd_env' }, { token: 't', 'api-url': 'http://flag' })).toMatchObject({ apiUrl: 'http://flag', token: 't' });
+      expect(configPath({ XDG_CONFIG_HOME: '/x' })).toBe('/x/skaledata/config.json');
+      expect(configPath({ HOME: '/home/u' })).toBe('/home/u/.config/skaledata/config.json');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,81 @@
+import { PRESET_NAMES, SCOPE_PRESETS, unwrap, type ApiKey, type CreateApiKeyBody, type PresetName } from '../../sdk/index.js';
+import { usageError } from '../errors.js';
+import { parse, session, table, wholeNumber, type Io } from '../io.js';
+
+/** The longest grace a roll may give the old secret (the API's bound: 7 days). */
+const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+
+export async function keys(io: Io, args: string[]): Promise<void> {
+  const [sub = '', ...rest] = args;
+  if (sub === 'create') return create(io, rest);
+  if (sub === 'list') return list(io, rest);
+  if (sub === 'revoke') return revoke(io, rest);
+  if (sub === 'roll') return roll(io, rest);
+  throw usageError(sub ? `unknown command "keys ${sub}"` : 'keys needs a command: create, list, revoke or roll');
+}
+
+async function create(io: Io, args: string[]): Promise<void> {
+  const { values } = parse(
+    args,
+    { name: { type: 'string' }, preset: { type: 'string' }, scope: { type: 'string', multiple: true }, 'expires-at': { type: 'string' } },
+    { min: 0, max: 0, names: '' },
+  );
+  if (!values.name) throw usageError('--name is required');
+  if (values.preset && values.scope) throw usageError('pass --preset or --scope, not both');
+  const body: CreateApiKeyBody = { name: values.name };
+  if (values.preset) {
+    if (!(PRESET_NAMES as string[]).includes(values.preset)) throw usageError(`--preset must be one of ${PRESET_NAMES.join(', ')} (got "${values.preset}")`);
+    body.scopes = [...SCOPE_PRESETS[values.preset as PresetName].scopes];
+  } else if (values.scope) {
+    // The API checks the names and says which scopes exist.
+    body.scopes = values.scope as CreateApiKeyBody['scopes'];
+  }
+  if (values['expires-at']) {
+    const at = new Date(values['expires-at']);
+    if (Number.isNaN(at.getTime())) throw usageError(`--expires-at must be an ISO 8601 time, e.g. 2027-01-31T00:00:00Z (got "${values['expires-at']}")`);
+    body.expires_at = at.toISOString();
+  }
+  const { client, out } = session(io, values);
+  const created = await unwrap(client.POST('/api-keys', { body }));
+  // stdout is the secret alone, so `KEY=$(skaledata keys create …)` works; the rest goes to stderr.
+  out.note(`created ${created.id} "${created.name}" with scopes ${created.scopes.join(', ')}${created.expires_at ? `, expires ${created.expires_at}` : ''}`);
+  if (!out.json) out.note('the secret is shown once, below: store it now');
+  out.result(created, () => created.key);
+}
+
+async function list(io: Io, args: string[]): Promise<void> {
+  const { values } = parse(args, {}, { min: 0, max: 0, names: '' });
+  const { client, out } = session(io, values);
+  const all: ApiKey[] = [];
+  for await (const key of client.paginate('/api-keys')) all.push(key);
+  out.result({ data: all }, () =>
+    table(
+      ['ID', 'NAME', 'SCOPES', 'KEY', 'CREATED', 'LAST USED', 'STATE'],
+      all.map((key) => [key.id, key.name, key.scopes.join(','), `${key.prefix}…${key.last_four}`, key.created_at, key.last_used_at ?? '-', state(key)]),
+    ),
+  );
+}
+
+async function revoke(io: Io, args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {}, { min: 1, max: 1, names: 'the key id (key_…)' });
+  const id = positionals[0] ?? '';
+  const { client, out } = session(io, values);
+  await client.DELETE('/api-keys/{id}', { params: { path: { id } } });
+  out.result({ id, revoked: true }, () => `revoked ${id}`);
+}
+
+async function roll(io: Io, args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { grace: { type: 'string' } }, { min: 1, max: 1, names: 'the key id (key_…)' });
+  const id = positionals[0] ?? '';
+  const grace = wholeNumber(values.grace, '--grace', 0, MAX_GRACE_SECONDS) ?? 0;
+  const { client, out } = session(io, values);
+  const rolled = await unwrap(client.POST('/api-keys/{id}/roll', { params: { path: { id } }, body: { expires_in_seconds: grace } }));
+  out.note(grace > 0 ? `new secret for ${id}; the old one works for ${grace} s more` : `new secret for ${id}; the old one is refused from now on`);
+  out.result(rolled, () => rolled.key);
+}
+
+function state(key: ApiKey): string {
+  if (key.revoked_at) return `revoked ${key.revoked_at}`;
+  if (key.expires_at && Date.parse(key.expires_at) <= Date.now()) return `expired ${key.expires_at}`;
+  return key.expires_at ? `active until ${key.expires_at}` : 'active';
+}

@@ -1,0 +1,177 @@
+import type { Client } from 'openapi-fetch';
+import { SkaledataConnectionError, SkaledataOperationError, SkaledataProblem, SkaledataTimeoutError } from './errors.js';
+import type { paths } from './generated/openapi.js';
+import type { App, Cluster, DagBundle, Deploy, Job, JobStep } from './types.js';
+
+export interface WaitOptions {
+  /** Give up after this long (default 30 minutes); the operation itself goes on. */
+  timeoutMs?: number;
+  /** Time between polls (default 1 s). */
+  intervalMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface JobWaitOptions extends WaitOptions {
+  /** Called each time a step changes status (a step seen for the first time counts once it is not pending). */
+  onStep?: (step: JobStep, job: Job) => void;
+}
+
+export interface StatusWaitOptions<T> extends WaitOptions {
+  /** Called with the resource each time its status changes (and on the first poll). */
+  onChange?: (resource: T) => void;
+}
+
+/**
+ * Following work to its end. `waitForJob` needs jobs:read; the others follow the resource itself, for
+ * keys that cannot read jobs (the seed's "Cluster management automation" and "CI/CD deploy pipeline").
+ */
+export interface Waiters {
+  /** Polls GET /jobs/{id} until succeeded (returns the job), failed or canceled (throws SkaledataOperationError). */
+  waitForJob(id: string, options?: JobWaitOptions): Promise<Job>;
+  /** Polls GET /clusters/{id} (clusters:read) until no job holds it; `failed` throws. */
+  waitForCluster(id: string, options?: StatusWaitOptions<Cluster>): Promise<Cluster>;
+  /** Polls GET /apps/{id} (apps:read) until no job holds it; `failed` throws. */
+  waitForApp(id: string, options?: StatusWaitOptions<App>): Promise<App>;
+  /** Polls GET /apps/{id}/deploys/{deploy} (apps:deploy) until it succeeded; failed, canceled or superseded throw. */
+  waitForDeploy(appId: string, deployId: string, options?: StatusWaitOptions<Deploy>): Promise<Deploy>;
+  /** Polls GET /apps/{id}/dags (apps:read) until the bundle is synced; failed throws. */
+  waitForDagBundle(appId: string, bundleId: string, options?: StatusWaitOptions<DagBundle>): Promise<DagBundle>;
+}
+
+const DEFAULT_TIMEOUT_MS = 30 * 60_000;
+const DEFAULT_INTERVAL_MS = 1_000;
+const BUSY_CLUSTER = new Set(['provisioning', 'upgrading', 'deleting']);
+const BUSY_APP = new Set(['deploying', 'restarting', 'deleting']);
+
+export function createWaiters(api: Client<paths>): Waiters {
+  async function waitForJob(id: string, options: JobWaitOptions = {}): Promise<Job> {
+    const seen = new Map<string, string>();
+    const job = await poll(options, async () => {
+      const { data } = await api.GET('/jobs/{id}', { params: { path: { id } }, ...signalOf(options) });
+      const current = data as Job;
+      for (const step of current.steps) {
+        if (seen.get(step.name) === step.status || (step.status === 'pending' && !seen.has(step.name))) continue;
+        seen.set(step.name, step.status);
+        options.onStep?.(step, current);
+      }
+      return ['succeeded', 'failed', 'canceled'].includes(current.status) ? current : undefined;
+    });
+    if (job.status === 'succeeded') return job;
+    const reason = job.error ?? null;
+    throw new SkaledataOperationError(`job ${job.id} (${job.type}) ${job.status}${reason ? `: ${reason.message}` : ''}`, {
+      code: job.status === 'canceled' ? 'job_canceled' : 'job_failed',
+      status: job.status,
+      reason,
+      jobId: job.id,
+    });
+  }
+
+  async function waitForCluster(id: string, options: StatusWaitOptions<Cluster> = {}): Promise<Cluster> {
+    const cluster = await pollStatus(options, async () => {
+      const { data } = await api.GET('/clusters/{id}', { params: { path: { id } }, ...signalOf(options) });
+      const current = data as Cluster;
+      return { value: current, done: current.active_job_id === null && !BUSY_CLUSTER.has(current.status) };
+    });
+    if (cluster.status === 'failed') throw resourceFailed(`cluster ${cluster.name} (${cluster.id})`, cluster.status, cluster.status_reason);
+    return cluster;
+  }
+
+  async function waitForApp(id: string, options: StatusWaitOptions<App> = {}): Promise<App> {
+    const app = await pollStatus(options, async () => {
+      const { data } = await api.GET('/apps/{id}', { params: { path: { id } }, ...signalOf(options) });
+      const current = data as App;
+      return { value: current, done: current.active_job_id === null && !BUSY_APP.has(current.status) };
+    });
+    if (app.status === 'failed') throw resourceFailed(`app ${app.name} (${app.id})`, app.status, app.status_reason);
+    return app;
+  }
+
+  async function waitForDeploy(appId: string, deployId: string, options: StatusWaitOptions<Deploy> = {}): Promise<Deploy> {
+    const deploy = await pollStatus(options, async () => {
+      const { data } = await api.GET('/apps/{id}/deploys/{deploy}', { params: { path: { id: appId, deploy: deployId } }, ...signalOf(options) });
+      const current = data as Deploy;
+      return { value: current, done: !['queued', 'in_progress'].includes(current.status) };
+    });
+    if (deploy.status === 'succeeded') return deploy;
+    throw new SkaledataOperationError(`deploy ${deploy.id} of ${deploy.image} ${deploy.status}${deploy.error ? `: ${deploy.error}` : ''}`, {
+      code: `deploy_${deploy.status}`,
+      status: deploy.status,
+      jobId: deploy.job_id,
+    });
+  }
+
+  async function waitForDagBundle(appId: string, bundleId: string, options: StatusWaitOptions<DagBundle> = {}): Promise<DagBundle> {
+    const bundle = await pollStatus(options, async () => {
+      // Newest first: a bundle being followed is on the first page.
+      const { data } = await api.GET('/apps/{id}/dags', { params: { path: { id: appId }, query: { limit: 200 } }, ...signalOf(options) });
+      const current = data?.data.find((item) => item.id === bundleId);
+      if (!current) throw new SkaledataOperationError(`DAG bundle ${bundleId} is not listed for app ${appId}`, { code: 'not_found', status: 'unknown' });
+      return { value: current, done: current.status !== 'syncing' };
+    });
+    if (bundle.status === 'synced') return bundle;
+    throw new SkaledataOperationError(`DAG bundle v${bundle.version} (${bundle.id}) ${bundle.status}`, { code: 'resource_failed', status: bundle.status, jobId: bundle.job_id });
+  }
+
+  return { waitForJob, waitForCluster, waitForApp, waitForDeploy, waitForDagBundle };
+}
+
+function resourceFailed(what: string, status: string, reason: string | null): SkaledataOperationError {
+  return new SkaledataOperationError(`${what} is ${status}${reason ? `: ${reason}` : ''}`, { code: 'resource_failed', status });
+}
+
+const signalOf = (options: WaitOptions): { signal?: AbortSignal } => (options.signal ? { signal: options.signal } : {});
+
+async function pollStatus<T extends { status: string }>(
+  options: StatusWaitOptions<T>,
+  read: () => Promise<{ value: T; done: boolean }>,
+): Promise<T> {
+  let last: string | null = null;
+  return poll(options, async () => {
+    const { value, done } = await read();
+    if (value.status !== last) {
+      last = value.status;
+      options.onChange?.(value);
+    }
+    return done ? value : undefined;
+  });
+}
+
+/**
+ * Calls `check` until it returns a value. An answer the server may give while busy or restarting (a lost
+ * connection, 429, 502–504) is retried within the time limit; any other refusal ends the wait at once.
+ */
+async function poll<T>(options: WaitOptions, check: () => Promise<T | undefined>): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      if (!isTransient(error) || Date.now() > deadline) throw error;
+    }
+    if (Date.now() + intervalMs > deadline) throw new SkaledataTimeoutError(`still not finished after ${Math.round(timeoutMs / 1000)} s`);
+    await sleep(intervalMs, options.signal);
+  }
+}
+
+function isTransient(error: unknown): boolean {
+  if (error instanceof SkaledataConnectionError) return true;
+  return error instanceof SkaledataProblem && [429, 502, 503, 504].includes(error.status);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+}
