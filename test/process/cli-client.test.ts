@@ -236,7 +236,7 @@ describe(`the skaledata CLI as a client (${TEST_DIALECT})`, () => {
     expect(asJson.stdout.trimEnd().split('\n').map((line) => (JSON.parse(line) as { line: string }).line)).toHaveLength(2);
   });
 
-  it('bad input: a bad flag or command exits 2, a revoked key exits 4, each with one line and no stack trace', async () => {
+  it('bad input: a bad flag or command exits 2, a revoked or expired key exits 4, each with one line and no stack trace', async () => {
     const flag = await skaledata(['clusters', 'list', '--bogus'], env);
     expect(flag.code).toBe(2);
     expect(firstLine(flag)).toMatch(/^error: Unknown option '--bogus'.* \(usage\)$/);
@@ -255,7 +255,14 @@ describe(`the skaledata CLI as a client (${TEST_DIALECT})`, () => {
     const revoked = await skaledata(['clusters', 'list'], { ...env, SKALEDATA_API_KEY: doomed.key });
     expect(revoked.code).toBe(4);
     expect(firstLine(revoked)).toMatch(/^error: .+ \(invalid_token\)$/);
-    for (const run of [flag, missing, tail, unknown, revoked]) expect(hasStackTrace(run.stderr)).toBe(false);
+    // An expired key: the same one line and exit code as a revoked one.
+    const brief = await unwrap(user.POST('/api-keys', { body: { name: 'brief', scopes: ['clusters:read'], expires_at: new Date(Date.now() + 1_500).toISOString() } }));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const expired = await skaledata(['clusters', 'list'], { ...env, SKALEDATA_API_KEY: brief.key });
+    expect(expired.code).toBe(4);
+    expect(firstLine(expired)).toMatch(/^error: .+ \(invalid_token\)$/);
+    expect(expired.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+    for (const run of [flag, missing, tail, unknown, revoked, expired]) expect(hasStackTrace(run.stderr)).toBe(false);
   });
 
   it('the SDK is importable as the package subpath skaledata-control-plane/sdk', async () => {
