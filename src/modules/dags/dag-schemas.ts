@@ -9,7 +9,7 @@ export const DagFile = Type.Object({
   path: Type.String({ description: 'Path in the bundle, relative, with forward slashes.' }),
   size: Type.Integer({ description: 'Bytes.' }),
   sha256: Type.String({ description: 'Hex sha256 of the content; the file is stored once under this name.' }),
-});
+}, { title: 'DagFile' });
 
 export const DagBundle = Type.Object({
   id: Type.String(),
@@ -27,9 +27,9 @@ export const DagBundle = Type.Object({
   created_by: Type.String(),
   created_at: Timestamp,
   updated_at: Timestamp,
-});
+}, { title: 'DagBundle' });
 
-export const DagBundleAccepted = Type.Object({ bundle: DagBundle, job: Job });
+export const DagBundleAccepted = Type.Object({ bundle: DagBundle, job: Job }, { title: 'DagBundleAccepted' });
 
 export const DagListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
 
