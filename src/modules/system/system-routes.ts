@@ -22,15 +22,15 @@ export function registerSystemRoutes(root: FastifyInstance, deps: { database: Pi
 
   app.get(
     '/healthz',
-    { config: { auth: publicRoute }, schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    { config: { auth: publicRoute }, schema: { operationId: 'getLiveness', tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
     async () => ({ status: 'ok' as const }),
   );
 
   app.get(
     '/readyz',
     {
-      config: { auth: publicRoute },
-      schema: { tags, summary: 'Readiness: the database answers and the instance is not shutting down', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }) } },
+      config: { auth: publicRoute, problems: ['service_unavailable', 'storage_full', 'storage_error'] },
+      schema: { operationId: 'getReadiness', tags, summary: 'Readiness: the database answers and the instance is not shutting down', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }) } },
     },
     async (_request, reply) => {
       // Shutting down: no longer ready, so the load balancer sends new work elsewhere, but still alive
@@ -49,6 +49,7 @@ export function registerSystemRoutes(root: FastifyInstance, deps: { database: Pi
     {
       config: { auth: publicRoute },
       schema: {
+        operationId: 'listScopes',
         tags,
         summary: 'The scope catalogue',
         response: {
