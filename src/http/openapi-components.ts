@@ -33,7 +33,7 @@ const escape = (segment: string): string => segment.replace(/~/g, '~0').replace(
  * `components.schemas`. Two different schemas with one title throw SchemaNameConflictError: the
  * document would otherwise describe one of them wrongly.
  */
-export function hoistNamedSchemas<T extends object>(document: T): T {
+export function hoistNamedSchemas<T extends object>(document: T): T & { components: { schemas: Record<string, unknown> } } {
   const named = new Map<string, { schema: JsonObject; text: string; at: string }>();
 
   function visit(node: unknown, at: string): Json {
@@ -61,5 +61,5 @@ export function hoistNamedSchemas<T extends object>(document: T): T {
     if (name in schemas) throw new SchemaNameConflictError(name, `#/components/schemas/${escape(name)}`, at);
     schemas[name] = schema;
   }
-  return { ...document, paths, components: { ...components, schemas } } as T;
+  return { ...document, paths, components: { ...components, schemas } } as T & { components: { schemas: Record<string, unknown> } };
 }
