@@ -42,4 +42,11 @@ describe('hoistNamedSchemas', () => {
   it('refuses a title that cannot be a component name', () => {
     expect(() => hoistNamedSchemas({ paths: { '/a': { get: { responses: { 200: json({ type: 'object', title: 'A cluster' }) } } } } })).toThrow(/component name/);
   });
+
+  it('types string enums that name no type (as Type.Enum writes them), and leaves others alone', () => {
+    const hoisted = hoistNamedSchemas({
+      paths: { '/a': { get: { parameters: [{ in: 'query', name: 'status', schema: { enum: ['running', 'failed'] } }, { in: 'query', name: 'n', schema: { enum: [1, 2] } }] } } },
+    });
+    expect(hoisted.paths['/a'].get.parameters.map((parameter) => parameter.schema)).toEqual([{ type: 'string', enum: ['running', 'failed'] }, { enum: [1, 2] }]);
+  });
 });

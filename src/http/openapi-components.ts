@@ -1,5 +1,5 @@
 /**
- * Named schemas for the OpenAPI document: every schema that carries a `title` (Cluster, Job, Problem,
+ * Named schemas for the OpenAPI document (and string enums typed as such): every schema that carries a `title` (Cluster, Job, Problem,
  * ClusterList, ...) is moved into `components.schemas` under that title and replaced by a `$ref`
  * wherever it appears, so generators produce one type per name. Titles are plain annotations on the
  * route schemas (TypeBox `{ title }`): the validator and the serializer ignore them.
@@ -43,6 +43,14 @@ export function hoistNamedSchemas<T extends object>(document: T): T & { componen
     for (const [key, value] of Object.entries(node)) {
       copy[key] = DATA_KEYS.has(key) ? (structuredClone(value) as Json) : visit(value, `${at}/${escape(key)}`);
     }
+    // `Type.Enum` writes `enum` alone; generators type such a schema as "any" unless `type` says what the values are.
+    if (Array.isArray(copy.enum) && !('type' in copy) && copy.enum.length > 0 && copy.enum.every((value) => typeof value === 'string')) {
+      return finish({ type: 'string', ...copy }, at);
+    }
+    return finish(copy, at);
+  }
+
+  function finish(copy: JsonObject, at: string): Json {
     if (!looksLikeSchema(copy)) return copy;
     const name = copy.title as string;
     if (!COMPONENT_NAME.test(name)) throw new Error(`The schema title "${name}" (at ${at}) is not a component name: letters, digits, ".", "_" and "-" only.`);

@@ -31,7 +31,7 @@ export function registerSigningKeyRoutes(root: FastifyInstance, deps: { signingK
         operationId: 'getJwks',
         tags: ['System'],
         summary: 'Public keys that verify the tokens this API issues (registry, data-plane, dev credentials)',
-        response: { 200: Type.Object({ keys: Type.Array(Jwk) }) },
+        response: { 200: Type.Object({ keys: Type.Array(Jwk) }, { title: 'JwkSet' }) },
       },
     },
     async () => ({ keys: await keys.publishedKeys() }),
