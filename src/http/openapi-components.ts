@@ -29,7 +29,7 @@ const looksLikeSchema = (node: JsonObject): boolean =>
 const escape = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
- * Returns `document` with every titled schema under `paths` hoisted into
+ * Returns `document` with every titled schema under `paths` and `components.responses` hoisted into
  * `components.schemas`. Two different schemas with one title throw SchemaNameConflictError: the
  * document would otherwise describe one of them wrongly.
  */
@@ -61,9 +61,10 @@ export function hoistNamedSchemas<T extends object>(document: T): T & { componen
     return { $ref: `#/components/schemas/${name}` };
   }
 
-  const source = document as unknown as { paths?: unknown; components?: { schemas?: Record<string, Json> } & Record<string, unknown> };
+  const source = document as unknown as { paths?: unknown; components?: { schemas?: Record<string, Json>; responses?: unknown } & Record<string, unknown> };
   const paths = visit(source.paths ?? {}, '#/paths');
   const components = { ...(source.components ?? {}) };
+  if (components.responses !== undefined) components.responses = visit(components.responses, '#/components/responses');
   const schemas: Record<string, Json> = { ...(components.schemas ?? {}) };
   for (const [name, { schema, at }] of [...named].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (name in schemas) throw new SchemaNameConflictError(name, `#/components/schemas/${escape(name)}`, at);

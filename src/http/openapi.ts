@@ -94,7 +94,18 @@ function transformRoute({ schema, url, route }: { schema: FastifySchema; url: st
   return { schema: documented as FastifySchema, url };
 }
 
-function describeOperation(method: string, path: string, operation: Operation, operationIds: Map<string, string>): void {
+/** What the document-wide pass collects: the operationIds seen, and the shared error answers by name. */
+interface Collected {
+  operationIds: Map<string, string>;
+  responses: Map<string, ReturnType<typeof problemResponse>>;
+}
+
+/** `['unauthenticated', 'invalid_token']` → `UnauthenticatedOrInvalidToken`: a stable name for one set of codes. */
+const responseName = (codes: readonly ErrorCode[]): string =>
+  codes.map((code) => code.replace(/(^|_)([a-z])/g, (_match, _sep: string, letter: string) => letter.toUpperCase())).join('Or');
+
+function describeOperation(method: string, path: string, operation: Operation, collected: Collected): void {
+  const { operationIds } = collected;
   const where = `${method.toUpperCase()} ${path}`;
   const declared = (operation[PROBLEMS_KEY] as readonly ErrorCode[] | undefined) ?? [];
   const optionalBody = operation[OPTIONAL_BODY_KEY] === true;
@@ -138,7 +149,10 @@ function describeOperation(method: string, path: string, operation: Operation, o
   for (const [status, codes] of problemCodes(shape)) {
     const key = String(status);
     if (responses[key] !== undefined) throw new OpenApiDeclarationError(`${where} documents ${key} in schema.response; error answers are derived (http/openapi-problems.ts).`);
-    responses[key] = { ...problemResponse(codes) };
+    // One answer per set of codes, shared by reference (components.responses): the same 401 on 50 operations is written once.
+    const name = responseName(codes);
+    collected.responses.set(name, problemResponse(codes));
+    responses[key] = { $ref: `#/components/responses/${name}` };
   }
 }
 
@@ -151,12 +165,14 @@ function describeOperation(method: string, path: string, operation: Operation, o
 const transformDocument: SwaggerTransformObject = (generated) => {
   if (!('openapiObject' in generated)) throw new OpenApiDeclarationError('Only an OpenAPI 3 document is generated.');
   const document = structuredClone(generated.openapiObject) as Document;
-  const operationIds = new Map<string, string>();
+  const collected: Collected = { operationIds: new Map(), responses: new Map() };
   for (const [path, item] of Object.entries(document.paths ?? {})) {
     for (const [method, operation] of Object.entries(item)) {
-      if (METHODS.has(method)) describeOperation(method, path, operation, operationIds);
+      if (METHODS.has(method)) describeOperation(method, path, operation, collected);
     }
   }
+  const responses = Object.fromEntries([...collected.responses].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  document.components = { ...(document.components as Record<string, unknown> | undefined), responses };
   return hoistNamedSchemas(document) as ReturnType<SwaggerTransformObject>;
 };
 

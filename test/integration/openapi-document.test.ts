@@ -24,6 +24,7 @@ interface Schema {
   [key: string]: unknown;
 }
 interface Response {
+  $ref?: string;
   description: string;
   headers?: Record<string, unknown>;
   content?: Record<string, MediaType>;
@@ -44,7 +45,7 @@ interface OpenApiDocument {
   servers?: Array<{ url: string }>;
   tags?: Array<{ name: string; description?: string }>;
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, Schema> };
+  components: { schemas: Record<string, Schema>; responses?: Record<string, Response> };
 }
 
 const DOCUMENTED = EXPECTED_ROUTES.filter((route) => route.documented !== false);
@@ -128,16 +129,21 @@ describe(`the OpenAPI document (${TEST_DIALECT})`, () => {
     const names = ['Cluster', 'ClusterList', 'ClusterAccepted', 'Job', 'JobList', 'JobWithLogs', 'ApiKey', 'ApiKeyList', 'ApiKeyCreated', 'App', 'AppList', 'Deploy', 'DeployList', 'NodePool', 'NodePoolList', 'Cloud', 'CloudList', 'Problem', 'FieldError'];
     const refs = refsIn(document.paths);
     for (const schema of Object.values(document.components.schemas)) refsIn(schema, refs);
+    // Error answers shared by many operations are written once, under components.responses.
+    refsIn(document.components.responses, refs);
     for (const name of names) {
       expect(document.components.schemas[name], name).toBeDefined();
       expect(refs.has(`${SCHEMA_REF}${name}`), `${name} is referenced`).toBe(true);
     }
     // Every reference resolves, and every named schema is used.
+    const RESPONSE_REF = '#/components/responses/';
     for (const ref of refs) {
-      expect(ref.startsWith(SCHEMA_REF), ref).toBe(true);
-      expect(document.components.schemas[ref.slice(SCHEMA_REF.length)], ref).toBeDefined();
+      if (ref.startsWith(RESPONSE_REF)) expect(document.components.responses?.[ref.slice(RESPONSE_REF.length)], ref).toBeDefined();
+      else expect(document.components.schemas[ref.slice(SCHEMA_REF.length)], ref).toBeDefined();
+      expect(ref.startsWith(SCHEMA_REF) || ref.startsWith(RESPONSE_REF), ref).toBe(true);
     }
     for (const name of Object.keys(document.components.schemas)) expect(refs.has(`${SCHEMA_REF}${name}`), `${name} is used`).toBe(true);
+    for (const name of Object.keys(document.components.responses ?? {})) expect(refs.has(`${RESPONSE_REF}${name}`), `response ${name} is used`).toBe(true);
     // Where they are used: lists answer the list envelope of their resource, reads the resource.
     const ok = (method: string, path: string, status = '200') => document.paths[path]?.[method]?.responses[status]?.content?.['application/json']?.schema;
     expect(ok('get', '/clusters')).toEqual({ $ref: `${SCHEMA_REF}ClusterList` });
@@ -151,8 +157,14 @@ describe(`the OpenAPI document (${TEST_DIALECT})`, () => {
     expect(problem?.required).not.toContain('errors');
   });
 
-  const problemAt = (op: Operation, status: string): Response | undefined => {
+  /** An operation's answer, shared ones (`$ref` to components.responses) resolved. */
+  const answer = (op: Operation, status: string): Response | undefined => {
     const response = op.responses[status];
+    const shared = '#/components/responses/';
+    return response?.$ref?.startsWith(shared) ? document.components.responses?.[response.$ref.slice(shared.length)] : response;
+  };
+  const problemAt = (op: Operation, status: string): Response | undefined => {
+    const response = answer(op, status);
     expect(response?.content?.['application/problem+json']?.schema, `${status} problem+json`).toEqual({ $ref: `${SCHEMA_REF}Problem` });
     return response;
   };
@@ -188,8 +200,8 @@ describe(`the OpenAPI document (${TEST_DIALECT})`, () => {
     const hasInput = (op.parameters?.length ?? 0) > 0 || op.requestBody !== undefined;
     if (hasInput) expect(problemAt(op, '400')?.description).toMatch(/validation_failed/);
     if (route.path.includes('{')) expect(problemAt(op, '404')?.description).toMatch(/not_found/);
-    for (const [status, response] of Object.entries(op.responses)) {
-      if (Number(status) >= 400) expect(response.content?.['application/problem+json'], `${status}`).toBeDefined();
+    for (const status of Object.keys(op.responses)) {
+      if (Number(status) >= 400) expect(answer(op, status)?.content?.['application/problem+json'], `${status}`).toBeDefined();
     }
   });
 
