@@ -72,7 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate, faults: deps.database.faults });
   // Before any route: every route declares its auth, and the OpenAPI document records it.
   const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: [DOCS_PREFIX] });
-  await registerOpenApi(app);
+  await registerOpenApi(app, { publicUrl: deps.config.publicUrl });
 
   const signing = createSigningKeyStore({ db: deps.database.db, clock: deps.clock, encryptionKey: deps.encryptionKey });
   const context = {

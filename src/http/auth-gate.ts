@@ -55,6 +55,26 @@ function openApiSecurity(requirement: AuthRequirement): Array<Record<string, str
   }
 }
 
+/**
+ * The requirement in words, for the end of each operation's summary in the rendered reference (the
+ * operation list shows summaries, not `x-required-scope`). Derived from the same declaration as
+ * `security` and `x-required-scope`, so the three cannot disagree.
+ */
+export function authSummary(requirement: AuthRequirement): string {
+  switch (requirement.kind) {
+    case 'public':
+      return 'public';
+    case 'userOnly':
+      return 'user session only';
+    case 'anyPrincipal':
+      return 'any user session or API key';
+    case 'full':
+      return 'API keys need full';
+    case 'scope':
+      return `scope ${requirement.scope}`;
+  }
+}
+
 /** Every route with its declared requirement, as registered: the source for GET /scopes' endpoint lists. */
 export type RouteInventory = Array<{ method: string; url: string; auth: AuthRequirement }>;
 

@@ -38,6 +38,12 @@ export function toPage<Row extends { id: string }, T>(rows: Row[], request: Pick
   };
 }
 
-export const pageSchema = <T extends TSchema>(item: T) =>
-  Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+/** A page of `item`s; a titled item (`Cluster`) names its page too (`ClusterList`, a component of the OpenAPI document). */
+export const pageSchema = <T extends TSchema>(item: T) => {
+  const title = (item as { title?: unknown }).title;
+  return Type.Object(
+    { data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass it as `?cursor=` for the next page; null on the last page.' }) },
+    typeof title === 'string' ? { title: `${title}List` } : {},
+  );
+};
 

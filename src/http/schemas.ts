@@ -16,7 +16,7 @@ export const DisplayName = (maxLength: number) =>
 export const IdParams = Type.Object({ id: IdParam });
 
 /** A body with nothing to send: if one is sent it must be an empty object (unknown fields are refused, not ignored). */
-export const NoFields = Type.Object({}, { additionalProperties: false });
+export const NoFields = Type.Object({}, { title: 'EmptyRequest', additionalProperties: false });
 
 /** A resource name: a lowercase DNS label, as clouds and Kubernetes expect. */
 export const DnsLabel = Type.String({ minLength: 1, maxLength: 40, pattern: '^[a-z]([a-z0-9-]*[a-z0-9])?$' });

@@ -9,6 +9,7 @@ import { registerErrorHandling, sendProblem } from './error-handler.js';
 import { AppError, refusalError } from './errors.js';
 import { errorSerializer, principalLogFields, REDACTED_PATHS, requestSerializer } from './request-log.js';
 import { COMMON_HEADERS, registerResponseHeaders } from './response-headers.js';
+import { registerOptionalBodies } from './optional-body.js';
 import { registerBodyDeadlines, SLOW_CLIENT_SERVER_OPTIONS } from './slow-clients.js';
 import { compileValidator } from './validation.js';
 
@@ -84,6 +85,8 @@ export function createServer(options: ServerOptions): { app: FastifyInstance; sh
   });
   registerErrorHandling(app, options.faults);
   registerBodyDeadlines(app);
+  // Routes whose body may be left out say so (`config.optionalBody`); the OpenAPI document reads the same flag.
+  registerOptionalBodies(app);
   // Aborted when the app starts closing: readiness, keep-alive connections and log streams follow it.
   const shutdown = registerShutdownSignal(app);
   registerResponseHeaders(app, shutdown);

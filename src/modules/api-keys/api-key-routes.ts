@@ -21,14 +21,14 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
     '/api-keys',
     {
       config: { auth: fullOnly },
-      schema: { tags, summary: "List the account's API keys (never their secrets)", querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageSchema(ApiKey) } },
+      schema: { operationId: 'listApiKeys', tags, summary: "List the account's API keys (never their secrets)", querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageSchema(ApiKey) } },
     },
     async (request) => service.list(principalOf(request).accountId, request.query),
   );
 
   app.get(
     '/api-keys/:id',
-    { config: { auth: fullOnly }, schema: { tags, summary: 'Get one API key', params: IdParams, response: { 200: ApiKey } } },
+    { config: { auth: fullOnly }, schema: { operationId: 'getApiKey', tags, summary: 'Get one API key', params: IdParams, response: { 200: ApiKey } } },
     async (request) => service.get(principalOf(request).accountId, request.params.id),
   );
 
@@ -37,6 +37,7 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
     {
       config: { auth: userOnly, validationHints: scopeHint },
       schema: {
+        operationId: 'createApiKey',
         tags,
         summary: 'Create an API key; the response carries the secret once',
         body: CreateApiKeyBody,
@@ -51,7 +52,7 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
 
   app.delete(
     '/api-keys/:id',
-    { config: { auth: userOnly }, schema: { tags, summary: 'Revoke an API key (refused from the next request on)', params: IdParams, response: { 204: Type.Null() } } },
+    { config: { auth: userOnly }, schema: { operationId: 'deleteApiKey', tags, summary: 'Revoke an API key (refused from the next request on)', params: IdParams, response: { 204: Type.Null() } } },
     async (request, reply) => {
       await service.revoke(principalOf(request).accountId, request.params.id);
       return reply.code(204).send(null);
@@ -61,17 +62,15 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
   app.post(
     '/api-keys/:id/roll',
     {
-      config: { auth: userOnly },
+      // The body is optional: no body means "no grace period".
+      config: { auth: userOnly, optionalBody: true, problems: ['conflict'] },
       schema: {
+        operationId: 'rollApiKey',
         tags,
         summary: 'Give a key a new secret; the old one works until the optional grace period ends',
         params: IdParams,
         body: RollApiKeyBody,
         response: { 200: ApiKeyWithSecret },
-      },
-      // The body is optional: no body means "no grace period".
-      preValidation: async (request) => {
-        request.body ??= {};
       },
     },
     async (request) =>

@@ -13,12 +13,12 @@ export const ApiKey = Type.Object({
   last_used_at: Nullable(Timestamp),
   expires_at: Nullable(Timestamp),
   revoked_at: Nullable(Timestamp),
-});
+}, { title: 'ApiKey' });
 
 export const ApiKeyWithSecret = Type.Object({
   ...ApiKey.properties,
   key: Type.String({ description: 'The secret. Shown in this response only; store it now.' }),
-});
+}, { title: 'ApiKeyCreated' });
 
 export const CreateApiKeyBody = Type.Object(
   {
@@ -26,7 +26,7 @@ export const CreateApiKeyBody = Type.Object(
     scopes: Type.Optional(Type.Array(Type.Enum([...SCOPES]), { minItems: 1, maxItems: 16 })),
     expires_at: Type.Optional(Timestamp),
   },
-  { additionalProperties: false },
+  { title: 'CreateApiKeyRequest', additionalProperties: false },
 );
 
 export const RollApiKeyBody = Type.Object(
@@ -39,5 +39,5 @@ export const RollApiKeyBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { title: 'RollApiKeyRequest', additionalProperties: false },
 );

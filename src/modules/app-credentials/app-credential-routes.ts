@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import type { Config } from '../../config.js';
 import { scope } from '../../auth/scopes.js';
 import type { ModuleDeps } from '../module.js';
@@ -12,11 +13,6 @@ import { plainName } from './deploy-script.js';
 
 const tags = ['App credentials'];
 
-/** Bodies are optional on these POSTs: no body means the defaults. */
-const optionalBody = async (request: { body: unknown }) => {
-  request.body ??= {};
-};
-
 /** Registry tokens, dev credentials and the deploy script: everything `apps:deploy` hands to a pipeline or a developer. */
 export function registerAppCredentialRoutes(root: FastifyInstance, deps: ModuleDeps & { issuer: TokenIssuer; config: Pick<Config, 'publicUrl' | 'registryService'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
@@ -27,20 +23,23 @@ export function registerAppCredentialRoutes(root: FastifyInstance, deps: ModuleD
     publicUrl: deps.config.publicUrl,
     registryService: deps.config.registryService,
   });
-  const deploy = { auth: scope('apps:deploy') };
+  // 409 for an app being deleted (it gets no credentials any more).
+  const deploy = { auth: scope('apps:deploy'), problems: ['conflict'] as const };
+  // Bodies are optional on these POSTs: no body means the defaults.
+  const deployWithDefaults = { ...deploy, optionalBody: true };
 
   app.post(
     '/apps/:id/registry-token',
     {
-      config: deploy,
+      config: deployWithDefaults,
       schema: {
+        operationId: 'createRegistryToken',
         tags,
         summary: "Short-lived push/pull token for the app's image repository (Docker registry token format)",
         params: IdParams,
         body: RegistryTokenBody,
         response: { 200: RegistryToken },
       },
-      preValidation: optionalBody,
     },
     async (request) => service.registryToken(principalOf(request), request.params.id, request.body?.actions ?? ['pull', 'push']),
   );
@@ -48,15 +47,15 @@ export function registerAppCredentialRoutes(root: FastifyInstance, deps: ModuleD
   app.post(
     '/apps/:id/dev-credentials',
     {
-      config: deploy,
+      config: deployWithDefaults,
       schema: {
+        operationId: 'createDevCredentials',
         tags,
         summary: 'Short-lived credentials for developing the app locally (each issuance is recorded)',
         params: IdParams,
         body: DevCredentialsBody,
         response: { 201: DevCredentials },
       },
-      preValidation: optionalBody,
     },
     async (request, reply) => {
       const credentials = await service.devCredentials(
@@ -73,10 +72,17 @@ export function registerAppCredentialRoutes(root: FastifyInstance, deps: ModuleD
     {
       config: deploy,
       schema: {
+        operationId: 'getDeployScript',
         tags,
         summary: 'A POSIX shell script that builds, pushes and deploys the app using SKALEDATA_API_KEY',
         params: IdParams,
-        produces: ['text/x-shellscript'],
+        // Sent as text (reply.type below), never serialized through this schema.
+        response: {
+          200: {
+            description: 'The script, as an attachment named deploy-<app name>.sh.',
+            content: { 'text/x-shellscript': { schema: Type.String() } },
+          },
+        },
       },
     },
     async (request, reply) => {

@@ -13,7 +13,7 @@ export const RegistryTokenBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { title: 'RegistryTokenRequest', additionalProperties: false },
 );
 
 export const RegistryToken = Type.Object({
@@ -24,7 +24,7 @@ export const RegistryToken = Type.Object({
   expires_at: Timestamp,
   registry: Type.String({ description: 'Registry host to log in and push to.' }),
   repository: Type.String({ description: "The app's repository; images are <registry>/<repository>:<tag>." }),
-});
+}, { title: 'RegistryToken' });
 
 export const DevCredentialsBody = Type.Object(
   {
@@ -32,7 +32,7 @@ export const DevCredentialsBody = Type.Object(
       Type.Integer({ minimum: 60, maximum: MAX_TOKEN_TTL_SECONDS, description: `Token lifetime (default and maximum ${MAX_TOKEN_TTL_SECONDS} s).` }),
     ),
   },
-  { additionalProperties: false },
+  { title: 'DevCredentialsRequest', additionalProperties: false },
 );
 
 export const DevCredentials = Type.Object({
@@ -48,4 +48,4 @@ export const DevCredentials = Type.Object({
     type: Type.Union([Type.Literal('airflow'), Type.Literal('service')]),
     airflow_url: Type.Optional(Nullable(Type.String())),
   }),
-});
+}, { title: 'DevCredentials' });

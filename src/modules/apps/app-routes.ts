@@ -22,7 +22,7 @@ export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { re
 
   app.get(
     '/apps',
-    { config: read, schema: { tags, summary: 'List applications', querystring: AppListQuery, response: { 200: pageSchema(App) } } },
+    { config: read, schema: { operationId: 'listApps', tags, summary: 'List applications', querystring: AppListQuery, response: { 200: pageSchema(App) } } },
     (request, reply) => {
       const { accountId } = principalOf(request);
       const { query } = request;
@@ -32,15 +32,15 @@ export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { re
 
   app.get(
     '/apps/:id',
-    { config: read, schema: { tags, summary: 'One application', params: IdParams, response: { 200: App } } },
+    { config: read, schema: { operationId: 'getApp', tags, summary: 'One application', params: IdParams, response: { 200: App } } },
     async (request) => service.get(principalOf(request).accountId, request.params.id),
   );
 
   app.post(
     '/apps',
     {
-      config: manage,
-      schema: { tags, summary: 'Create an application on a running cluster (with an image, its first deploy is queued)', body: CreateAppBody, response: { 201: App } },
+      config: { ...manage, problems: ['not_found', 'conflict'] },
+      schema: { operationId: 'createApp', tags, summary: 'Create an application on a running cluster (with an image, its first deploy is queued)', body: CreateAppBody, response: { 201: App } },
     },
     async (request, reply) => {
       const created = await service.create(principalOf(request), request.body);
@@ -51,13 +51,13 @@ export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { re
 
   app.patch(
     '/apps/:id',
-    { config: manage, schema: { tags, summary: 'Rename an application or change its settings', params: IdParams, body: UpdateAppBody, response: { 200: App } } },
+    { config: { ...manage, problems: ['conflict'] }, schema: { operationId: 'updateApp', tags, summary: 'Rename an application or change its settings', params: IdParams, body: UpdateAppBody, response: { 200: App } } },
     async (request) => service.update(principalOf(request).accountId, request.params.id, request.body),
   );
 
   app.delete(
     '/apps/:id',
-    { config: manage, schema: { tags, summary: 'Delete an application (asynchronous teardown)', params: IdParams, response: { 202: AppAccepted } } },
+    { config: { ...manage, problems: ['conflict'] }, schema: { operationId: 'deleteApp', tags, summary: 'Delete an application (asynchronous teardown)', params: IdParams, response: { 202: AppAccepted } } },
     async (request, reply) => {
       const result = await service.remove(principalOf(request), request.params.id);
       reply.code(202);
@@ -67,7 +67,7 @@ export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { re
 
   app.post(
     '/apps/:id/restart',
-    { config: manage, schema: { tags, summary: 'Rolling restart of a running application (asynchronous)', params: IdParams, response: { 202: AppAccepted } } },
+    { config: { ...manage, problems: ['conflict'] }, schema: { operationId: 'restartApp', tags, summary: 'Rolling restart of a running application (asynchronous)', params: IdParams, response: { 202: AppAccepted } } },
     async (request, reply) => {
       const result = await service.restart(principalOf(request), request.params.id);
       reply.code(202);
@@ -77,7 +77,7 @@ export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { re
 
   app.get(
     '/apps/:id/health',
-    { config: read, schema: { tags, summary: "The application's health checks as its cluster reports them", params: IdParams, response: { 200: AppHealth } } },
+    { config: read, schema: { operationId: 'getAppHealth', tags, summary: "The application's health checks as its cluster reports them", params: IdParams, response: { 200: AppHealth } } },
     async (request) => service.health(principalOf(request).accountId, request.params.id),
   );
 }

@@ -35,9 +35,9 @@ export const App = Type.Object({
   created_at: Timestamp,
   updated_at: Timestamp,
   deleted_at: Nullable(Timestamp),
-});
+}, { title: 'App' });
 
-export const AppAccepted = Type.Object({ app: App, job: Job });
+export const AppAccepted = Type.Object({ app: App, job: Job }, { title: 'AppAccepted' });
 
 const Replicas = Type.Integer({ minimum: 1, maximum: MAX_REPLICAS });
 const Port = Type.Integer({ minimum: 1, maximum: 65535, description: 'Service apps only.' });
@@ -50,7 +50,7 @@ export const CreateAppBody = Type.Object(
     image: Type.Optional(ImageReferenceField),
     config: Type.Optional(Type.Object({ replicas: Type.Optional(Replicas), port: Type.Optional(Port) }, { additionalProperties: false })),
   },
-  { additionalProperties: false },
+  { title: 'CreateAppRequest', additionalProperties: false },
 );
 
 export const UpdateAppBody = Type.Object(
@@ -60,7 +60,7 @@ export const UpdateAppBody = Type.Object(
       Type.Object({ replicas: Type.Optional(Replicas), port: Type.Optional(Port) }, { additionalProperties: false, minProperties: 1 }),
     ),
   },
-  { additionalProperties: false, minProperties: 1 },
+  { title: 'UpdateAppRequest', additionalProperties: false, minProperties: 1 },
 );
 
 export const AppListQuery = Type.Object(
@@ -80,4 +80,4 @@ export const AppHealth = Type.Object({
   status: Type.Enum(['healthy', 'degraded', 'unhealthy', 'unknown']),
   checks: Type.Array(Type.Object({ name: Type.String(), status: CheckStatus, message: Type.String(), checked_at: Timestamp })),
   checked_at: Timestamp,
-});
+}, { title: 'AppHealth' });

@@ -28,7 +28,7 @@ export function registerBillingRoutes(root: FastifyInstance, deps: Omit<ModuleDe
 
   app.get(
     '/billing',
-    { config: { auth: fullOnly }, schema: { tags, summary: "The account's plan, status, current-period usage and limits", response: { 200: Billing } } },
+    { config: { auth: fullOnly }, schema: { operationId: 'getBilling', tags, summary: "The account's plan, status, current-period usage and limits", response: { 200: Billing } } },
     async (request) => service.get(principalOf(request).accountId),
   );
 
@@ -37,7 +37,7 @@ export function registerBillingRoutes(root: FastifyInstance, deps: Omit<ModuleDe
     {
       // Seed: "POST /billing/* — billing management" rejects API keys.
       config: { auth: userOnly },
-      schema: { tags, summary: 'Change plan (asking for the current plan changes nothing)', body: ChangeSubscriptionBody, response: { 200: Billing } },
+      schema: { operationId: 'changeSubscription', tags, summary: 'Change plan (asking for the current plan changes nothing)', body: ChangeSubscriptionBody, response: { 200: Billing } },
     },
     async (request) => service.changePlan(userOf(request), request.body.plan),
   );
@@ -45,12 +45,9 @@ export function registerBillingRoutes(root: FastifyInstance, deps: Omit<ModuleDe
   app.post(
     '/billing/portal-session',
     {
-      config: { auth: userOnly },
-      schema: { tags, summary: 'A short-lived link to manage payment details', body: PortalSessionBody, response: { 201: PortalSession } },
       // The body is optional: clients often POST nothing.
-      preValidation: async (request) => {
-        request.body ??= {};
-      },
+      config: { auth: userOnly, optionalBody: true },
+      schema: { operationId: 'createPortalSession', tags, summary: 'A short-lived link to manage payment details', body: PortalSessionBody, response: { 201: PortalSession } },
     },
     async (request, reply) => reply.code(201).send(await service.portalSession(userOf(request))),
   );
@@ -62,6 +59,7 @@ export function registerBillingRoutes(root: FastifyInstance, deps: Omit<ModuleDe
     {
       config: { auth: publicRoute },
       schema: {
+        operationId: 'getLocalPortal',
         tags,
         summary: "The local payment provider's portal page: says that no payments are taken",
         querystring: LocalPortalQuery,

@@ -20,17 +20,17 @@ export const Billing = Type.Object({
     included_node_hours: Type.Integer(),
   }),
   provider: Type.String({ description: '"local" means no payment processor: nothing is charged.' }),
-});
+}, { title: 'Billing' });
 
-export const ChangeSubscriptionBody = Type.Object({ plan: Type.Enum([...PLAN_IDS]) }, { additionalProperties: false });
+export const ChangeSubscriptionBody = Type.Object({ plan: Type.Enum([...PLAN_IDS]) }, { title: 'ChangeSubscriptionRequest', additionalProperties: false });
 
 /** Nothing to send today; an empty object (or no body) is accepted, anything else is refused. */
-export const PortalSessionBody = Type.Object({}, { additionalProperties: false });
+export const PortalSessionBody = Type.Object({}, { title: 'PortalSessionRequest', additionalProperties: false });
 
 export const PortalSession = Type.Object({
   url: Type.String({ description: 'Open it in a browser; it works once the user is there, not for an API client.' }),
   expires_at: Timestamp,
-});
+}, { title: 'PortalSession' });
 
 export const LocalPortalQuery = Type.Object(
   { session: Type.String({ minLength: LOCAL_PORTAL_SESSION_LENGTH, maxLength: LOCAL_PORTAL_SESSION_LENGTH, pattern: '^[0-9A-Za-z]+$' }) },

@@ -19,7 +19,7 @@ export function registerCloudRoutes(root: FastifyInstance, deps: Omit<ModuleDeps
 
   app.get(
     '/clouds',
-    { config: { auth: scope('clusters:read') }, schema: { tags, summary: 'List connected cloud accounts', querystring: CloudListQuery, response: { 200: pageSchema(Cloud) } } },
+    { config: { auth: scope('clusters:read') }, schema: { operationId: 'listClouds', tags, summary: 'List connected cloud accounts', querystring: CloudListQuery, response: { 200: pageSchema(Cloud) } } },
     (request, reply) => {
       const { accountId } = principalOf(request);
       const { query } = request;
@@ -29,13 +29,13 @@ export function registerCloudRoutes(root: FastifyInstance, deps: Omit<ModuleDeps
 
   app.get(
     '/clouds/:id',
-    { config: { auth: scope('clusters:read') }, schema: { tags, summary: 'One cloud account', params: IdParams, response: { 200: Cloud } } },
+    { config: { auth: scope('clusters:read') }, schema: { operationId: 'getCloud', tags, summary: 'One cloud account', params: IdParams, response: { 200: Cloud } } },
     async (request) => service.get(principalOf(request).accountId, request.params.id),
   );
 
   app.post(
     '/clouds',
-    { config: { auth: scope('clusters:write') }, schema: { tags, summary: 'Connect a cloud account', body: CreateCloudBody, response: { 201: Cloud } } },
+    { config: { auth: scope('clusters:write'), problems: ['conflict'] }, schema: { operationId: 'createCloud', tags, summary: 'Connect a cloud account', body: CreateCloudBody, response: { 201: Cloud } } },
     async (request, reply) => {
       reply.code(201);
       return service.create(principalOf(request).accountId, request.body);
@@ -44,13 +44,13 @@ export function registerCloudRoutes(root: FastifyInstance, deps: Omit<ModuleDeps
 
   app.patch(
     '/clouds/:id',
-    { config: { auth: scope('clusters:write') }, schema: { tags, summary: 'Rename, move or rotate credentials', params: IdParams, body: UpdateCloudBody, response: { 200: Cloud } } },
+    { config: { auth: scope('clusters:write'), problems: ['conflict'] }, schema: { operationId: 'updateCloud', tags, summary: 'Rename, move or rotate credentials', params: IdParams, body: UpdateCloudBody, response: { 200: Cloud } } },
     async (request) => service.update(principalOf(request).accountId, request.params.id, request.body),
   );
 
   app.delete(
     '/clouds/:id',
-    { config: { auth: scope('clusters:write') }, schema: { tags, summary: 'Remove a cloud account (409 while clusters use it)', params: IdParams, response: { 204: Type.Null() } } },
+    { config: { auth: scope('clusters:write'), problems: ['conflict'] }, schema: { operationId: 'deleteCloud', tags, summary: 'Remove a cloud account (409 while clusters use it)', params: IdParams, response: { 204: Type.Null() } } },
     async (request, reply) => {
       await service.remove(principalOf(request).accountId, request.params.id);
       return reply.code(204).send(null);

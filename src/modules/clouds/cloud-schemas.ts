@@ -14,7 +14,7 @@ export const Cloud = Type.Object({
   ),
   created_at: Timestamp,
   updated_at: Timestamp,
-});
+}, { title: 'Cloud' });
 
 const Credentials = Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
   maxProperties: 8,
@@ -27,12 +27,12 @@ const Region = Type.String({ minLength: 2, maxLength: 40 });
 
 export const CreateCloudBody = Type.Object(
   { name: DnsLabel, provider: Type.Enum([...PROVIDERS]), region: Region, credentials: Credentials },
-  { additionalProperties: false },
+  { title: 'CreateCloudRequest', additionalProperties: false },
 );
 
 export const UpdateCloudBody = Type.Object(
   { name: Type.Optional(DnsLabel), region: Type.Optional(Region), credentials: Type.Optional(Credentials) },
-  { additionalProperties: false, minProperties: 1 },
+  { title: 'UpdateCloudRequest', additionalProperties: false, minProperties: 1 },
 );
 
 export const CloudListQuery = Type.Object(

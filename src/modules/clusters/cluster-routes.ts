@@ -20,7 +20,7 @@ export function registerClusterRoutes(root: FastifyInstance, deps: ModuleDeps & 
 
   app.get(
     '/clusters',
-    { config: read, schema: { tags, summary: 'List clusters with their status', querystring: ClusterListQuery, response: { 200: pageSchema(Cluster) } } },
+    { config: read, schema: { operationId: 'listClusters', tags, summary: 'List clusters with their status', querystring: ClusterListQuery, response: { 200: pageSchema(Cluster) } } },
     (request, reply) => {
       const { accountId } = principalOf(request);
       const { query } = request;
@@ -30,13 +30,13 @@ export function registerClusterRoutes(root: FastifyInstance, deps: ModuleDeps & 
 
   app.get(
     '/clusters/:id',
-    { config: read, schema: { tags, summary: 'One cluster', params: IdParams, response: { 200: Cluster } } },
+    { config: read, schema: { operationId: 'getCluster', tags, summary: 'One cluster', params: IdParams, response: { 200: Cluster } } },
     async (request) => service.get(principalOf(request).accountId, request.params.id),
   );
 
   app.post(
     '/clusters',
-    { config: write, schema: { tags, summary: 'Create a cluster (asynchronous: follow the job)', body: CreateClusterBody, response: { 202: ClusterAccepted } } },
+    { config: { ...write, problems: ['not_found', 'conflict', 'plan_limit_reached'] }, schema: { operationId: 'createCluster', tags, summary: 'Create a cluster (asynchronous: follow the job)', body: CreateClusterBody, response: { 202: ClusterAccepted } } },
     async (request, reply) => {
       reply.code(202);
       return service.create(principalOf(request), request.body);
@@ -45,13 +45,13 @@ export function registerClusterRoutes(root: FastifyInstance, deps: ModuleDeps & 
 
   app.patch(
     '/clusters/:id',
-    { config: write, schema: { tags, summary: 'Update cluster settings', params: IdParams, body: UpdateClusterBody, response: { 200: Cluster } } },
+    { config: { ...write, problems: ['conflict'] }, schema: { operationId: 'updateCluster', tags, summary: 'Update cluster settings', params: IdParams, body: UpdateClusterBody, response: { 200: Cluster } } },
     async (request) => service.update(principalOf(request).accountId, request.params.id, request.body),
   );
 
   app.post(
     '/clusters/:id/upgrade',
-    { config: write, schema: { tags, summary: 'Upgrade Kubernetes one minor version (asynchronous)', params: IdParams, body: UpgradeClusterBody, response: { 202: ClusterAccepted } } },
+    { config: { ...write, problems: ['conflict'] }, schema: { operationId: 'upgradeCluster', tags, summary: 'Upgrade Kubernetes one minor version (asynchronous)', params: IdParams, body: UpgradeClusterBody, response: { 202: ClusterAccepted } } },
     async (request, reply) => {
       reply.code(202);
       return service.upgrade(principalOf(request), request.params.id, request.body.kubernetes_version);
@@ -60,7 +60,7 @@ export function registerClusterRoutes(root: FastifyInstance, deps: ModuleDeps & 
 
   app.delete(
     '/clusters/:id',
-    { config: write, schema: { tags, summary: 'Destroy a cluster and its node pools (asynchronous)', params: IdParams, response: { 202: ClusterAccepted } } },
+    { config: { ...write, problems: ['conflict'] }, schema: { operationId: 'deleteCluster', tags, summary: 'Destroy a cluster and its node pools (asynchronous)', params: IdParams, response: { 202: ClusterAccepted } } },
     async (request, reply) => {
       reply.code(202);
       return service.destroy(principalOf(request), request.params.id);

@@ -20,9 +20,9 @@ export const Cluster = Type.Object({
   created_at: Timestamp,
   updated_at: Timestamp,
   deleted_at: Nullable(Timestamp),
-});
+}, { title: 'Cluster' });
 
-export const ClusterAccepted = Type.Object({ cluster: Cluster, job: Job });
+export const ClusterAccepted = Type.Object({ cluster: Cluster, job: Job }, { title: 'ClusterAccepted' });
 
 const Version = Type.Enum([...KUBERNETES_VERSIONS]);
 
@@ -35,15 +35,15 @@ export const CreateClusterBody = Type.Object(
     labels: Type.Optional(Labels),
     auto_upgrade: Type.Optional(Type.Boolean()),
   },
-  { additionalProperties: false },
+  { title: 'CreateClusterRequest', additionalProperties: false },
 );
 
 export const UpdateClusterBody = Type.Object(
   { name: Type.Optional(DnsLabel), labels: Type.Optional(Labels), auto_upgrade: Type.Optional(Type.Boolean()) },
-  { additionalProperties: false, minProperties: 1 },
+  { title: 'UpdateClusterRequest', additionalProperties: false, minProperties: 1 },
 );
 
-export const UpgradeClusterBody = Type.Object({ kubernetes_version: Version }, { additionalProperties: false });
+export const UpgradeClusterBody = Type.Object({ kubernetes_version: Version }, { title: 'UpgradeClusterRequest', additionalProperties: false });
 
 export const ClusterListQuery = Type.Object(
   { ...PageQuery, status: Type.Optional(Type.Enum([...CLUSTER_STATUSES])), cloud_id: Type.Optional(IdParam) },

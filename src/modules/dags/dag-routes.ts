@@ -10,7 +10,7 @@ import { AppError } from '../../http/errors.js';
 import { pageSchema } from '../../http/pagination.js';
 import { IdParams } from '../../http/schemas.js';
 import { DAG_LIMITS, NO_FILES_MESSAGE, rejectFile } from './dag-paths.js';
-import { DagBundle, DagBundleAccepted, DagListQuery, UPLOAD_DESCRIPTION } from './dag-schemas.js';
+import { DagBundle, DagBundleAccepted, DagListQuery, DagUploadBody, UPLOAD_DESCRIPTION } from './dag-schemas.js';
 import { createDagService } from './dag-service.js';
 import { createBlobStore } from './dag-storage.js';
 import { MULTIPART_LIMITS } from './dag-upload.js';
@@ -28,7 +28,7 @@ export function registerDagRoutes(root: FastifyInstance, deps: ModuleDeps & { co
     '/apps/:id/dags',
     {
       config: { auth: scope('apps:read') },
-      schema: { tags, summary: "An app's DAG bundle versions, newest first, with their files", params: IdParams, querystring: DagListQuery, response: { 200: pageSchema(DagBundle) } },
+      schema: { operationId: 'listDagBundles', tags, summary: "An app's DAG bundle versions, newest first, with their files", params: IdParams, querystring: DagListQuery, response: { 200: pageSchema(DagBundle) } },
     },
     async (request) => service.list(principalOf(request).accountId, request.params.id, request.query),
   );
@@ -44,11 +44,11 @@ export function registerDagRoutes(root: FastifyInstance, deps: ModuleDeps & { co
       '/apps/:id/dags',
       {
         // A bundle may be 22 MiB: it gets the longest body bound (http/slow-clients.ts), not the 10 s of a JSON body.
-        config: { auth: scope('apps:deploy'), bodyTimeoutMs: LONGEST_BODY_TIMEOUT_MS },
+        config: { auth: scope('apps:deploy'), bodyTimeoutMs: LONGEST_BODY_TIMEOUT_MS, problems: ['conflict'], documentedBody: DagUploadBody },
         // Fastify applies bodyLimit only to bodies it buffers; the upload is streamed, so the service
         // checks Content-Length against the same number and counts every byte it reads.
         bodyLimit: DAG_LIMITS.maxRequestBytes,
-        schema: { tags, summary: 'Upload DAG files or one bundle (asynchronous: follow the sync job)', description: UPLOAD_DESCRIPTION, params: IdParams, response: { 202: DagBundleAccepted } },
+        schema: { operationId: 'uploadDags', tags, summary: 'Upload DAG files or one bundle (asynchronous: follow the sync job)', description: UPLOAD_DESCRIPTION, params: IdParams, response: { 202: DagBundleAccepted } },
       },
       async (request, reply) => {
         // Every body that is not multipart was refused (415) by the parser above: this one sent none.

@@ -1,15 +1,17 @@
 import { Type } from 'typebox';
 import { PageQuery } from '../../http/pagination.js';
+import type { DocumentedBody } from '../../http/openapi.js';
 import { Timestamp } from '../../http/schemas.js';
 import { Job } from '../jobs/job-schemas.js';
 import { ALLOWED_EXTENSIONS, DAG_LIMITS } from './dag-paths.js';
 import { DAG_BUNDLE_STATUSES } from './dag-repo.js';
+import { FILE_FIELDS } from './dag-upload.js';
 
 export const DagFile = Type.Object({
   path: Type.String({ description: 'Path in the bundle, relative, with forward slashes.' }),
   size: Type.Integer({ description: 'Bytes.' }),
   sha256: Type.String({ description: 'Hex sha256 of the content; the file is stored once under this name.' }),
-});
+}, { title: 'DagFile' });
 
 export const DagBundle = Type.Object({
   id: Type.String(),
@@ -27,9 +29,9 @@ export const DagBundle = Type.Object({
   created_by: Type.String(),
   created_at: Timestamp,
   updated_at: Timestamp,
-});
+}, { title: 'DagBundle' });
 
-export const DagBundleAccepted = Type.Object({ bundle: DagBundle, job: Job });
+export const DagBundleAccepted = Type.Object({ bundle: DagBundle, job: Job }, { title: 'DagBundleAccepted' });
 
 export const DagListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
 
@@ -41,3 +43,33 @@ export const UPLOAD_DESCRIPTION = [
   `${DAG_LIMITS.maxRequestBytes} bytes per request (Content-Length is required). No absolute paths, no \`..\`, no links.`,
   'Each upload is a new immutable version; syncing it to the cluster is a dag.sync job (202).',
 ].join(' ');
+
+const FILE_PART = { type: 'string', format: 'binary', contentMediaType: 'application/octet-stream' };
+
+/**
+ * The upload's body, for the OpenAPI document (the route reads the multipart stream itself, so Fastify
+ * has no body schema to describe it): file parts only, under the field names dag-upload.ts accepts.
+ */
+export const DagUploadBody: DocumentedBody = {
+  description: 'multipart/form-data: DAG files (each filename is its path in the bundle) or exactly one .zip, .tar.gz or .tgz bundle. No other form fields.',
+  required: true,
+  content: {
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        properties: Object.fromEntries(
+          FILE_FIELDS.map((field, index) => [
+            field,
+            {
+              type: 'array',
+              items: FILE_PART,
+              description: index === 0 ? 'One part per file.' : `Accepted as another name for \`${FILE_FIELDS[0]}\`.`,
+            },
+          ]),
+        ),
+        additionalProperties: false,
+      },
+      encoding: Object.fromEntries(FILE_FIELDS.map((field) => [field, { contentType: 'text/x-python, application/zip, application/gzip, application/octet-stream' }])),
+    },
+  },
+};

@@ -21,16 +21,15 @@ export function registerDataPlaneRoutes(root: FastifyInstance, deps: Pick<Module
   app.post(
     '/clusters/:id/data-plane-token',
     {
-      config: { auth: userOnly },
+      // The body is optional: there is nothing to send today.
+      config: { auth: userOnly, optionalBody: true },
       schema: {
+        operationId: 'createDataPlaneToken',
         tags,
         summary: "Short-lived signed token (carries the user's email) for the cluster's data plane",
         params: IdParams,
         body: NoFields,
         response: { 200: DataPlaneToken },
-      },
-      preValidation: async (request) => {
-        request.body ??= {};
       },
     },
     async (request) => service.issueToken(userOf(request), request.params.id),

@@ -9,4 +9,4 @@ export const DataPlaneToken = Type.Object({
   expires_in: Type.Integer(),
   issued_at: Timestamp,
   expires_at: Timestamp,
-});
+}, { title: 'DataPlaneToken' });

@@ -18,8 +18,9 @@ export function registerDeployRoutes(root: FastifyInstance, deps: ModuleDeps & {
   app.post(
     '/apps/:id/deploys',
     {
-      config: { auth: scope('apps:deploy') },
+      config: { auth: scope('apps:deploy'), problems: ['conflict'] },
       schema: {
+        operationId: 'createDeploy',
         tags,
         summary: 'Deploy an image (asynchronous; supersedes a deploy that is still queued)',
         params: IdParams,
@@ -38,7 +39,7 @@ export function registerDeployRoutes(root: FastifyInstance, deps: ModuleDeps & {
     '/apps/:id/deploys',
     {
       config: { auth: scope('apps:read') },
-      schema: { tags, summary: 'Deploy history, newest first', params: IdParams, querystring: DeployListQuery, response: { 200: pageSchema(Deploy) } },
+      schema: { operationId: 'listDeploys', tags, summary: 'Deploy history, newest first', params: IdParams, querystring: DeployListQuery, response: { 200: pageSchema(Deploy) } },
     },
     async (request) => service.list(principalOf(request).accountId, request.params.id, request.query),
   );
@@ -47,7 +48,7 @@ export function registerDeployRoutes(root: FastifyInstance, deps: ModuleDeps & {
   // be able to follow the deploy it started, and it holds neither apps:read nor jobs:read.
   app.get(
     '/apps/:id/deploys/:deploy',
-    { config: { auth: scope('apps:deploy') }, schema: { tags, summary: 'One deploy (what a CI pipeline polls)', params: DeployParams, response: { 200: Deploy } } },
+    { config: { auth: scope('apps:deploy') }, schema: { operationId: 'getDeploy', tags, summary: 'One deploy (what a CI pipeline polls)', params: DeployParams, response: { 200: Deploy } } },
     async (request) => service.get(principalOf(request).accountId, request.params.id, request.params.deploy),
   );
 }

@@ -17,11 +17,11 @@ export const Deploy = Type.Object({
   created_at: Timestamp,
   updated_at: Timestamp,
   finished_at: Nullable(Timestamp),
-});
+}, { title: 'Deploy' });
 
-export const DeployAccepted = Type.Object({ deploy: Deploy, job: Job });
+export const DeployAccepted = Type.Object({ deploy: Deploy, job: Job }, { title: 'DeployAccepted' });
 
-export const CreateDeployBody = Type.Object({ image: ImageReferenceField }, { additionalProperties: false });
+export const CreateDeployBody = Type.Object({ image: ImageReferenceField }, { title: 'CreateDeployRequest', additionalProperties: false });
 
 export const DeployParams = Type.Object({ id: IdParam, deploy: IdParam });
 

@@ -16,7 +16,7 @@ export function registerGithubRoutes(root: FastifyInstance, deps: Omit<ModuleDep
 
   app.get(
     '/integrations/github',
-    { config: { auth: scope('clusters:read') }, schema: { tags, summary: "The account's GitHub integration (404 when none is connected)", response: { 200: GithubIntegration } } },
+    { config: { auth: scope('clusters:read'), problems: ['not_found'] }, schema: { operationId: 'getGithubIntegration', tags, summary: "The account's GitHub integration (404 when none is connected)", response: { 200: GithubIntegration } } },
     async (request) => service.get(principalOf(request).accountId),
   );
 
@@ -25,6 +25,7 @@ export function registerGithubRoutes(root: FastifyInstance, deps: Omit<ModuleDep
     {
       config: { auth: scope('clusters:write') },
       schema: {
+        operationId: 'putGithubIntegration',
         tags,
         summary: 'Connect a GitHub App installation, or replace the connected one',
         description: 'Answers 201 when the account had no integration, 200 when an existing one was replaced (created_at is kept).',
@@ -40,7 +41,7 @@ export function registerGithubRoutes(root: FastifyInstance, deps: Omit<ModuleDep
 
   app.delete(
     '/integrations/github',
-    { config: { auth: scope('clusters:write') }, schema: { tags, summary: 'Disconnect the GitHub integration', response: { 204: Type.Null() } } },
+    { config: { auth: scope('clusters:write'), problems: ['not_found'] }, schema: { operationId: 'deleteGithubIntegration', tags, summary: 'Disconnect the GitHub integration', response: { 204: Type.Null() } } },
     async (request, reply) => {
       await service.disconnect(principalOf(request).accountId);
       return reply.code(204).send(null);

@@ -10,7 +10,7 @@ export const GithubIntegration = Type.Object({
   connected_by: Type.String({ description: 'The user or API key that connected it last.' }),
   created_at: Timestamp,
   updated_at: Timestamp,
-});
+}, { title: 'GithubIntegration' });
 
 /**
  * Lengths and types are bounded here; the finer rules (GitHub's repository names, git's branch
@@ -26,5 +26,5 @@ export const PutGithubIntegrationBody = Type.Object(
       Type.String({ minLength: 1, maxLength: MAX_DAG_PATH_LENGTH, default: DEFAULT_DAG_PATH, description: `Relative to the repository root; defaults to "${DEFAULT_DAG_PATH}".` }),
     ),
   },
-  { additionalProperties: false },
+  { title: 'PutGithubIntegrationRequest', additionalProperties: false },
 );

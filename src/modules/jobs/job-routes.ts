@@ -19,7 +19,7 @@ export function registerJobRoutes(root: FastifyInstance, deps: Omit<ModuleDeps, 
     '/jobs',
     {
       config: { auth: scope('jobs:read') },
-      schema: { tags, summary: 'List asynchronous operations', querystring: JobListQuery, response: { 200: pageSchema(Job) } },
+      schema: { operationId: 'listJobs', tags, summary: 'List asynchronous operations', querystring: JobListQuery, response: { 200: pageSchema(Job) } },
     },
     async (request) => service.list(principalOf(request).accountId, request.query),
   );
@@ -28,7 +28,7 @@ export function registerJobRoutes(root: FastifyInstance, deps: Omit<ModuleDeps, 
     '/jobs/:id',
     {
       config: { auth: scope('jobs:read') },
-      schema: { tags, summary: 'One job with its steps and log', params: IdParams, response: { 200: JobWithLogs } },
+      schema: { operationId: 'getJob', tags, summary: 'One job with its steps and log', params: IdParams, response: { 200: JobWithLogs } },
     },
     async (request) => service.get(principalOf(request).accountId, request.params.id),
   );
@@ -36,8 +36,9 @@ export function registerJobRoutes(root: FastifyInstance, deps: Omit<ModuleDeps, 
   app.post(
     '/jobs/:id/cancel',
     {
-      config: { auth: scope('clusters:write') },
+      config: { auth: scope('clusters:write'), problems: ['conflict'] },
       schema: {
+        operationId: 'cancelJob',
         tags,
         summary: 'Cancel a queued job (at once) or a running one (before its next step)',
         params: IdParams,

@@ -8,9 +8,9 @@ const Step = Type.Object({
   status: Type.String({ description: 'pending, running, succeeded, failed, skipped or canceled' }),
   started_at: Nullable(Timestamp),
   finished_at: Nullable(Timestamp),
-});
+}, { title: 'JobStep' });
 
-const LogLine = Type.Object({ at: Timestamp, level: Type.String(), step: Nullable(Type.String()), message: Type.String() });
+const LogLine = Type.Object({ at: Timestamp, level: Type.String(), step: Nullable(Type.String()), message: Type.String() }, { title: 'JobLogLine' });
 
 const jobProperties = {
   id: Type.String(),
@@ -30,8 +30,8 @@ const jobProperties = {
   finished_at: Nullable(Timestamp),
 };
 
-export const Job = Type.Object(jobProperties);
-export const JobWithLogs = Type.Object({ ...jobProperties, logs: Type.Array(LogLine) });
+export const Job = Type.Object(jobProperties, { title: 'Job' });
+export const JobWithLogs = Type.Object({ ...jobProperties, logs: Type.Array(LogLine) }, { title: 'JobWithLogs' });
 
 export const JobListQuery = Type.Object(
   {

@@ -12,13 +12,13 @@ const Me = Type.Object({
   org_id: Nullable(Type.String()),
   email: Nullable(Type.String()),
   api_key: Nullable(Type.Object({ id: Type.String(), name: Type.String(), scopes: Type.Array(Type.String()) })),
-});
+}, { title: 'Me' });
 
 export function registerMeRoutes(root: FastifyInstance): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/me',
-    { config: { auth: anyPrincipal }, schema: { tags: ['Identity'], summary: 'Who is calling', response: { 200: Me } } },
+    { config: { auth: anyPrincipal }, schema: { operationId: 'getMe', tags: ['Identity'], summary: 'Who is calling', response: { 200: Me } } },
     // Synchronous: a value returned (not a promise) is sent without a microtask round.
     (request) => {
       const principal = principalOf(request);

@@ -17,19 +17,19 @@ export function registerNodePoolRoutes(root: FastifyInstance, deps: ModuleDeps):
 
   app.get(
     '/clusters/:id/node-pools',
-    { config: read, schema: { tags, summary: "List a cluster's node pools", params: ClusterParams, querystring: NodePoolListQuery, response: { 200: pageSchema(NodePool) } } },
+    { config: read, schema: { operationId: 'listNodePools', tags, summary: "List a cluster's node pools", params: ClusterParams, querystring: NodePoolListQuery, response: { 200: pageSchema(NodePool) } } },
     async (request) => service.list(principalOf(request).accountId, request.params.id, request.query),
   );
 
   app.get(
     '/clusters/:id/node-pools/:pool',
-    { config: read, schema: { tags, summary: 'One node pool', params: PoolParams, response: { 200: NodePool } } },
+    { config: read, schema: { operationId: 'getNodePool', tags, summary: 'One node pool', params: PoolParams, response: { 200: NodePool } } },
     async (request) => service.get(principalOf(request).accountId, request.params.id, request.params.pool),
   );
 
   app.post(
     '/clusters/:id/node-pools',
-    { config: write, schema: { tags, summary: 'Add a node pool (asynchronous)', params: ClusterParams, body: CreateNodePoolBody, response: { 202: NodePoolAccepted } } },
+    { config: { ...write, problems: ['conflict'] }, schema: { operationId: 'createNodePool', tags, summary: 'Add a node pool (asynchronous)', params: ClusterParams, body: CreateNodePoolBody, response: { 202: NodePoolAccepted } } },
     async (request, reply) => {
       reply.code(202);
       return service.create(principalOf(request), request.params.id, request.body);
@@ -38,7 +38,7 @@ export function registerNodePoolRoutes(root: FastifyInstance, deps: ModuleDeps):
 
   app.patch(
     '/clusters/:id/node-pools/:pool',
-    { config: write, schema: { tags, summary: 'Resize a node pool (asynchronous)', params: PoolParams, body: ResizeNodePoolBody, response: { 202: NodePoolAccepted } } },
+    { config: { ...write, problems: ['conflict'] }, schema: { operationId: 'updateNodePool', tags, summary: 'Resize a node pool (asynchronous)', params: PoolParams, body: ResizeNodePoolBody, response: { 202: NodePoolAccepted } } },
     async (request, reply) => {
       reply.code(202);
       return service.resize(principalOf(request), request.params.id, request.params.pool, request.body);
@@ -47,7 +47,7 @@ export function registerNodePoolRoutes(root: FastifyInstance, deps: ModuleDeps):
 
   app.delete(
     '/clusters/:id/node-pools/:pool',
-    { config: write, schema: { tags, summary: 'Remove a node pool (asynchronous)', params: PoolParams, response: { 202: NodePoolAccepted } } },
+    { config: { ...write, problems: ['conflict'] }, schema: { operationId: 'deleteNodePool', tags, summary: 'Remove a node pool (asynchronous)', params: PoolParams, response: { 202: NodePoolAccepted } } },
     async (request, reply) => {
       reply.code(202);
       return service.remove(principalOf(request), request.params.id, request.params.pool);

@@ -20,9 +20,9 @@ export const NodePool = Type.Object({
   created_at: Timestamp,
   updated_at: Timestamp,
   deleted_at: Nullable(Timestamp),
-});
+}, { title: 'NodePool' });
 
-export const NodePoolAccepted = Type.Object({ node_pool: NodePool, job: Job });
+export const NodePoolAccepted = Type.Object({ node_pool: NodePool, job: Job }, { title: 'NodePoolAccepted' });
 
 const Size = Type.Integer({ minimum: 0, maximum: MAX_NODES });
 
@@ -34,12 +34,12 @@ export const CreateNodePoolBody = Type.Object(
     max_size: Type.Integer({ minimum: 1, maximum: MAX_NODES }),
     desired_size: Size,
   },
-  { additionalProperties: false },
+  { title: 'CreateNodePoolRequest', additionalProperties: false },
 );
 
 export const ResizeNodePoolBody = Type.Object(
   { min_size: Type.Optional(Size), max_size: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_NODES })), desired_size: Type.Optional(Size) },
-  { additionalProperties: false, minProperties: 1 },
+  { title: 'ResizeNodePoolRequest', additionalProperties: false, minProperties: 1 },
 );
 
 export const ClusterParams = Type.Object({ id: IdParam });

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { scope } from '../../auth/scopes.js';
 import { principalOf } from '../../http/auth-gate.js';
 import type { ModuleDeps } from '../module.js';
@@ -21,8 +22,9 @@ export function registerPodRoutes(root: FastifyInstance, deps: ModuleDeps & { sh
   app.get(
     '/clusters/:id/pods',
     {
-      config: { auth: scope('clusters:read') },
+      config: { auth: scope('clusters:read'), problems: ['conflict'] },
       schema: {
+        operationId: 'listPods',
         tags,
         summary: "List the cluster's pods (by name)",
         params: ClusterParams,
@@ -36,13 +38,21 @@ export function registerPodRoutes(root: FastifyInstance, deps: ModuleDeps & { sh
   app.get(
     '/clusters/:id/pods/:pod/logs',
     {
-      config: { auth: scope('clusters:read') },
+      config: { auth: scope('clusters:read'), problems: ['conflict'] },
       schema: {
+        operationId: 'getPodLogs',
         tags,
         summary: 'Pod logs as text/plain; with follow=true the response streams',
         params: PodParams,
         querystring: LogQuery,
-        produces: ['text/plain'],
+        // Streamed as text (reply.type below), never serialized through this schema.
+        response: {
+          200: {
+            description: 'Log lines, one per line; with follow=true the response stays open and new lines follow.',
+            // A string in the document; to the type provider, the stream the handler sends.
+            content: { 'text/plain': { schema: Type.Unsafe<Readable>({ type: 'string' }) } },
+          },
+        },
       },
     },
     async (request, reply) => {

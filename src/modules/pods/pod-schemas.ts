@@ -8,7 +8,7 @@ export const Pod = Type.Object({
   status: Type.String(),
   restarts: Type.Integer(),
   started_at: Timestamp,
-});
+}, { title: 'Pod' });
 
 /** A Kubernetes pod name (a DNS subdomain); it is also the list's cursor. */
 export const POD_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -25,7 +25,7 @@ export const PodListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const PodPage = Type.Object({ data: Type.Array(Pod), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+export const PodPage = Type.Object({ data: Type.Array(Pod), next_cursor: Type.Union([Type.String(), Type.Null()]) }, { title: 'PodList' });
 
 export const LogQuery = Type.Object(
   {

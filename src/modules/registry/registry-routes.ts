@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import type { Authentication, Authenticator } from '../../auth/authenticator.js';
 import { publicRoute } from '../../auth/scopes.js';
 import type { Config } from '../../config.js';
@@ -62,8 +63,10 @@ export function registerRegistryRoutes(
   app.get(
     REGISTRY_REALM_PATH,
     {
-      config: { auth: publicRoute },
+      // Public to the gate (it speaks Bearer): the handler authenticates the Basic credentials itself.
+      config: { auth: publicRoute, problems: ['unauthenticated', 'invalid_token', 'validation_failed', 'service_unavailable', 'storage_error'] },
       schema: {
+        operationId: 'getRegistryToken',
         tags,
         summary: 'Token realm for docker, podman and skopeo (Docker registry token protocol); Basic auth with an API key as the password',
         description:
@@ -108,12 +111,19 @@ export function registerRegistryRoutes(
   app.get(
     '/.well-known/registry-certs.pem',
     {
-      config: { auth: publicRoute },
+      config: { auth: publicRoute, problems: ['service_unavailable', 'storage_error'] },
       schema: {
+        operationId: 'getRegistryCertificates',
         tags,
         summary: "Certificates of the keys that sign registry tokens: a registry's auth.token.rootcertbundle",
         description: 'PEM, one certificate per published signing key; fetch it again after a key rotation (skaledata rotate-signing-key).',
-        produces: ['application/x-pem-file'],
+        // Sent as text (reply.type below), never serialized through this schema.
+        response: {
+          200: {
+            description: 'One self-signed X.509 certificate (PEM) per published signing key.',
+            content: { 'application/x-pem-file': { schema: Type.String() } },
+          },
+        },
       },
     },
     async (_request, reply) => reply.type('application/x-pem-file').header('cache-control', 'no-cache').send((await deps.signingKeys.publishedCertificates()).join('')),

@@ -15,11 +15,11 @@ export const RegistryTokenQuery = Type.Object({
   account: Type.Optional(Type.String({ maxLength: 255, description: 'The user name the client logged in with; informational.' })),
   client_id: Type.Optional(Type.String({ maxLength: 255 })),
   offline_token: Type.Optional(Type.String({ maxLength: 10 })),
-});
+}, { title: 'RegistryTokenQuery' });
 
 export const RealmToken = Type.Object({
   token: Type.String({ description: 'A JWT in the Docker registry token format, granting the allowed part of the asked scope.' }),
   access_token: Type.String({ description: 'The same token, under the name OAuth2 clients look for.' }),
   expires_in: Type.Integer({ description: 'Seconds until the token expires.' }),
   issued_at: Timestamp,
-});
+}, { title: 'RegistryRealmToken' });

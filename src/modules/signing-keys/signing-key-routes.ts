@@ -12,7 +12,7 @@ const Jwk = Type.Object({
   crv: Type.String(),
   x: Type.String(),
   y: Type.String(),
-});
+}, { title: 'Jwk' });
 
 /**
  * The public half of the keys that sign the tokens this API issues (registry, data-plane, dev
@@ -26,11 +26,12 @@ export function registerSigningKeyRoutes(root: FastifyInstance, deps: { signingK
   app.get(
     '/.well-known/jwks.json',
     {
-      config: { auth: publicRoute },
+      config: { auth: publicRoute, problems: ['service_unavailable', 'storage_error'] },
       schema: {
+        operationId: 'getJwks',
         tags: ['System'],
         summary: 'Public keys that verify the tokens this API issues (registry, data-plane, dev credentials)',
-        response: { 200: Type.Object({ keys: Type.Array(Jwk) }) },
+        response: { 200: Type.Object({ keys: Type.Array(Jwk) }, { title: 'JwkSet' }) },
       },
     },
     async () => ({ keys: await keys.publishedKeys() }),

@@ -22,15 +22,15 @@ export function registerSystemRoutes(root: FastifyInstance, deps: { database: Pi
 
   app.get(
     '/healthz',
-    { config: { auth: publicRoute }, schema: { tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    { config: { auth: publicRoute }, schema: { operationId: 'getLiveness', tags, summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }, { title: 'Liveness' }) } } },
     async () => ({ status: 'ok' as const }),
   );
 
   app.get(
     '/readyz',
     {
-      config: { auth: publicRoute },
-      schema: { tags, summary: 'Readiness: the database answers and the instance is not shutting down', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }) } },
+      config: { auth: publicRoute, problems: ['service_unavailable', 'storage_full', 'storage_error'] },
+      schema: { operationId: 'getReadiness', tags, summary: 'Readiness: the database answers and the instance is not shutting down', response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }, { title: 'Readiness' }) } },
     },
     async (_request, reply) => {
       // Shutting down: no longer ready, so the load balancer sends new work elsewhere, but still alive
@@ -49,13 +49,14 @@ export function registerSystemRoutes(root: FastifyInstance, deps: { database: Pi
     {
       config: { auth: publicRoute },
       schema: {
+        operationId: 'listScopes',
         tags,
         summary: 'The scope catalogue',
         response: {
           200: Type.Object({
-            data: Type.Array(Type.Object({ name: Type.String(), description: Type.String(), endpoints: Type.Array(Type.String()) })),
+            data: Type.Array(Type.Object({ name: Type.String(), description: Type.String(), endpoints: Type.Array(Type.String()) }, { title: 'Scope' })),
             user_only_endpoints: Type.Array(Type.String({ description: 'Refuse every API key, full included.' })),
-          }),
+          }, { title: 'ScopeCatalogue' }),
         },
       },
     },

@@ -23,16 +23,15 @@ export function registerTerminalRoutes(root: FastifyInstance, deps: ModuleDeps &
   app.post(
     '/clusters/:id/terminal',
     {
-      config: { auth: scope('terminal:exec') },
+      // The body is optional: there is nothing to send today.
+      config: { auth: scope('terminal:exec'), optionalBody: true, problems: ['conflict', 'rate_limited'] },
       schema: {
+        operationId: 'createTerminalSession',
         tags,
         summary: 'Set up a terminal pod: session id, pod, connect URL and a short-lived single-use token',
         params: IdParams,
         body: NoFields,
         response: { 201: TerminalSession },
-      },
-      preValidation: async (request) => {
-        request.body ??= {};
       },
     },
     async (request, reply) => reply.code(201).send(await service.open(principalOf(request), request.params.id)),
@@ -42,8 +41,9 @@ export function registerTerminalRoutes(root: FastifyInstance, deps: ModuleDeps &
   app.post(
     '/terminal-sessions/redeem',
     {
-      config: { auth: publicRoute },
+      config: { auth: publicRoute, problems: ['invalid_token', 'service_unavailable', 'storage_full', 'storage_error'] },
       schema: {
+        operationId: 'redeemTerminalSession',
         tags,
         summary: 'Spend a terminal token (called by the terminal gateway); a token works once, within 60 s',
         body: RedeemBody,

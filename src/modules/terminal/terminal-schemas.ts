@@ -9,9 +9,9 @@ export const TerminalSession = Type.Object({
   connect_url: Type.String({ description: 'WebSocket URL of the terminal gateway for this session.' }),
   token: Type.String({ description: 'Single-use, valid for 60 s; shown only here. Present it to the gateway.' }),
   expires_at: Timestamp,
-});
+}, { title: 'TerminalSession' });
 
-export const RedeemBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false });
+export const RedeemBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 256 }) }, { title: 'RedeemTerminalSessionRequest', additionalProperties: false });
 
 export const RedeemedSession = Type.Object({
   session_id: Type.String(),
@@ -19,4 +19,4 @@ export const RedeemedSession = Type.Object({
   pod: Type.String(),
   namespace: Type.String(),
   account_id: Type.String(),
-});
+}, { title: 'RedeemedTerminalSession' });
