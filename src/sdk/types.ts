@@ -1,11 +1,13 @@
-import type { paths } from './generated/openapi.js';
+import type { components, paths } from './generated/openapi.js';
 
 /**
  * Named types for the resources, derived from the operations' response types in the generated
- * document (not from named component schemas), so they hold whether or not the document names them.
+ * document. The document's named component schemas are there too, as `Schemas['Cluster']`,
+ * `Schemas['Problem']`, …; the aliases below are the same types, reached through the operations.
  */
 
-export type { paths };
+export type { components, paths };
+export type Schemas = components['schemas'];
 
 export type HttpMethod = 'get' | 'put' | 'post' | 'delete' | 'patch';
 

@@ -8,8 +8,17 @@ import {
   unwrap,
   type App,
   type Cluster,
+  type ProblemBody,
+  type Schemas,
   type SkaledataClient,
 } from '../../src/sdk/index.js';
+
+// Compile-time checks (tsc in npm run lint): the document names its schemas, the named ones are the
+// operations' own types, and its Problem is what SkaledataProblem reads.
+const namedCluster: (cluster: Cluster) => Schemas['Cluster'] = (cluster) => cluster;
+const documentedProblem: (problem: Schemas['Problem']) => ProblemBody = (problem) => problem;
+void namedCluster;
+void documentedProblem;
 import { AWS_CREDENTIALS } from '../helpers/fixtures.js';
 import { startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import { freePort } from '../helpers/server-process.js';
