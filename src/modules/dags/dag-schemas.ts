@@ -61,8 +61,9 @@ export const DagUploadBody: DocumentedBody = {
           FILE_FIELDS.map((field, index) => [
             field,
             {
-              type: 'array',
-              items: FILE_PART,
+              // One part, or several under the same name: a validating proxy (Prism) reads a single part
+              // as a lone value, not as an array of one.
+              anyOf: [FILE_PART, { type: 'array', items: FILE_PART }],
               description: index === 0 ? 'One part per file.' : `Accepted as another name for \`${FILE_FIELDS[0]}\`.`,
             },
           ]),
