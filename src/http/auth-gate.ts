@@ -117,7 +117,7 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestH
 const AUTHORIZATION = 'authorization';
 
 /** More than one `Authorization` header (Node keeps only the first in `headers`; `rawHeaders` has them all). */
-function repeatsAuthorization(rawHeaders: readonly string[]): boolean {
+export function repeatsAuthorization(rawHeaders: readonly string[]): boolean {
   let seen = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;

@@ -47,6 +47,8 @@ printf '%s\\n' "$*" >> '${logFile}'
 if [ "$1" = login ]; then
   printf 'password=%s\\n' "$(cat)" >> '${logFile}'
 fi
+# FAKE_ENGINE_FAIL=<subcommand> makes that step fail (a broken Dockerfile, a refused push).
+if [ "$1" = "\${FAKE_ENGINE_FAIL:-}" ]; then exit 1; fi
 exit 0
 `;
   writeFileSync(path.join(binDir, name), stub);
@@ -172,6 +174,19 @@ describe(`deploy script (${TEST_DIALECT})`, () => {
     expect(result.stderr).toMatch(new RegExp(`deploy dep_\\w+ succeeded: ${image.replace(/[.]/g, '\\.')} is live\\.`));
     const deploys = (await h.inject({ method: 'GET', url: `/apps/${appA.appId}/deploys`, headers: a.auth })).json() as { data: Array<{ image: string; status: string; created_by: string }> };
     expect(deploys.data.map((deploy) => [deploy.image, deploy.status, deploy.created_by])).toEqual([[image, 'succeeded', ciKey.id]]);
+  });
+
+  it('a failed build or push still logs the engine out: the key is not left in its credential store', async () => {
+    const script = (await getScript(appA.appId, bearer(ciKey.key))).body;
+    for (const step of ['build', 'push']) {
+      const ws = workspace(script);
+      const result = await runScript(ws.file, ws.env({ SKALEDATA_API_KEY: ciKey.key, IMAGE_TAG: 'broken', FAKE_ENGINE_FAIL: step }), ws.dir);
+      expect(result.code, step).not.toBe(0);
+      const calls = ws.calls();
+      expect(calls[0]).toBe(`login --username skaledata --password-stdin ${REGISTRY}`);
+      expect(calls.at(-1), step).toBe(`logout ${REGISTRY}`);
+      expect(calls.filter((call) => call.startsWith('logout'))).toHaveLength(1);
+    }
   });
 
   it('exits non-zero with the reason when the rollout fails', async () => {

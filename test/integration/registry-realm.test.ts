@@ -124,6 +124,42 @@ describe(`GET /registry/token (${TEST_DIALECT})`, () => {
     expect(response.body).not.toContain('token":');
   });
 
+  it('two Authorization headers → 400 invalid_request, whichever comes first (as on every route)', async () => {
+    for (const pair of [
+      [basic(keys.deploy.key).authorization, 'Bearer garbage'],
+      ['Bearer garbage', basic(keys.deploy.key).authorization],
+    ]) {
+      const response = await h.inject({
+        method: 'GET',
+        url: `/registry/token?${scopeQuery(`repository:${repo(a, appA)}:pull,push`)}`,
+        headers: { authorization: pair as unknown as string },
+      });
+      expect(response.statusCode, response.body).toBe(400);
+      expect((response.json() as Problem).code).toBe('invalid_request');
+    }
+  });
+
+  it('grants nothing for extra path segments, other actions or an unhashed twin of a mixed-case account', async () => {
+    const own = repo(a, appA);
+    const ask = (scope: string) => access(scopeQuery(scope), basic(keys.deploy.key));
+    expect((await ask(`repository:${own}/extra:pull,push`)).payload.access).toEqual([]);
+    expect((await ask(`repository:${own}:delete`)).payload.access).toEqual([]);
+    expect((await ask(`repository:${own}:*`)).payload.access).toEqual([{ type: 'repository', name: own, actions: ['pull', 'push'] }]);
+
+    // Clerk ids are mixed-case: such an account's namespace is lower-cased plus a hash of the exact id, so
+    // the account whose id is the lower-cased twin has a namespace of its own, and neither reaches the other.
+    const mixed = await h.newAccount({ orgId: 'org_2MixedCASEregistry' });
+    const twin = await h.newAccount({ orgId: 'org_2mixedcaseregistry' });
+    const [mixedApp, twinApp] = await Promise.all([createRunningApp(h, mixed, { name: 'web' }), createRunningApp(h, twin, { name: 'web' })]);
+    const mixedRepo = repo(mixed, mixedApp);
+    const twinRepo = repo(twin, twinApp);
+    expect(mixedRepo).toMatch(/^org_2mixedcaseregistry-[0-9a-f]{10}\/web$/);
+    expect(twinRepo).toBe('org_2mixedcaseregistry/web');
+    const both = scopeQuery(`repository:${mixedRepo}:pull,push`, `repository:${twinRepo}:pull,push`);
+    expect((await access(both, basic(mixed.token))).payload.access).toEqual([{ type: 'repository', name: mixedRepo, actions: ['pull', 'push'] }]);
+    expect((await access(both, basic(twin.token))).payload.access).toEqual([{ type: 'repository', name: twinRepo, actions: ['pull', 'push'] }]);
+  });
+
   it('a revoked key → 401, and credentials come before validation (an anonymous bad query is still 401)', async () => {
     expect((await realm(scopeQuery(`repository:${repo(a, appA)}:pull`), basic(keys.revoked.key))).statusCode).toBe(401);
     expect((await realm('service=elsewhere&scope=%%%', {})).statusCode).toBe(401);

@@ -82,7 +82,13 @@ case $ENGINE in
 esac
 
 BODY_FILE=$(mktemp)
-trap 'rm -f "$BODY_FILE"' EXIT
+LOGGED_IN_TO=
+# On every exit, failed builds included: the engine keeps the login (the API key) until logout.
+cleanup() {
+  rm -f "$BODY_FILE"
+  if [ -n "$LOGGED_IN_TO" ]; then "$ENGINE" logout "$LOGGED_IN_TO" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 
 # api METHOD PATH [JSON]: prints the response body, or stops the script on any HTTP error.
 api() {
@@ -123,11 +129,13 @@ IMAGE="$REGISTRY/$REPOSITORY:$IMAGE_TAG"
 # the API key is the password, so the engine renews its registry tokens itself during a long push.
 say "logging in to $REGISTRY with $ENGINE"
 printf '%s' "$SKALEDATA_API_KEY" | "$ENGINE" login --username skaledata --password-stdin "$REGISTRY" >/dev/null
+LOGGED_IN_TO=$REGISTRY
 say "building $IMAGE from $BUILD_CONTEXT"
 "$ENGINE" build --tag "$IMAGE" "$BUILD_CONTEXT"
 say "pushing $IMAGE"
 "$ENGINE" push "$IMAGE"
 "$ENGINE" logout "$REGISTRY" >/dev/null 2>&1 || true
+LOGGED_IN_TO=
 
 say "deploying $IMAGE"
 DEPLOY_JSON=$(api POST "/apps/$APP_ID/deploys" "{\\"image\\":\\"$IMAGE\\"}")

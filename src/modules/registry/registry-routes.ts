@@ -5,7 +5,8 @@ import type { Authentication, Authenticator } from '../../auth/authenticator.js'
 import { publicRoute } from '../../auth/scopes.js';
 import type { Config } from '../../config.js';
 import { AppError, basicChallenge, validationFailed } from '../../http/errors.js';
-import { principalOf } from '../../http/auth-gate.js';
+import { principalOf, repeatsAuthorization } from '../../http/auth-gate.js';
+import { REPEATED_AUTHORIZATION } from '../../auth/decision.js';
 import { tagRequestLog } from '../../http/request-log.js';
 import type { ModuleDeps } from '../module.js';
 import type { SigningKeyStore } from '../signing-keys/signing-key-store.js';
@@ -46,6 +47,8 @@ export function registerRegistryRoutes(
   const registryService = deps.config.registryService;
 
   async function principalFor(request: FastifyRequest) {
+    // As on every route (auth-gate.ts): a proxy keeping another of several headers would judge another credential.
+    if (repeatsAuthorization(request.raw.rawHeaders)) throw new AppError('invalid_request', REPEATED_AUTHORIZATION.detail);
     const credential = credentialOf(request.headers.authorization);
     const result = await authenticated(deps.authenticate, credential === '' ? 'Basic' : credential);
     if (result.type === 'refusal') {
@@ -64,7 +67,7 @@ export function registerRegistryRoutes(
     REGISTRY_REALM_PATH,
     {
       // Public to the gate (it speaks Bearer): the handler authenticates the Basic credentials itself.
-      config: { auth: publicRoute, problems: ['unauthenticated', 'invalid_token', 'validation_failed', 'service_unavailable', 'storage_error'] },
+      config: { auth: publicRoute, problems: ['invalid_request', 'unauthenticated', 'invalid_token', 'validation_failed', 'service_unavailable', 'storage_error'] },
       schema: {
         operationId: 'getRegistryToken',
         tags,
