@@ -16,7 +16,10 @@ const USAGE = `Usage:
   skaledata serve                       start the API (configuration from the environment)
   skaledata dev-token --email <e> [--user user_<id>] [--org org_<id>] [--ttl <seconds>]
                                         print a session token from the local development issuer
-  skaledata rotate-signing-key          make a new key for the tokens this API signs; the old one stays published until its tokens expire
+  skaledata rotate-signing-key [--activate-in <seconds>]
+                                        make a new key for the tokens this API signs; the old one stays published until its tokens expire.
+                                        With --activate-in, the new key is published at once and signs only after that delay
+                                        (time to refresh registries' certificate bundles)
   skaledata help
 
 ${CLIENT_USAGE}`;
@@ -46,11 +49,14 @@ async function devToken(args: string[]): Promise<void> {
   console.log(await issuer.mint({ userId, email, orgId: values.org, ttlSeconds: ttl }));
 }
 
-async function rotateSigningKey(): Promise<void> {
+async function rotateSigningKey(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { 'activate-in': { type: 'string' } }, strict: true });
+  const delay = values['activate-in'] === undefined ? 0 : Number(values['activate-in']);
+  if (!Number.isInteger(delay) || delay < 0 || delay > 7 * 24 * 3600) throw new Error('--activate-in must be whole seconds from 0 to 604800 (7 days)');
   const [{ loadConfig }, { createRuntimeDeps }, { rotateSigningKeyCommand }] = await Promise.all([server.config(), server.deps(), server.rotate()]);
   const deps = await createRuntimeDeps(loadConfig(), { runJobs: false });
   try {
-    for (const line of await rotateSigningKeyCommand(deps)) console.log(line);
+    for (const line of await rotateSigningKeyCommand(deps, delay)) console.log(line);
   } finally {
     await deps.database.close();
   }
@@ -61,7 +67,7 @@ export async function runCli(argv: string[]): Promise<void> {
   try {
     if (command === 'serve') return await (await server.main()).serve();
     if (command === 'dev-token') return await devToken(rest);
-    if (command === 'rotate-signing-key') return await rotateSigningKey();
+    if (command === 'rotate-signing-key') return await rotateSigningKey(rest);
     if (isClientCommand(command)) {
       process.exitCode = await runClientCommand(command, rest, { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
       return;

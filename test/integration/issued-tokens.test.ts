@@ -1,7 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSigningKeyStore, rotateSigningKey } from '../../src/modules/signing-keys/signing-key-store.js';
+import { createSigningKeyStore, RETIRED_KEY_PUBLISHED_MS, rotateSigningKey } from '../../src/modules/signing-keys/signing-key-store.js';
 import { createTokenIssuer } from '../../src/modules/signing-keys/token-issuer.js';
 import { newId } from '../../src/lib/ids.js';
 import { open } from '../../src/lib/secret-box.js';
@@ -420,6 +420,38 @@ describe(`signing keys: shared, sealed and rotated (${TEST_DIALECT})`, () => {
     await expect(jwtVerify(before, createLocalJWKSet(remaining), { algorithms: ['ES256'] })).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
     // The new key still verifies (checked at the token's own issue time: a data-plane token lasts 5 min).
     expect((await verify(after, remaining, new Date((decodeJwt(after).iat ?? 0) * 1000))).sub).toBe(a.userId);
+  });
+
+  it('a staged rotation publishes the new key (JWKS and registry certificates) before it signs, then switches on time', async () => {
+    const oldKid = decodeProtectedHeader(await dataPlaneToken()).kid as string;
+    const { kid: newKid, retired, activatesAt } = await rotateSigningKey(h.deps.database.db, clock, h.deps.encryptionKey, 3600);
+    expect(retired).toEqual([oldKid]);
+    expect(Math.abs(activatesAt.getTime() - (clock.now().getTime() + 3_600_000))).toBeLessThan(1_000);
+
+    // Within the refresh interval the new key is published, while tokens are still signed with the old one.
+    clock.advance(61_000);
+    expect(await kids()).toEqual([newKid, oldKid].sort());
+    expect(await certificateCommonNames()).toEqual(expect.arrayContaining([oldKid, newKid]));
+    expect(decodeProtectedHeader(await dataPlaneToken()).kid).toBe(oldKid);
+    const fresh = store();
+    expect((await fresh.activeKey()).kid).toBe(oldKid);
+
+    // Just before the activation time: still the old key, on an instance that has not re-read the table too.
+    clock.advance(3_600_000 - 61_000 - 1_000);
+    expect(decodeProtectedHeader(await dataPlaneToken()).kid).toBe(oldKid);
+    // At it: the new key, on every instance, without waiting for a re-read.
+    clock.advance(1_000);
+    const switched = await dataPlaneToken();
+    expect(decodeProtectedHeader(switched).kid).toBe(newKid);
+    expect((await fresh.activeKey()).kid).toBe(newKid);
+    expect((await verify(switched)).sub).toBe(a.userId);
+    // The old key stays published for its tokens' lifetime after it stopped signing, then goes.
+    clock.advance(RETIRED_KEY_PUBLISHED_MS - 1_000);
+    expect(await kids()).toContain(oldKid);
+    clock.advance(62_000);
+    expect(await kids()).toEqual([newKid]);
+    expect(await certificateCommonNames()).toEqual([newKid]);
+    await expect(rotateSigningKey(h.deps.database.db, clock, h.deps.encryptionKey, -1)).rejects.toThrow('activation delay');
   });
 
   it('an instance re-reads the keys when it meets an unknown kid (at most every 5 s)', async () => {

@@ -82,6 +82,9 @@ describe(`the server as a real process (${TEST_DIALECT})`, () => {
   it('rotate-signing-key makes a new key, retires the old one, and the server publishes both', async () => {
     const first = await runCli(['rotate-signing-key'], env);
     const second = await runCli(['rotate-signing-key'], env);
+    const badDelay = await runCliExpectingFailure(['rotate-signing-key', '--activate-in', 'soon'], env);
+    expect(badDelay.code).toBe(2);
+    expect(badDelay.stderr.trim()).toBe('--activate-in must be whole seconds from 0 to 604800 (7 days)');
     const kid = (output: string) => /^new signing key: (\S+)$/m.exec(output)?.[1];
     expect(kid(first)).toMatch(/^sk_/);
     expect(kid(second)).toMatch(/^sk_/);

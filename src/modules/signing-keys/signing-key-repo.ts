@@ -6,7 +6,10 @@ export type SigningKeyRow = Selectable<SigningKeyTable>;
 
 export function createSigningKeyRepo(db: Db) {
   return {
-    /** Live keys and those retired after `retiredAfter`, newest first: the active key is the first live one. */
+    /**
+     * Live keys (a staged one included) and those retired after `retiredAfter`, newest first by
+     * `created_at`, when each starts signing: the store signs with the first whose time has come.
+     */
     async published(retiredAfter: string): Promise<SigningKeyRow[]> {
       return db
         .selectFrom('signing_keys')
@@ -21,7 +24,10 @@ export function createSigningKeyRepo(db: Db) {
       await db.insertInto('signing_keys').values(row).execute();
     },
 
-    /** Inserts `row` and retires every other live key, in one transaction; returns the kids retired. */
+    /**
+     * Inserts `row` and retires every other live key when `row` starts signing (its `created_at`, in the
+     * future for a staged rotation), in one transaction; returns the kids retired.
+     */
     async rotateTo(row: SigningKeyRow): Promise<string[]> {
       return db.transaction().execute(async (trx) => {
         const active = await trx.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).execute();

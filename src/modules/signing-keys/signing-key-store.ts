@@ -59,13 +59,21 @@ const CERTIFICATE_BACKDATE_MS = 60 * 60 * 1000;
 
 interface KeyCache {
   loadedAt: number;
+  /** Newest first (by `created_at`, which is when a key starts signing). */
   keys: CachedKey[];
-  active: SigningKeyRow;
+}
+
+/**
+ * Whether a key signs at `now`: from its `created_at` (in the future for a staged rotation: published
+ * at once, signing later) until its `retired_at` (in the future for the key a staged rotation replaces).
+ */
+function signsAt(row: SigningKeyRow, now: number): boolean {
+  return Date.parse(row.created_at) <= now && (row.retired_at === null || Date.parse(row.retired_at) > now);
 }
 
 const sealedFor = (kid: string) => `signing-key:${kid}`;
 
-async function newKeyRow(clock: Clock, encryptionKey: Buffer): Promise<SigningKeyRow> {
+async function newKeyRow(clock: Clock, encryptionKey: Buffer, activatesAt: Date = clock.now()): Promise<SigningKeyRow> {
   const now = clock.now();
   const kid = newId('signingKey', now.getTime());
   const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
@@ -77,7 +85,7 @@ async function newKeyRow(clock: Clock, encryptionKey: Buffer): Promise<SigningKe
     algorithm: SIGNING_ALGORITHM,
     private_key_encrypted: seal(encryptionKey, JSON.stringify(privateJwk), sealedFor(kid)),
     public_jwk: JSON.stringify(publicJwk),
-    created_at: now.toISOString(),
+    created_at: activatesAt.toISOString(),
     retired_at: null,
   };
 }
@@ -87,14 +95,29 @@ function readPublishedRows(repo: ReturnType<typeof createSigningKeyRepo>, now: D
   return repo.published(new Date(now.getTime() - RETIRED_KEY_PUBLISHED_MS).toISOString());
 }
 
+/** The longest a staged rotation may wait before the new key signs. */
+export const MAX_ACTIVATION_DELAY_SECONDS = 7 * 24 * 3600;
+
 /**
- * Makes a new active key and retires every other active one, in one transaction (key generation
- * happens before it). This is what `skaledata rotate-signing-key` runs.
+ * Makes a new key and retires every other live one, in one transaction (key generation happens before
+ * it). This is what `skaledata rotate-signing-key` runs. With `activateInSeconds`, the rotation is staged:
+ * the new key is published at once (JWKS, registry certificates) and starts signing only then, when the
+ * old ones retire; so a registry whose certificate bundle is refreshed in the meantime never meets a
+ * token signed by a key it does not know.
  */
-export async function rotateSigningKey(db: Db, clock: Clock, encryptionKey: Buffer): Promise<{ kid: string; retired: string[] }> {
-  const row = await newKeyRow(clock, encryptionKey);
+export async function rotateSigningKey(
+  db: Db,
+  clock: Clock,
+  encryptionKey: Buffer,
+  activateInSeconds = 0,
+): Promise<{ kid: string; retired: string[]; activatesAt: Date }> {
+  if (!Number.isInteger(activateInSeconds) || activateInSeconds < 0 || activateInSeconds > MAX_ACTIVATION_DELAY_SECONDS) {
+    throw new Error(`the activation delay must be whole seconds from 0 to ${MAX_ACTIVATION_DELAY_SECONDS}`);
+  }
+  const activatesAt = new Date(clock.now().getTime() + activateInSeconds * 1000);
+  const row = await newKeyRow(clock, encryptionKey, activatesAt);
   const retired = await createSigningKeyRepo(db).rotateTo(row);
-  return { kid: row.kid, retired };
+  return { kid: row.kid, retired, activatesAt };
 }
 
 export interface ActiveSigningKey {
@@ -134,8 +157,6 @@ export function createSigningKeyStore(deps: { db: Db; clock: Clock; encryptionKe
       await repo.insert(await newKeyRow(clock, encryptionKey));
       rows = await readPublishedRows(repo, clock.now());
     }
-    const active = rows.find((row) => row.retired_at === null);
-    if (!active) throw new Error('no active signing key after creating one');
     const keys = await Promise.all(
       rows.map(async (row) => {
         const publicJwk = JSON.parse(row.public_jwk) as PublicJwk;
@@ -143,7 +164,7 @@ export function createSigningKeyStore(deps: { db: Db; clock: Clock; encryptionKe
         return { kid: row.kid, libtrustKid: libtrustKeyId({ ...publicJwk }), publicJwk, publicKey, retiredAt: row.retired_at, row };
       }),
     );
-    return { loadedAt: clock.now().getTime(), keys, active };
+    return { loadedAt: clock.now().getTime(), keys };
   }
 
   async function refresh(maxAgeMs: number): Promise<KeyCache> {
@@ -171,8 +192,9 @@ export function createSigningKeyStore(deps: { db: Db; clock: Clock; encryptionKe
   function certificateOf(key: CachedKey): string {
     let pem = certificates.get(key.kid);
     if (pem === undefined) {
-      const createdAt = Date.parse(key.row.created_at);
-      const notAfter = new Date(createdAt);
+      // A staged key is published before it signs: its certificate is valid from its publication.
+      const createdAt = Math.min(Date.parse(key.row.created_at), clock.now().getTime());
+      const notAfter = new Date(Date.parse(key.row.created_at));
       notAfter.setUTCFullYear(notAfter.getUTCFullYear() + CERTIFICATE_YEARS);
       pem = selfSignedCertificate({
         kid: key.kid,
@@ -188,10 +210,14 @@ export function createSigningKeyStore(deps: { db: Db; clock: Clock; encryptionKe
 
   return {
     async activeKey() {
-      const { active, keys } = await refresh(KEY_REFRESH_MS);
+      const { keys } = await refresh(KEY_REFRESH_MS);
+      // Decided at each call from the cached rows, so a staged key starts signing on time.
+      const now = clock.now().getTime();
+      // Failing that (clocks apart across instances), the newest key that has started, never a staged one early.
+      const active = keys.find((key) => signsAt(key.row, now)) ?? keys.find((key) => Date.parse(key.row.created_at) <= now) ?? keys.find((key) => key.row.retired_at === null);
+      if (!active) throw new Error('no signing key is live');
       if (activePrivate?.kid !== active.kid) {
-        const libtrustKid = keys.find((key) => key.kid === active.kid)?.libtrustKid ?? libtrustKeyId(JSON.parse(active.public_jwk) as JWK);
-        activePrivate = { kid: active.kid, libtrustKid, privateKey: await importJWK(privateJwkOf(active), SIGNING_ALGORITHM) };
+        activePrivate = { kid: active.kid, libtrustKid: active.libtrustKid, privateKey: await importJWK(privateJwkOf(active.row), SIGNING_ALGORITHM) };
       }
       return activePrivate;
     },
