@@ -1,8 +1,10 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { SkaledataConnectionError, SkaledataOperationError, SkaledataProblem, SkaledataTimeoutError } from '../sdk/index.js';
+import { readHidden, type Terminal } from './commands/session.js';
 import { configPath, readConfig, resolveCredentials, writeConfig } from './config-file.js';
 import { EXIT, renderError, scopeHint, usageError } from './errors.js';
 import { Output, type Io } from './io.js';
@@ -166,4 +168,47 @@ describe('CLI config file', () => {
       expect(readdirSync(dir)).toEqual(['c.json']);
     }),
   );
+});
+
+describe('login at a terminal', () => {
+  function fakeTerminal(): { terminal: Terminal & PassThrough; modes: boolean[]; stderr: { write: (text: string) => boolean }; err: () => string } {
+    const modes: boolean[] = [];
+    const terminal = Object.assign(new PassThrough(), {
+      isTTY: true,
+      isRaw: false,
+      setRawMode(raw: boolean) {
+        modes.push(raw);
+        terminal.isRaw = raw;
+        return terminal;
+      },
+    });
+    let err = '';
+    return { terminal, modes, stderr: { write: (text: string) => ((err += text), true) }, err: () => err };
+  }
+
+  it('reads the secret in raw mode (not echoed), Backspace edits it, Enter ends it; the mode is restored and a newline printed', async () => {
+    const { terminal, modes, stderr, err } = fakeTerminal();
+    const secret = readHidden(terminal, stderr as never);
+    terminal.write('skd_ab');
+    terminal.write(Buffer.from([0x63, 0x7f, 0x63, 0xc3])); // "c", Backspace, "c", half of "é"
+    terminal.write(Buffer.from([0xa9, 0x0d, 0x78])); // the other half, Enter, then nothing more is read
+    await expect(secret).resolves.toBe('skd_abcé');
+    expect(modes).toEqual([true, false]);
+    expect(err()).toBe('\n');
+  });
+
+  it('Ctrl-C gives up (exit 130) and Ctrl-D ends the input; the mode is restored either way', async () => {
+    const interrupted = fakeTerminal();
+    const refused = readHidden(interrupted.terminal, interrupted.stderr as never);
+    interrupted.terminal.write('skd_\u0003');
+    await expect(refused).rejects.toMatchObject({ exitCode: 130, code: 'interrupted' });
+    expect(interrupted.modes).toEqual([true, false]);
+    expect(interrupted.err()).toBe('\n');
+
+    const ended = fakeTerminal();
+    const secret = readHidden(ended.terminal, ended.stderr as never);
+    ended.terminal.write('tok\u0004');
+    await expect(secret).resolves.toBe('tok');
+    expect(ended.modes).toEqual([true, false]);
+  });
 });
