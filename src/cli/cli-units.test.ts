@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { SkaledataConnectionError, SkaledataOperationError, SkaledataProblem, SkaledataTimeoutError } from '../sdk/index.js';
+import { SkaledataConnectionError, SkaledataOperationError, SkaledataPaginationError, SkaledataProblem, SkaledataTimeoutError } from '../sdk/index.js';
 import { readHidden, type Terminal } from './commands/session.js';
 import { configPath, readConfig, resolveCredentials, writeConfig } from './config-file.js';
 import { EXIT, renderError, scopeHint, usageError } from './errors.js';
@@ -40,6 +40,7 @@ describe('CLI exit codes and messages', () => {
     expect(renderError(new SkaledataTimeoutError('too long')).exitCode).toBe(EXIT.timeout);
     expect(renderError(usageError('--name is required')).lines[0]).toBe('error: --name is required (usage)');
     expect(renderError(new Error('surprise')).lines).toEqual(['error: surprise (internal)']);
+    expect(renderError(new SkaledataPaginationError('/clusters', 'c1', 2))).toMatchObject({ exitCode: EXIT.refused, lines: ['error: GET /clusters: page 2 gave next_cursor "c1" again; stopped instead of fetching the same pages forever (cursor_repeated)'] });
   });
 });
 
