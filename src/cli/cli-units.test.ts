@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { SkaledataConnectionError, SkaledataOperationError, SkaledataProblem, SkaledataTimeoutError } from '../sdk/index.js';
-import { configPath, resolveCredentials, writeConfig } from './config-file.js';
+import { SkaledataConnectionError, SkaledataOperationError, SkaledataPaginationError, SkaledataProblem, SkaledataTimeoutError } from '../sdk/index.js';
+import { readHidden, type Terminal } from './commands/session.js';
+import { configPath, readConfig, resolveCredentials, writeConfig } from './config-file.js';
 import { EXIT, renderError, scopeHint, usageError } from './errors.js';
 import { Output, type Io } from './io.js';
 
@@ -38,6 +40,7 @@ describe('CLI exit codes and messages', () => {
     expect(renderError(new SkaledataTimeoutError('too long')).exitCode).toBe(EXIT.timeout);
     expect(renderError(usageError('--name is required')).lines[0]).toBe('error: --name is required (usage)');
     expect(renderError(new Error('surprise')).lines).toEqual(['error: surprise (internal)']);
+    expect(renderError(new SkaledataPaginationError('/clusters', 'c1', 2))).toMatchObject({ exitCode: EXIT.refused, lines: ['error: GET /clusters: page 2 gave next_cursor "c1" again; stopped instead of fetching the same pages forever (cursor_repeated)'] });
   });
 });
 
@@ -76,5 +79,137 @@ describe('CLI credentials', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('CLI config file', () => {
+  const posix = process.platform !== 'win32';
+  const modeOf = (file: string): number => statSync(file).mode & 0o777;
+  let dir = '';
+  const inTemp = (run: () => void) => () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'skd-cli-config-'));
+    try {
+      run();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it.runIf(posix)(
+    'an existing folder keeps its mode (SKALEDATA_CONFIG=/tmp/x.json must not chmod /tmp); a folder it creates is 0700, the file 0600',
+    inTemp(() => {
+      chmodSync(dir, 0o755);
+      const file = writeConfig({ SKALEDATA_CONFIG: path.join(dir, 'c.json') }, { api_url: 'http://x', api_key: 'skd_x' });
+      expect(modeOf(dir)).toBe(0o755);
+      expect(modeOf(file)).toBe(0o600);
+
+      const nested = writeConfig({ SKALEDATA_CONFIG: path.join(dir, 'new', 'skaledata', 'c.json') }, { api_url: 'http://x', token: 't' });
+      expect(modeOf(path.dirname(nested))).toBe(0o700);
+      expect(modeOf(nested)).toBe(0o600);
+      expect(modeOf(dir)).toBe(0o755);
+    }),
+  );
+
+  it.runIf(posix)(
+    'a file other users may read works, with one warning line naming the file, its mode and the fix',
+    inTemp(() => {
+      const env = { SKALEDATA_CONFIG: path.join(dir, 'c.json') };
+      const file = writeConfig(env, { api_url: 'http://file', api_key: 'skd_file' });
+      const warnings: string[] = [];
+      expect(resolveCredentials(env, {}, (line) => warnings.push(line))).toMatchObject({ apiKey: 'skd_file' });
+      expect(warnings).toEqual([]);
+      chmodSync(file, 0o644);
+      expect(resolveCredentials(env, {}, (line) => warnings.push(line))).toMatchObject({ apiUrl: 'http://file', apiKey: 'skd_file' });
+      expect(warnings).toEqual([`warning: ${file} is accessible by other users (mode 0644); run chmod 600 ${file}`]);
+      expect(readConfig(env)).toMatchObject({ api_key: 'skd_file' }); // no callback, no warning, still read
+    }),
+  );
+
+  it(
+    'a corrupt file does not matter when flags or variables give both the URL and the credential; it does when one is missing',
+    inTemp(() => {
+      const env = { SKALEDATA_CONFIG: path.join(dir, 'c.json') };
+      writeFileSync(env.SKALEDATA_CONFIG, '{ not json', { mode: 0o600 });
+      expect(resolveCredentials({ ...env, SKALEDATA_API_KEY: 'skd_env', SKALEDATA_API_URL: 'http://env' }, {})).toEqual({ apiUrl: 'http://env', apiKey: 'skd_env', source: 'SKALEDATA_API_KEY' });
+      expect(resolveCredentials(env, { token: 't', 'api-url': 'http://flag' })).toEqual({ apiUrl: 'http://flag', token: 't', source: '--token' });
+      expect(() => resolveCredentials({ ...env, SKALEDATA_API_KEY: 'skd_env' }, {})).toThrow(expect.objectContaining({ exitCode: EXIT.usage, code: 'config_invalid' }));
+      expect(() => resolveCredentials(env, { 'api-key': 'skd_a', token: 't', 'api-url': 'http://flag' })).toThrow(expect.objectContaining({ exitCode: EXIT.usage, code: 'usage' }));
+    }),
+  );
+
+  it.runIf(posix)(
+    'the temporary file is created new: a symlink planted at its path is not followed, a stale wider file is not reused',
+    inTemp(() => {
+      const file = path.join(dir, 'c.json');
+      const temporary = `${file}.${process.pid}.tmp`;
+      const target = path.join(dir, 'elsewhere.txt');
+      writeFileSync(target, 'untouched', { mode: 0o644 });
+      symlinkSync(target, temporary);
+      writeConfig({ SKALEDATA_CONFIG: file }, { api_url: 'http://x', api_key: 'skd_secret' });
+      expect(readFileSync(target, 'utf8')).toBe('untouched');
+      expect(modeOf(target)).toBe(0o644);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ api_url: 'http://x', api_key: 'skd_secret' });
+      expect(modeOf(file)).toBe(0o600);
+      expect(existsSync(temporary)).toBe(false);
+
+      writeFileSync(temporary, 'stale', { mode: 0o666 });
+      chmodSync(temporary, 0o666);
+      writeConfig({ SKALEDATA_CONFIG: file }, { api_url: 'http://y', token: 't' });
+      expect(modeOf(file)).toBe(0o600);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ api_url: 'http://y', token: 't' });
+    }),
+  );
+
+  it(
+    'a failed rename leaves no temporary file behind',
+    inTemp(() => {
+      const file = path.join(dir, 'c.json');
+      mkdirSync(path.join(file, 'in-the-way'), { recursive: true }); // a folder where the file should go
+      expect(() => writeConfig({ SKALEDATA_CONFIG: file }, { api_url: 'http://x', api_key: 'skd_x' })).toThrow();
+      expect(readdirSync(dir)).toEqual(['c.json']);
+    }),
+  );
+});
+
+describe('login at a terminal', () => {
+  function fakeTerminal(): { terminal: Terminal & PassThrough; modes: boolean[]; stderr: { write: (text: string) => boolean }; err: () => string } {
+    const modes: boolean[] = [];
+    const terminal = Object.assign(new PassThrough(), {
+      isTTY: true,
+      isRaw: false,
+      setRawMode(raw: boolean) {
+        modes.push(raw);
+        terminal.isRaw = raw;
+        return terminal;
+      },
+    });
+    let err = '';
+    return { terminal, modes, stderr: { write: (text: string) => ((err += text), true) }, err: () => err };
+  }
+
+  it('reads the secret in raw mode (not echoed), Backspace edits it, Enter ends it; the mode is restored and a newline printed', async () => {
+    const { terminal, modes, stderr, err } = fakeTerminal();
+    const secret = readHidden(terminal, stderr as never);
+    terminal.write('skd_ab');
+    terminal.write(Buffer.from([0x63, 0x7f, 0x63, 0xc3])); // "c", Backspace, "c", half of "é"
+    terminal.write(Buffer.from([0xa9, 0x0d, 0x78])); // the other half, Enter, then nothing more is read
+    await expect(secret).resolves.toBe('skd_abcé');
+    expect(modes).toEqual([true, false]);
+    expect(err()).toBe('\n');
+  });
+
+  it('Ctrl-C gives up (exit 130) and Ctrl-D ends the input; the mode is restored either way', async () => {
+    const interrupted = fakeTerminal();
+    const refused = readHidden(interrupted.terminal, interrupted.stderr as never);
+    interrupted.terminal.write('skd_\u0003');
+    await expect(refused).rejects.toMatchObject({ exitCode: 130, code: 'interrupted' });
+    expect(interrupted.modes).toEqual([true, false]);
+    expect(interrupted.err()).toBe('\n');
+
+    const ended = fakeTerminal();
+    const secret = readHidden(ended.terminal, ended.stderr as never);
+    ended.terminal.write('tok\u0004');
+    await expect(secret).resolves.toBe('tok');
+    expect(ended.modes).toEqual([true, false]);
   });
 });

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { CliError, EXIT } from './errors.js';
@@ -22,14 +22,31 @@ export function configPath(env: Env): string {
   return path.join(base, 'skaledata', 'config.json');
 }
 
-export function readConfig(env: Env): StoredConfig | null {
+/** Says one line (a warning) to the person running the CLI: stderr. */
+export type Warn = (line: string) => void;
+
+/**
+ * The stored configuration, or null when there is none. A file other users may read still works, but
+ * `warn` is told once (the secret in it may already have leaked: chmod 600, or log in again).
+ */
+export function readConfig(env: Env, warn?: Warn): StoredConfig | null {
   const file = configPath(env);
   let text: string;
+  let mode: number;
   try {
-    text = readFileSync(file, 'utf8');
+    const fd = openSync(file, 'r');
+    try {
+      mode = fstatSync(fd).mode;
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new CliError(EXIT.usage, 'config_unreadable', `cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (warn && process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    warn(`warning: ${file} is accessible by other users (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 ${file}`);
   }
   try {
     const parsed = JSON.parse(text) as Partial<StoredConfig>;
@@ -44,17 +61,46 @@ export function readConfig(env: Env): StoredConfig | null {
   }
 }
 
-/** Writes the file with owner-only permissions, replacing any earlier one in one rename. */
+/**
+ * Writes the file with owner-only permissions, replacing any earlier one in one rename. A folder this
+ * call creates is made 0700; a folder that already exists keeps its mode (it may be /tmp or $HOME).
+ */
 export function writeConfig(env: Env, config: StoredConfig): string {
   const file = configPath(env);
   const dir = path.dirname(file);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
+  // mkdirSync returns the first folder it created (undefined when `dir` already existed).
+  if (mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(dir, 0o700);
   const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(temporary, 0o600);
-  renameSync(temporary, file);
+  const fd = openExclusive(temporary);
+  let renamed = false;
+  try {
+    try {
+      fchmodSync(fd, 0o600);
+      writeFileSync(fd, `${JSON.stringify(config, null, 2)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, file);
+    renamed = true;
+  } finally {
+    if (!renamed) rmSync(temporary, { force: true });
+  }
   return file;
+}
+
+/**
+ * Creates `file` new (O_EXCL, mode 0600): never through a symlink, never into an existing file with a
+ * wider mode. A leftover of an earlier run with the same pid (or a link planted there) is removed (the
+ * link itself, not what it points to) and the creation tried once more.
+ */
+function openExclusive(file: string): number {
+  try {
+    return openSync(file, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  rmSync(file, { force: true });
+  return openSync(file, 'wx', 0o600);
 }
 
 export function removeConfig(env: Env): string | null {
@@ -82,15 +128,24 @@ export interface CredentialFlags {
   token?: string | undefined;
 }
 
-/** Flags, then SKALEDATA_API_KEY / SKALEDATA_TOKEN / SKALEDATA_API_URL, then the file. */
-export function resolveCredentials(env: Env, flags: CredentialFlags): Credentials {
-  const stored = readConfig(env);
-  const apiUrl = flags['api-url'] ?? (env.SKALEDATA_API_URL?.trim() || undefined) ?? stored?.api_url ?? DEFAULT_API_URL;
+/**
+ * Flags, then SKALEDATA_API_KEY / SKALEDATA_TOKEN / SKALEDATA_API_URL, then the file. The file is read only
+ * when flags and environment leave the URL or the credential open: a CI job that sets both never
+ * depends on it (a broken or unreadable one included).
+ */
+export function resolveCredentials(env: Env, flags: CredentialFlags, warn?: Warn): Credentials {
   if (flags['api-key'] && flags.token) throw new CliError(EXIT.usage, 'usage', 'pass --api-key or --token, not both');
-  if (flags['api-key']) return { apiUrl, apiKey: flags['api-key'], source: '--api-key' };
-  if (flags.token) return { apiUrl, token: flags.token, source: '--token' };
-  if (env.SKALEDATA_API_KEY?.trim()) return { apiUrl, apiKey: env.SKALEDATA_API_KEY.trim(), source: 'SKALEDATA_API_KEY' };
-  if (env.SKALEDATA_TOKEN?.trim()) return { apiUrl, token: env.SKALEDATA_TOKEN.trim(), source: 'SKALEDATA_TOKEN' };
+  let given: Omit<Credentials, 'apiUrl'> | undefined;
+  if (flags['api-key']) given = { apiKey: flags['api-key'], source: '--api-key' };
+  else if (flags.token) given = { token: flags.token, source: '--token' };
+  else if (env.SKALEDATA_API_KEY?.trim()) given = { apiKey: env.SKALEDATA_API_KEY.trim(), source: 'SKALEDATA_API_KEY' };
+  else if (env.SKALEDATA_TOKEN?.trim()) given = { token: env.SKALEDATA_TOKEN.trim(), source: 'SKALEDATA_TOKEN' };
+  const givenUrl = flags['api-url'] ?? (env.SKALEDATA_API_URL?.trim() || undefined);
+  if (given && givenUrl) return { apiUrl: givenUrl, ...given };
+
+  const stored = readConfig(env, warn);
+  const apiUrl = givenUrl ?? stored?.api_url ?? DEFAULT_API_URL;
+  if (given) return { apiUrl, ...given };
   if (stored?.api_key) return { apiUrl, apiKey: stored.api_key, source: configPath(env) };
   if (stored?.token) return { apiUrl, token: stored.token, source: configPath(env) };
   throw new CliError(EXIT.unauthenticated, 'unauthenticated', 'not logged in', 'run `skaledata login` (or set SKALEDATA_API_KEY)');

@@ -1,4 +1,4 @@
-import { presetsWithScope, SkaledataConnectionError, SkaledataOperationError, SkaledataProblem, SkaledataTimeoutError } from '../sdk/index.js';
+import { presetsWithScope, SkaledataConnectionError, SkaledataOperationError, SkaledataPaginationError, SkaledataProblem, SkaledataTimeoutError } from '../sdk/index.js';
 
 /**
  * Exit codes a pipeline can trust (README, "The skaledata CLI"). Each failure prints one line on
@@ -69,6 +69,9 @@ export function renderError(error: unknown): Rendered {
   }
   if (error instanceof SkaledataTimeoutError) {
     return { exitCode: EXIT.timeout, lines: withHint(`error: ${error.message} (timeout)`, 'the work goes on: wait again, or raise --timeout'), json: { code: 'timeout', detail: error.message } };
+  }
+  if (error instanceof SkaledataPaginationError) {
+    return { exitCode: EXIT.refused, lines: [`error: ${error.message} (${error.code})`], json: { code: error.code, detail: error.message } };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { exitCode: EXIT.refused, lines: [`error: ${message} (internal)`], json: { code: 'internal', detail: message } };

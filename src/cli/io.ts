@@ -100,7 +100,7 @@ export interface Session {
 /** The client for the resolved credentials (flags, then environment, then the config file). */
 export function session(io: Io, values: { json?: boolean | undefined; 'api-url'?: string | undefined; 'api-key'?: string | undefined; token?: string | undefined }): Session {
   const out = new Output(io, values.json ?? false);
-  const credentials = resolveCredentials(io.env, values);
+  const credentials = resolveCredentials(io.env, values, (line) => out.note(line));
   const client = clientFor(credentials.apiUrl, credentials);
   return { client, out, apiUrl: credentials.apiUrl };
 }

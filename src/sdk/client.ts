@@ -1,5 +1,5 @@
 import createFetchClient, { type Client, type Middleware } from 'openapi-fetch';
-import { SkaledataConnectionError, SkaledataProblem, type ProblemBody } from './errors.js';
+import { SkaledataConnectionError, SkaledataPaginationError, SkaledataProblem, type ProblemBody } from './errors.js';
 import type { paths } from './generated/openapi.js';
 import type { DagBundleAccepted, ItemOf, ListPath, PathParamsOf, QueryOf } from './types.js';
 import { createWaiters, type Waiters } from './wait.js';
@@ -40,7 +40,10 @@ export type PaginateQuery<P extends ListPath> = Omit<QueryOf<P>, 'cursor'>;
  */
 export interface SkaledataClient extends Client<paths>, Waiters {
   readonly baseUrl: string;
-  /** Every item of a `{ data, next_cursor }` list, fetching the next page only when it is needed. */
+  /**
+   * Every item of a `{ data, next_cursor }` list, fetching the next page only when it is needed. A server
+   * that repeats a `next_cursor` ends it with SkaledataPaginationError (after the items it did send).
+   */
   paginate<P extends ListPath>(path: P, query?: PaginateQuery<P>, pathParams?: PathParamsOf<P>): AsyncGenerator<ItemOf<P>, void, undefined>;
   /** Uploads DAG files (each named by its path in the bundle) or exactly one `.zip`/`.tar.gz` bundle. */
   uploadDags(appId: string, files: DagFileInput[]): Promise<DagBundleAccepted>;
@@ -69,12 +72,16 @@ export function createClient(options: ClientOptions): SkaledataClient {
 
   async function* paginate<P extends ListPath>(path: P, query?: PaginateQuery<P>, pathParams?: PathParamsOf<P>): AsyncGenerator<ItemOf<P>, void, undefined> {
     let cursor: string | null = null;
+    const seen = new Set<string>();
     do {
       const init = { params: { path: pathParams, query: { limit: PAGE_SIZE, ...query, ...(cursor ? { cursor } : {}) } } };
       // The generic path cannot be checked against each route's parameters here; callers' arguments were.
       const page = (await unwrap(api.GET(path as never, init as never))) as { data: Array<ItemOf<P>>; next_cursor: string | null };
       for (const item of page.data) yield item;
       cursor = page.next_cursor;
+      // A server that hands back a cursor it gave before would be followed forever.
+      if (cursor && seen.has(cursor)) throw new SkaledataPaginationError(path, cursor, seen.size + 1);
+      if (cursor) seen.add(cursor);
     } while (cursor);
   }
 

@@ -114,6 +114,20 @@ export class SkaledataTimeoutError extends Error {
   readonly code = 'timeout';
 }
 
+/** A list whose server handed back a `next_cursor` it had already given: following it would never end. */
+export class SkaledataPaginationError extends Error {
+  override readonly name = 'SkaledataPaginationError';
+  readonly code = 'cursor_repeated';
+  readonly path: string;
+  readonly cursor: string;
+
+  constructor(path: string, cursor: string, page: number) {
+    super(`GET ${path}: page ${page} gave next_cursor "${cursor}" again; stopped instead of fetching the same pages forever`);
+    this.path = path;
+    this.cursor = cursor;
+  }
+}
+
 /** The system's error code (ECONNREFUSED, ENOTFOUND…) from fetch's chain of causes, else the innermost message. */
 function describeNetworkError(error: unknown): string {
   const seen = new Set<unknown>();

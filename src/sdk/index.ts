@@ -10,6 +10,7 @@ export { createClient, unwrap, type ClientOptions, type DagFileInput, type LogOp
 export {
   SkaledataConnectionError,
   SkaledataOperationError,
+  SkaledataPaginationError,
   SkaledataProblem,
   SkaledataTimeoutError,
   type ProblemBody,

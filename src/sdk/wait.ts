@@ -46,8 +46,8 @@ const BUSY_APP = new Set(['deploying', 'restarting', 'deleting']);
 export function createWaiters(api: Client<paths>): Waiters {
   async function waitForJob(id: string, options: JobWaitOptions = {}): Promise<Job> {
     const seen = new Map<string, string>();
-    const job = await poll(options, async () => {
-      const { data } = await api.GET('/jobs/{id}', { params: { path: { id } }, ...signalOf(options) });
+    const job = await poll(options, async (signal) => {
+      const { data } = await api.GET('/jobs/{id}', { params: { path: { id } }, signal });
       const current = data as Job;
       for (const step of current.steps) {
         if (seen.get(step.name) === step.status || (step.status === 'pending' && !seen.has(step.name))) continue;
@@ -67,8 +67,8 @@ export function createWaiters(api: Client<paths>): Waiters {
   }
 
   async function waitForCluster(id: string, options: StatusWaitOptions<Cluster> = {}): Promise<Cluster> {
-    const cluster = await pollStatus(options, async () => {
-      const { data } = await api.GET('/clusters/{id}', { params: { path: { id } }, ...signalOf(options) });
+    const cluster = await pollStatus(options, async (signal) => {
+      const { data } = await api.GET('/clusters/{id}', { params: { path: { id } }, signal });
       const current = data as Cluster;
       return { value: current, done: current.active_job_id === null && !BUSY_CLUSTER.has(current.status) };
     });
@@ -77,8 +77,8 @@ export function createWaiters(api: Client<paths>): Waiters {
   }
 
   async function waitForApp(id: string, options: StatusWaitOptions<App> = {}): Promise<App> {
-    const app = await pollStatus(options, async () => {
-      const { data } = await api.GET('/apps/{id}', { params: { path: { id } }, ...signalOf(options) });
+    const app = await pollStatus(options, async (signal) => {
+      const { data } = await api.GET('/apps/{id}', { params: { path: { id } }, signal });
       const current = data as App;
       return { value: current, done: current.active_job_id === null && !BUSY_APP.has(current.status) };
     });
@@ -87,8 +87,8 @@ export function createWaiters(api: Client<paths>): Waiters {
   }
 
   async function waitForDeploy(appId: string, deployId: string, options: StatusWaitOptions<Deploy> = {}): Promise<Deploy> {
-    const deploy = await pollStatus(options, async () => {
-      const { data } = await api.GET('/apps/{id}/deploys/{deploy}', { params: { path: { id: appId, deploy: deployId } }, ...signalOf(options) });
+    const deploy = await pollStatus(options, async (signal) => {
+      const { data } = await api.GET('/apps/{id}/deploys/{deploy}', { params: { path: { id: appId, deploy: deployId } }, signal });
       const current = data as Deploy;
       return { value: current, done: !['queued', 'in_progress'].includes(current.status) };
     });
@@ -101,9 +101,9 @@ export function createWaiters(api: Client<paths>): Waiters {
   }
 
   async function waitForDagBundle(appId: string, bundleId: string, options: StatusWaitOptions<DagBundle> = {}): Promise<DagBundle> {
-    const bundle = await pollStatus(options, async () => {
+    const bundle = await pollStatus(options, async (signal) => {
       // Newest first: a bundle being followed is on the first page.
-      const { data } = await api.GET('/apps/{id}/dags', { params: { path: { id: appId }, query: { limit: 200 } }, ...signalOf(options) });
+      const { data } = await api.GET('/apps/{id}/dags', { params: { path: { id: appId }, query: { limit: 200 } }, signal });
       const current = data?.data.find((item) => item.id === bundleId);
       if (!current) throw new SkaledataOperationError(`DAG bundle ${bundleId} is not listed for app ${appId}`, { code: 'not_found', status: 'unknown' });
       return { value: current, done: current.status !== 'syncing' };
@@ -119,15 +119,13 @@ function resourceFailed(what: string, status: string, reason: string | null): Sk
   return new SkaledataOperationError(`${what} is ${status}${reason ? `: ${reason}` : ''}`, { code: 'resource_failed', status });
 }
 
-const signalOf = (options: WaitOptions): { signal?: AbortSignal } => (options.signal ? { signal: options.signal } : {});
-
 async function pollStatus<T extends { status: string }>(
   options: StatusWaitOptions<T>,
-  read: () => Promise<{ value: T; done: boolean }>,
+  read: (signal: AbortSignal) => Promise<{ value: T; done: boolean }>,
 ): Promise<T> {
   let last: string | null = null;
-  return poll(options, async () => {
-    const { value, done } = await read();
+  return poll(options, async (signal) => {
+    const { value, done } = await read(signal);
     if (value.status !== last) {
       last = value.status;
       options.onChange?.(value);
@@ -139,20 +137,30 @@ async function pollStatus<T extends { status: string }>(
 /**
  * Calls `check` until it returns a value. An answer the server may give while busy or restarting (a lost
  * connection, 429, 502–504) is retried within the time limit; any other refusal ends the wait at once.
+ * Each request gets the time that is left (with the caller's signal): a server that takes the connection
+ * and never answers ends the wait at its deadline with SkaledataTimeoutError, while an abort of the
+ * caller's own signal stays an abort.
  */
-async function poll<T>(options: WaitOptions, check: () => Promise<T | undefined>): Promise<T> {
+async function poll<T>(options: WaitOptions, check: (signal: AbortSignal) => Promise<T | undefined>): Promise<T> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   const deadline = Date.now() + timeoutMs;
+  const timedOut = (why: string) => new SkaledataTimeoutError(`still not finished after ${Math.round(timeoutMs / 1000)} s${why}`);
   for (;;) {
     options.signal?.throwIfAborted();
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw timedOut('');
+    const deadlineSignal = AbortSignal.timeout(remaining);
+    const signal = options.signal ? AbortSignal.any([options.signal, deadlineSignal]) : deadlineSignal;
     try {
-      const value = await check();
+      const value = await check(signal);
       if (value !== undefined) return value;
     } catch (error) {
+      options.signal?.throwIfAborted();
+      if (deadlineSignal.aborted) throw timedOut(' (the last request got no answer in time)');
       if (!isTransient(error) || Date.now() > deadline) throw error;
     }
-    if (Date.now() + intervalMs > deadline) throw new SkaledataTimeoutError(`still not finished after ${Math.round(timeoutMs / 1000)} s`);
+    if (Date.now() + intervalMs > deadline) throw timedOut('');
     await sleep(intervalMs, options.signal);
   }
 }

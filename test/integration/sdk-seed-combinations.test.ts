@@ -4,7 +4,9 @@ import {
   SCOPE_PRESETS,
   SkaledataConnectionError,
   SkaledataOperationError,
+  SkaledataPaginationError,
   SkaledataProblem,
+  SkaledataTimeoutError,
   unwrap,
   type App,
   type Cluster,
@@ -22,6 +24,7 @@ void documentedProblem;
 import { AWS_CREDENTIALS } from '../helpers/fixtures.js';
 import { startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import { freePort } from '../helpers/server-process.js';
+import { startStallingServer, type StallingServer } from '../helpers/stalling-server.js';
 import { KEY_SCOPE_SETS, type ScopeName } from './expected-routes.js';
 
 /**
@@ -203,5 +206,54 @@ describe(`the typed SDK with the seed's scope combinations (${TEST_DIALECT})`, (
     const unreachable = await failure(createClient({ baseUrl: `http://127.0.0.1:${await freePort()}`, token: user.token }).GET('/me'));
     expect(unreachable).toBeInstanceOf(SkaledataConnectionError);
     expect(unreachable).toMatchObject({ code: 'unreachable' });
+  });
+});
+
+describe('the typed SDK against a server that misbehaves', () => {
+  let stalling: StallingServer;
+  beforeAll(async () => {
+    // GET /clusters always says there is more, with the same cursor; everything else is never answered.
+    stalling = await startStallingServer((request, response) => {
+      if (!request.url?.startsWith('/clusters?')) return false;
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ id: 'cls_same', name: 'same' }], next_cursor: 'again' }));
+      return true;
+    });
+  });
+  afterAll(async () => stalling?.close());
+
+  it('a wait whose request is never answered ends at its deadline with SkaledataTimeoutError, not minutes later', async () => {
+    const sd = createClient({ baseUrl: stalling.baseUrl, apiKey: 'skd_x' });
+    const started = Date.now();
+    const error = await failure(sd.waitForJob('job_hangs', { timeoutMs: 500, intervalMs: 50 }));
+    expect(error).toBeInstanceOf(SkaledataTimeoutError);
+    expect(error).toMatchObject({ code: 'timeout' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await failure(sd.waitForDeploy('app_x', 'dep_x', { timeoutMs: 300 }))).toBeInstanceOf(SkaledataTimeoutError);
+    expect(stalling.requests).toContain('GET /jobs/job_hangs');
+  });
+
+  it("the caller's own abort stays an abort (not a timeout)", async () => {
+    const sd = createClient({ baseUrl: stalling.baseUrl, apiKey: 'skd_x' });
+    const error = await failure(sd.waitForJob('job_hangs', { timeoutMs: 10_000, signal: AbortSignal.timeout(200) }));
+    expect(error).not.toBeInstanceOf(SkaledataTimeoutError);
+    expect(error).toMatchObject({ name: 'TimeoutError' }); // the caller's signal's own reason
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    expect(await failure(sd.waitForJob('job_hangs', { timeoutMs: 10_000, signal: controller.signal }))).toMatchObject({ name: 'AbortError' });
+  });
+
+  it('paginate stops with SkaledataPaginationError when the server repeats a next_cursor', async () => {
+    const sd = createClient({ baseUrl: stalling.baseUrl, apiKey: 'skd_x' });
+    const seen: string[] = [];
+    const error = await (async () => {
+      for await (const cluster of sd.paginate('/clusters')) {
+        seen.push(cluster.id);
+        if (seen.length > 10) return new Error('still looping');
+      }
+      return new Error('the list ended');
+    })().catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(SkaledataPaginationError);
+    expect(error).toMatchObject({ code: 'cursor_repeated', cursor: 'again', path: '/clusters' });
+    expect(seen).toEqual(['cls_same', 'cls_same']);
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +10,7 @@ import { createScratchDatabase, TEST_DIALECT, type ScratchDatabase } from '../he
 import { buildTarGz } from '../helpers/dags-archives.js';
 import { AWS_CREDENTIALS } from '../helpers/fixtures.js';
 import { freePort, runCli, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { startStallingServer } from '../helpers/stalling-server.js';
 import { KEY_SCOPE_SETS } from '../integration/expected-routes.js';
 
 /**
@@ -272,5 +273,34 @@ describe(`the skaledata CLI as a client (${TEST_DIALECT})`, () => {
       { cwd: ROOT },
     );
     expect(stdout.trim()).toBe('function ci-deploy,monitoring,cluster-automation,dag-sync-bot');
+  });
+});
+
+describe('the skaledata CLI against an API that never answers', () => {
+  it('jobs wait --timeout 1 exits 6 (timeout) at its deadline; a broken config file is not read when the environment gives URL and key', async () => {
+    const stalling = await startStallingServer();
+    const home = mkdtempSync(path.join(tmpdir(), 'skd-cli-stall-'));
+    try {
+      const config = path.join(home, 'config.json');
+      writeFileSync(config, '{ broken', { mode: 0o600 });
+      const env = { HOME: home, SKALEDATA_CONFIG: config, SKALEDATA_API_URL: stalling.baseUrl, SKALEDATA_API_KEY: 'skd_x' };
+      const started = Date.now();
+      const run = await skaledata(['jobs', 'wait', 'job_x', '--timeout', '1'], env);
+      expect(run.code, run.stderr).toBe(6);
+      expect(firstLine(run)).toMatch(/^error: still not finished after 1 s.* \(timeout\)$/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(stalling.requests).toContain('GET /jobs/job_x');
+
+      // A file others may read still works, with one warning line first.
+      writeFileSync(config, JSON.stringify({ api_url: stalling.baseUrl, api_key: 'skd_x' }));
+      chmodSync(config, 0o644);
+      const warned = await skaledata(['jobs', 'wait', 'job_x', '--timeout', '1'], { HOME: home, SKALEDATA_CONFIG: config });
+      expect(warned.code, warned.stderr).toBe(6);
+      expect(firstLine(warned)).toBe(`warning: ${config} is accessible by other users (mode 0644); run chmod 600 ${config}`);
+      for (const each of [run, warned]) expect(hasStackTrace(each.stderr)).toBe(false);
+    } finally {
+      await stalling.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

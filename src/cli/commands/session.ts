@@ -1,6 +1,7 @@
+import { StringDecoder } from 'node:string_decoder';
 import { unwrap, type Me } from '../../sdk/index.js';
 import { configPath, DEFAULT_API_URL, readConfig, removeConfig, writeConfig, type Env } from '../config-file.js';
-import { usageError } from '../errors.js';
+import { CliError, usageError } from '../errors.js';
 import { clientFor, Output, parse, session, type Io } from '../io.js';
 
 /** `skaledata login`: checks the credential with GET /me, then stores it (0600). */
@@ -14,8 +15,9 @@ export async function login(io: Io, args: string[]): Promise<void> {
   let apiKey = values['api-key'];
   let token = values.token;
   if (!apiKey && !token) {
-    if (io.stdin.isTTY) io.stderr.write('Paste an API key (skd_…) or a session token, then press Enter: ');
-    const secret = await readFirstLine(io.stdin);
+    const terminal = asTerminal(io.stdin);
+    if (terminal) io.stderr.write('Paste an API key (skd_…) or a session token, then press Enter (it is not shown): ');
+    const secret = terminal ? await readHidden(terminal, io.stderr) : await readFirstLine(io.stdin);
     if (!secret) throw usageError('no credential: pass --api-key or --token, or pipe one on stdin (--with-key-stdin)');
     const asToken = values['with-token-stdin'] || (!values['with-key-stdin'] && !secret.startsWith('skd_'));
     if (asToken) token = secret;
@@ -69,4 +71,56 @@ async function readFirstLine(stdin: NodeJS.ReadableStream & { isTTY?: boolean })
     if (text.length > 16_384) break;
   }
   return text.split(/\r?\n/).map((line) => line.trim()).find((line) => line !== '') ?? '';
+}
+
+/** A terminal whose echo can be turned off (process.stdin on a TTY). */
+export interface Terminal extends NodeJS.ReadableStream {
+  isTTY?: boolean;
+  isRaw?: boolean;
+  setRawMode(raw: boolean): unknown;
+}
+
+function asTerminal(stdin: Io['stdin']): Terminal | null {
+  const candidate = stdin as Partial<Terminal> & Io['stdin'];
+  return candidate.isTTY && typeof candidate.setRawMode === 'function' ? (candidate as Terminal) : null;
+}
+
+/**
+ * A secret typed or pasted at a terminal, not echoed: raw mode until Enter (Backspace edits, Ctrl-D
+ * ends the input, Ctrl-C gives up with exit 130); the terminal's mode is restored whatever happens.
+ */
+export async function readHidden(terminal: Terminal, stderr: NodeJS.WritableStream): Promise<string> {
+  const wasRaw = terminal.isRaw ?? false;
+  terminal.setRawMode(true);
+  let onData: (chunk: Buffer | string) => void = () => undefined;
+  let onEnd: () => void = () => undefined;
+  let onError: (error: Error) => void = () => undefined;
+  try {
+    const secret = await new Promise<string>((resolve, reject) => {
+      const decoder = new StringDecoder('utf8');
+      let typed = '';
+      onData = (chunk) => {
+        for (const char of typeof chunk === 'string' ? chunk : decoder.write(chunk)) {
+          if (char === '\r' || char === '\n' || char === '\u0004') return resolve(typed);
+          if (char === '\u0003') return reject(new CliError(130, 'interrupted', 'interrupted (Ctrl-C): nothing was stored'));
+          if (char === '\u007f' || char === '\b') typed = Array.from(typed).slice(0, -1).join('');
+          else if (char >= ' ') typed += char;
+        }
+      };
+      onEnd = () => resolve(typed);
+      onError = reject;
+      terminal.on('data', onData);
+      terminal.once('end', onEnd);
+      terminal.once('error', onError);
+      terminal.resume();
+    });
+    return secret.trim();
+  } finally {
+    terminal.off('data', onData);
+    terminal.off('end', onEnd);
+    terminal.off('error', onError);
+    terminal.setRawMode(wasRaw);
+    terminal.pause();
+    stderr.write('\n');
+  }
 }
