@@ -3,6 +3,7 @@ import { principalId } from '../../auth/principal.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../signing-keys/signing-key-store.js';
 import type { TokenIssuer } from '../signing-keys/token-issuer.js';
 import type { RegistryAction } from '../registry/registry-scope.js';
+import { CLOSED_APP_STATUSES } from '../registry/registry-repo.js';
 import { registryRepository, signRegistryToken } from '../registry/registry-service.js';
 import type { Db } from '../../db/database.js';
 import { conflict, notFound } from '../../http/errors.js';
@@ -13,8 +14,6 @@ import { renderDeployScript } from './deploy-script.js';
 
 export const DEV_CREDENTIAL_DEFAULT_TTL_SECONDS = MAX_TOKEN_TTL_SECONDS;
 
-/** Apps on their way out get no new credentials; everything else (even a failed app) can be worked on. */
-const CLOSED_STATUSES = new Set(['deleting', 'deleted']);
 
 /** Kubernetes namespace the app runs in: one per app name, which is unique on its cluster. */
 export const appNamespace = (appName: string): string => `app-${appName}`.slice(0, 63);
@@ -43,7 +42,7 @@ export function createAppCredentialService(deps: AppCredentialServiceDeps) {
   async function openApp(accountId: string, appId: string): Promise<AppForCredentials> {
     const app = await repo.findLiveApp(accountId, appId);
     if (!app) throw notFound('app', appId);
-    if (CLOSED_STATUSES.has(app.status)) {
+    if (CLOSED_APP_STATUSES.includes(app.status)) {
       throw conflict(`App ${appId} is ${app.status}; it no longer gets credentials.`, { app_status: app.status });
     }
     return app;

@@ -1,7 +1,7 @@
 import type { Db } from '../../db/database.js';
 
-/** Apps that no longer get registry access (app-credentials refuses them credentials too). */
-const CLOSED_STATUSES = ['deleting', 'deleted'];
+/** Apps on their way out: no registry access, and no credentials (app-credentials reads this list too). */
+export const CLOSED_APP_STATUSES: readonly string[] = ['deleting', 'deleted'];
 
 export function createRegistryRepo(db: Db) {
   return {
@@ -14,7 +14,7 @@ export function createRegistryRepo(db: Db) {
         .where('account_id', '=', accountId)
         .where('name', 'in', [...names])
         .where('deleted_at', 'is', null)
-        .where('status', 'not in', CLOSED_STATUSES)
+        .where('status', 'not in', [...CLOSED_APP_STATUSES])
         .execute();
       return new Set(rows.map((row) => row.name));
     },
