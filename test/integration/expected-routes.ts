@@ -79,6 +79,8 @@ export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   { method: 'POST', path: '/api-keys', auth: 'user-only' },
   { method: 'DELETE', path: '/api-keys/{id}', auth: 'user-only' },
   { method: 'POST', path: '/api-keys/{id}/roll', auth: 'user-only' },
+  // CONTRACT §7 (issue 12): rename or narrow a key; user-only like the rest of key management.
+  { method: 'PATCH', path: '/api-keys/{id}', auth: 'user-only' },
 
   // clusters:read "List and get clusters, clouds, node pools, pod list/logs"; clusters:write "Manage clouds".
   { method: 'GET', path: '/clouds', auth: clustersRead },
@@ -330,6 +332,8 @@ export function validBody(route: ExpectedRoute, ids: Readonly<Ids>): RequestBody
       return json({ name: 'escalation-attempt', scopes: ['full'] });
     case 'POST /api-keys/{id}/roll':
       return json({ expires_in_seconds: 0 });
+    case 'PATCH /api-keys/{id}':
+      return json({ name: 'renamed-key' });
     case 'POST /clouds':
       return json({ name: 'leaked-cloud', provider: 'aws', region: 'us-east-1', credentials: EXAMPLE_AWS_CREDENTIALS });
     case 'PATCH /clouds/{id}':

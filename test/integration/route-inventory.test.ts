@@ -260,7 +260,7 @@ describe(`route inventory (${TEST_DIALECT})`, () => {
     ['DELETE', '/me'],
     ['POST', '/healthz'],
     ['PUT', '/api-keys'],
-    ['PATCH', '/api-keys/key_0000000000000000000000000'],
+    ['PUT', '/api-keys/key_0000000000000000000000000'],
     ['OPTIONS', '/clusters'],
   ];
 

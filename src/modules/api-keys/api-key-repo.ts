@@ -128,6 +128,18 @@ export function createApiKeyRepo(db: Db) {
       return updated(result);
     },
 
+    /** Renames and/or re-scopes a live key; true when a live key of the account was changed. */
+    async update(trx: Db, accountId: string, id: string, fields: { name?: string; scopes?: string }): Promise<boolean> {
+      const result = await trx
+        .updateTable('api_keys')
+        .set(fields)
+        .where('account_id', '=', accountId)
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return updated(result);
+    },
+
     /**
      * Swaps in a new secret. The old digest stays usable until `graceEndsAt`; a secret rolled away earlier
      * is dropped. Conditional on the key being live and still on `expectedHash`, so a concurrent revoke or

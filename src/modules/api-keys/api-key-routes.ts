@@ -7,7 +7,7 @@ import { PageQuery, pageSchema } from '../../http/pagination.js';
 import { IdParams } from '../../http/schemas.js';
 import type { Clock } from '../../lib/clock.js';
 import type { ApiKeyStore } from './api-key-store.js';
-import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, RollApiKeyBody } from './api-key-schemas.js';
+import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, RollApiKeyBody, UpdateApiKeyBody } from './api-key-schemas.js';
 import { createApiKeyService } from './api-key-service.js';
 
 const tags = ['API keys'];
@@ -48,6 +48,22 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
       reply.code(201);
       return service.create(userOf(request), request.body);
     },
+  );
+
+  app.patch(
+    '/api-keys/:id',
+    {
+      config: { auth: userOnly, validationHints: scopeHint, problems: ['conflict'] },
+      schema: {
+        operationId: 'updateApiKey',
+        tags,
+        summary: 'Rename a key or narrow its scopes (from the next request on, on every instance)',
+        params: IdParams,
+        body: UpdateApiKeyBody,
+        response: { 200: ApiKey },
+      },
+    },
+    async (request) => service.update(principalOf(request).accountId, request.params.id, request.body),
   );
 
   app.delete(

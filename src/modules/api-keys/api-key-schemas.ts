@@ -41,3 +41,17 @@ export const RollApiKeyBody = Type.Object(
   },
   { title: 'RollApiKeyRequest', additionalProperties: false },
 );
+
+export const UpdateApiKeyBody = Type.Object(
+  {
+    name: Type.Optional(DisplayName(100)),
+    scopes: Type.Optional(
+      Type.Array(Type.Enum([...SCOPES]), {
+        minItems: 1,
+        maxItems: 16,
+        description: "The key's new scopes: only narrower (each one held now, or anything for a `full` key). Widening needs a new key.",
+      }),
+    ),
+  },
+  { title: 'UpdateApiKeyRequest', additionalProperties: false, minProperties: 1 },
+);

@@ -82,6 +82,31 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
       return presentApiKey(await mustGet(accountId, id));
     },
 
+    /** Rename and/or narrow the scopes (CONTRACT §7): a key never gains a scope it was not created with. */
+    async update(accountId: string, id: string, input: { name?: string | undefined; scopes?: Scope[] | undefined }) {
+      const row = await mustGet(accountId, id);
+      if (row.revoked_at !== null) throw conflict(`API key ${id} is revoked; it can no longer be changed.`);
+      if (row.expires_at !== null && new Date(row.expires_at).getTime() <= clock.now().getTime()) {
+        throw conflict(`API key ${id} has expired; it can no longer be changed.`);
+      }
+      const fields: { name?: string; scopes?: string } = {};
+      if (input.name !== undefined) fields.name = input.name.trim();
+      if (input.scopes !== undefined) {
+        const held = parseStoredScopes(row.scopes);
+        const next = normalizeScopes(input.scopes);
+        // `full` holds every scope; otherwise each new scope must be held already (`full` included).
+        const widened = held.includes('full') ? [] : next.filter((scope) => !held.includes(scope));
+        if (widened.length > 0) {
+          throw new AppError('validation_failed', `scopes: can only be narrowed; this key does not hold ${widened.join(', ')} (create a new key for more).`, {
+            errors: [{ path: 'scopes', message: `can only be narrowed; this key does not hold ${widened.join(', ')}` }],
+          });
+        }
+        fields.scopes = JSON.stringify(next);
+      }
+      if (!(await keys.update(accountId, id, fields))) throw conflict(`API key ${id} changed while updating it; try again.`);
+      return presentApiKey(await mustGet(accountId, id));
+    },
+
     async revoke(accountId: string, id: string): Promise<void> {
       await mustGet(accountId, id);
       await keys.revoke(accountId, id, clock.now().toISOString());

@@ -22,6 +22,8 @@ export interface ApiKeyStore {
   readonly lookup: KeyLookup;
   /** Stores a new key and returns it with its secret, which is nowhere else (shown once, never stored). */
   create(key: NewApiKey): Promise<{ row: ApiKeyRow; secret: string }>;
+  /** Renames and/or re-scopes a live key (scopes as stored: a JSON list); false when no live key of the account has this id. */
+  update(accountId: string, id: string, fields: { name?: string; scopes?: string }): Promise<boolean>;
   /** Revokes a live key (a revoked one keeps its first revocation instant). */
   revoke(accountId: string, id: string, at: string): Promise<void>;
   /**
@@ -143,6 +145,12 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
         return { keyId: row.id, newDigests: [digest] };
       });
       return { row, secret };
+    },
+
+    async update(accountId, id, fields) {
+      // Announced like a revocation: every instance drops its cached principal, so a narrowed scope
+      // is refused from the next request on.
+      return change(async (trx) => ((await repo.update(trx, accountId, id, fields)) ? { keyId: id, newDigests: [] } : null));
     },
 
     async revoke(accountId, id, at) {
