@@ -51,6 +51,12 @@ describe('loadConfig', () => {
     expect(config.clerk.authorizedParties).toEqual(['https://a.example', 'https://b.example']);
   });
 
+  it('reads TRUST_PROXY as a list of proxy CIDRs (none by default) and names the variable when one is wrong', () => {
+    expect(loadConfig({}).trustProxy).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, 127.0.0.1 ,::1' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1/32', '::1/128']);
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,proxy.internal' })).toThrow(/^Invalid configuration: TRUST_PROXY must be comma-separated proxy addresses or CIDRs/);
+  });
+
   it('reads postgres URLs', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', DEV_ISSUER: 'on' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@127.0.0.1:5432/db' });
   });

@@ -1,3 +1,4 @@
+import { parseCidr } from './auth/ip-allowlist.js';
 import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 
@@ -31,6 +32,11 @@ export interface Config {
   publicUrl: string;
   /** The container registry's service name: the `aud` of registry tokens and the host images are pushed to. */
   registryService: string;
+  /**
+   * Proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed: the client is then the left-most
+   * hop not in this list. Empty: the socket's peer is the client, and the header is ignored.
+   */
+  trustProxy: string[];
   /** In-process authentication caches (src/auth/key-cache.ts, session-cache.ts). */
   authCache: {
     /** How long a cached key answer is trusted without a reload (ms); 0 turns the key cache off. */
@@ -193,6 +199,18 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('REGISTRY_SERVICE', `must be a lowercase host name with an optional :port, e.g. registry.example.com (got "${registryService}")`);
   }
 
+  const trustProxy = (read(env, 'TRUST_PROXY') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      try {
+        return parseCidr(entry).text;
+      } catch (error) {
+        throw new ConfigError('TRUST_PROXY', `must be comma-separated proxy addresses or CIDRs, e.g. 10.0.0.0/8,127.0.0.1 (${error instanceof Error ? error.message : 'invalid'})`);
+      }
+    });
+
   return {
     host,
     port,
@@ -209,6 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownDrainMs: integer(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     publicUrl: parsePublicUrl(read(env, 'PUBLIC_URL'), host, port),
     registryService,
+    trustProxy,
     authCache: {
       ttlMs: integer(env, 'AUTH_CACHE_TTL_MS', 10_000, 0, 60_000),
       maxKeys: integer(env, 'AUTH_CACHE_MAX_KEYS', 10_000, 0, 1_000_000),

@@ -5,7 +5,7 @@ import type { AuthRequirement, Scope } from './scopes.js';
  * decides, http/ renders (status, problem+json body, WWW-Authenticate). The refusals are constants, one
  * per case, so a refused request allocates nothing and the renderer can keep its bytes.
  */
-export type RefusalCode = 'invalid_request' | 'unauthenticated' | 'invalid_token' | 'user_session_required' | 'insufficient_scope';
+export type RefusalCode = 'invalid_request' | 'unauthenticated' | 'invalid_token' | 'user_session_required' | 'insufficient_scope' | 'ip_not_allowed';
 
 export type Refusal =
   | { readonly type: 'refusal'; readonly code: Exclude<RefusalCode, 'insufficient_scope'>; readonly detail: string; readonly scope?: undefined }
@@ -29,6 +29,18 @@ export const INVALID_TOKEN = refusal('invalid_token', 'The credentials are inval
 
 /** Step 3 (seed: "Some endpoints are user-only and reject API key auth entirely"). */
 export const USER_SESSION_REQUIRED = refusal('user_session_required', 'This endpoint requires a user session and does not accept API keys.');
+
+/**
+ * After step 2, before 3 and 4 (CONTRACT §7): a valid key used from an address its allowlist does not
+ * hold. Decided before the scope, so a key used from elsewhere learns nothing about what it may do.
+ */
+export const IP_NOT_ALLOWED = refusal('ip_not_allowed', 'This API key may not be used from this address (its allowed_ips).');
+
+/** The refusal of a key used from `address` outside its allowlist, or null. */
+export function addressRefusal(principal: { type: string; allowedIps?: { allows(address: string): boolean } | null }, address: string): Refusal | null {
+  if (principal.type !== 'api_key' || !principal.allowedIps) return null;
+  return principal.allowedIps.allows(address) ? null : IP_NOT_ALLOWED;
+}
 
 const missingScopes = new Map<Scope, Refusal>();
 

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { LruMap } from '../lib/lru.js';
+import { ipAllowlist } from './ip-allowlist.js';
 import type { ApiKeyPrincipal } from './principal.js';
 import type { Scope } from './scopes.js';
 
@@ -15,6 +16,8 @@ export interface StoredKeyForAuth {
   graceEndsAt: Date | null;
   expiresAt: Date | null;
   revokedAt: Date | null;
+  /** The CIDRs the key may be used from; null = any. */
+  allowedIps: readonly string[] | null;
 }
 
 /**
@@ -78,6 +81,8 @@ export function toCachedKey(stored: StoredKeyForAuth, loadedAt: number): CachedK
     accountId: stored.accountId,
     scopes: Object.freeze([...stored.scopes]) as ApiKeyPrincipal['scopes'],
     userId: stored.createdBy,
+    // Parsed once per load; stored lists were checked when written.
+    allowedIps: stored.allowedIps === null ? null : ipAllowlist(stored.allowedIps),
   });
   return {
     keyId: stored.id,

@@ -1,3 +1,4 @@
+import type { IpAllowlist } from './ip-allowlist.js';
 import type { Scope } from './scopes.js';
 
 export interface UserPrincipal {
@@ -18,6 +19,8 @@ export interface ApiKeyPrincipal {
   scopes: Scope[];
   /** The user who created the key. */
   userId: string;
+  /** Where the key may be used from (CONTRACT §7); null = anywhere. */
+  allowedIps: IpAllowlist | null;
 }
 
 export type Principal = UserPrincipal | ApiKeyPrincipal;

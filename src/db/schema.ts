@@ -19,6 +19,8 @@ export interface ApiKeyTable {
   expires_at: string | null;
   revoked_at: string | null;
   rolled_at: string | null;
+  /** JSON list of CIDRs the key may be used from; null = any address. */
+  allowed_ips: string | null;
 }
 
 export interface CloudTable {

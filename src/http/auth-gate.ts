@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, RouteOptions } from 'fastify';
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
-import { decide, REPEATED_AUTHORIZATION, USER_SESSION_REQUIRED } from '../auth/decision.js';
+import { addressRefusal, decide, REPEATED_AUTHORIZATION, USER_SESSION_REQUIRED } from '../auth/decision.js';
 import type { Principal, UserPrincipal } from '../auth/principal.js';
 import { requiredScope, type AuthRequirement, type Scope } from '../auth/scopes.js';
 import { refuseRequest } from './error-handler.js';
@@ -96,6 +96,11 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestH
     }
     // Named in the log before the decision, so a refusal says whose it was.
     tagRequestLog(request.log, result);
+    const misplaced = addressRefusal(result, request.ip);
+    if (misplaced !== null) {
+      refuseRequest(request, reply, refusalError(misplaced));
+      return;
+    }
     const decision = decide(auth, result.type, scopesOf(result));
     if (decision !== 'allowed') {
       refuseRequest(request, reply, refusalError(decision));
@@ -168,7 +173,7 @@ export function registerAuthGate(
       try {
         authenticate(
           request.headers.authorization,
-          (result) => resolve(result.type !== 'refusal' && decide(auth, result.type, scopesOf(result)) === 'allowed'),
+          (result) => resolve(result.type !== 'refusal' && addressRefusal(result, request.ip) === null && decide(auth, result.type, scopesOf(result)) === 'allowed'),
           () => resolve(false),
         );
       } catch {

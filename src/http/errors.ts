@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   invalid_token: { status: 401, title: 'Unauthorized' },
   user_session_required: { status: 403, title: 'Forbidden' },
   insufficient_scope: { status: 403, title: 'Forbidden' },
+  ip_not_allowed: { status: 403, title: 'Forbidden' },
   validation_failed: { status: 400, title: 'Bad Request' },
   not_found: { status: 404, title: 'Not Found' },
   conflict: { status: 409, title: 'Conflict' },
@@ -61,7 +62,8 @@ export function basicChallenge(): Record<string, string> {
 
 /** The headers a refusal of steps 1–4 is answered with (user_session_required has no challenge: no credential would do). */
 function refusalHeaders(refusal: Refusal): Record<string, string> {
-  if (refusal.code === 'user_session_required') return {};
+  // No credential would do better from here: no challenge.
+  if (refusal.code === 'user_session_required' || refusal.code === 'ip_not_allowed') return {};
   if (refusal.code === 'insufficient_scope') return challenge(refusal);
   return challenge({ code: refusal.code });
 }

@@ -60,6 +60,8 @@ export function problemCodes(shape: OperationShape): Map<number, ErrorCode[]> {
     codes.add('unauthenticated').add('invalid_token').add('invalid_request').add('service_unavailable').add('storage_error');
     if (shape.auth === 'userOnly') codes.add('user_session_required');
     if (shape.auth === 'scope' || shape.auth === 'full') codes.add('insufficient_scope');
+    // A key used from outside its allowed_ips (CONTRACT §7), on every route a key may call.
+    if (shape.auth !== 'userOnly') codes.add('ip_not_allowed');
   }
   if (shape.hasQueryOrPath || takesBody) codes.add('validation_failed');
   if (shape.hasPathParameters) codes.add('not_found');
@@ -82,6 +84,7 @@ const WHAT: Partial<Record<ErrorCode, string>> = {
   invalid_token: 'credentials invalid, expired or revoked',
   user_session_required: 'API keys are refused here, whatever their scopes: call it with a user session',
   insufficient_scope: 'the API key has neither `full` nor the required scope',
+  ip_not_allowed: 'the API key is used from an address outside its allowed_ips',
   validation_failed: 'a path id, query or body value is refused; `errors` names each',
   not_found: 'no such resource in your account',
   conflict: "the resource's state does not allow it now",

@@ -14,7 +14,7 @@ import { registerBodyDeadlines, SLOW_CLIENT_SERVER_OPTIONS } from './slow-client
 import { compileValidator } from './validation.js';
 
 export interface ServerOptions {
-  config: Pick<Config, 'logLevel'>;
+  config: Pick<Config, 'logLevel' | 'trustProxy'>;
   /** Pino options; tests pass a stream to capture log lines. False: no logging. */
   logger?: boolean | Record<string, unknown> | undefined;
   /** Router-level refusals still answer credentials first (CONTRACT §2), so they need the authenticator. */
@@ -44,6 +44,8 @@ export function createServer(options: ServerOptions): { app: FastifyInstance; sh
             ...(typeof options.logger === 'object' ? options.logger : {}),
           },
     genReqId: () => `req_${randomBase62(20)}`,
+    // request.ip: the socket's peer, or the left-most untrusted X-Forwarded-For hop behind TRUST_PROXY.
+    trustProxy: options.config.trustProxy.length > 0 ? options.config.trustProxy : false,
     bodyLimit: 64 * 1024,
     // While draining, requests arriving on open keep-alive connections are still served (with
     // `Connection: close`): /healthz must stay 200 until exit and /readyz answer its own 503 (http/drain.ts).

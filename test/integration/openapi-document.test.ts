@@ -178,17 +178,19 @@ describe(`the OpenAPI document (${TEST_DIALECT})`, () => {
       expect(unauthorized?.description).toMatch(/unauthenticated/);
       expect(unauthorized?.description).toMatch(/invalid_token/);
       problemAt(op, '500');
+      const forbidden = problemAt(op, '403');
       if (route.auth === 'any principal') {
-        // Any valid credential may call it: nothing is refused with 403, so none is documented.
-        expect(op.responses['403']).toBeUndefined();
+        // Any valid credential may call it: only a key used from outside its allowed_ips is refused (CONTRACT §7).
+        expect(forbidden?.description).toMatch(/ip_not_allowed/);
+        expect(forbidden?.description).not.toMatch(/insufficient_scope|user_session_required/);
         return;
       }
-      const forbidden = problemAt(op, '403');
       if (route.auth === 'user-only') {
         expect(forbidden?.description).toMatch(/user_session_required/);
-        expect(forbidden?.description).not.toMatch(/insufficient_scope/);
+        expect(forbidden?.description).not.toMatch(/insufficient_scope|ip_not_allowed/);
       } else {
         expect(forbidden?.description).toMatch(/insufficient_scope/);
+        expect(forbidden?.description).toMatch(/ip_not_allowed/);
         expect(forbidden?.description).not.toMatch(/user_session_required/);
         expect(forbidden?.headers).toHaveProperty('WWW-Authenticate');
       }

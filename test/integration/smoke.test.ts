@@ -29,6 +29,7 @@ describe(`smoke (${TEST_DIALECT})`, () => {
     expect(byName.get('full')).not.toContain('POST /api-keys');
     expect(body.user_only_endpoints.sort()).toEqual([
       'DELETE /api-keys/{id}',
+      'PATCH /api-keys/{id}',
       'POST /api-keys',
       'POST /api-keys/{id}/roll',
       'POST /billing/portal-session',

@@ -30,13 +30,20 @@ const toDate = (value: string | null): Date | null => (value === null ? null : n
 
 const updated = (result: { numUpdatedRows: bigint }): boolean => Number(result.numUpdatedRows) === 1;
 
+/** What PATCH /api-keys/{id} may change, as stored (scopes and allowed_ips as JSON text). */
+export interface KeyUpdate {
+  name?: string;
+  scopes?: string;
+  allowed_ips?: string | null;
+}
+
 export function createApiKeyRepo(db: Db) {
   // The lookup every cache miss makes (and every unknown key), built and compiled once; each call only
   // puts its digest where the placeholder was.
   const DIGEST_PLACEHOLDER = '\u0000digest';
   const findByDigestQuery = db
     .selectFrom('api_keys')
-    .select(['id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at'])
+    .select(['id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at', 'allowed_ips'])
     .where((eb) => eb.or([eb('key_hash', '=', DIGEST_PLACEHOLDER), eb('previous_hash', '=', DIGEST_PLACEHOLDER)]))
     .limit(1)
     .compile();
@@ -59,6 +66,7 @@ export function createApiKeyRepo(db: Db) {
         graceEndsAt: row.key_hash === digest ? null : (toDate(row.previous_expires_at) ?? new Date(0)),
         expiresAt: toDate(row.expires_at),
         revokedAt: toDate(row.revoked_at),
+        allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
       };
     },
 
@@ -129,7 +137,7 @@ export function createApiKeyRepo(db: Db) {
     },
 
     /** Renames and/or re-scopes a live key; true when a live key of the account was changed. */
-    async update(trx: Db, accountId: string, id: string, fields: { name?: string; scopes?: string }): Promise<boolean> {
+    async update(trx: Db, accountId: string, id: string, fields: KeyUpdate): Promise<boolean> {
       const result = await trx
         .updateTable('api_keys')
         .set(fields)

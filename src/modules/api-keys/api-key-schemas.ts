@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { MAX_ALLOWED_IPS } from '../../auth/ip-allowlist.js';
 import { SCOPES } from '../../auth/scopes.js';
 import { DisplayName, Nullable, Timestamp } from '../../http/schemas.js';
 
@@ -13,7 +14,17 @@ export const ApiKey = Type.Object({
   last_used_at: Nullable(Timestamp),
   expires_at: Nullable(Timestamp),
   revoked_at: Nullable(Timestamp),
+  allowed_ips: Nullable(Type.Array(Type.String(), { description: 'The addresses (CIDRs) the key may be used from; null = any.' })),
 }, { title: 'ApiKey' });
+
+/** `allowed_ips` as a request gives it: 1 to 50 addresses or CIDRs, IPv4 or IPv6; null = any address. */
+const AllowedIps = Nullable(
+  Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+    minItems: 1,
+    maxItems: MAX_ALLOWED_IPS,
+    description: `Where the key may be used from: 1 to ${MAX_ALLOWED_IPS} IPv4/IPv6 addresses or CIDRs (e.g. 203.0.113.0/24); null = any. Elsewhere it gets 403 ip_not_allowed.`,
+  }),
+);
 
 export const ApiKeyWithSecret = Type.Object({
   ...ApiKey.properties,
@@ -25,6 +36,7 @@ export const CreateApiKeyBody = Type.Object(
     name: DisplayName(100),
     scopes: Type.Optional(Type.Array(Type.Enum([...SCOPES]), { minItems: 1, maxItems: 16 })),
     expires_at: Type.Optional(Timestamp),
+    allowed_ips: Type.Optional(AllowedIps),
   },
   { title: 'CreateApiKeyRequest', additionalProperties: false },
 );
@@ -52,6 +64,7 @@ export const UpdateApiKeyBody = Type.Object(
         description: "The key's new scopes: only narrower (each one held now, or anything for a `full` key). Widening needs a new key.",
       }),
     ),
+    allowed_ips: Type.Optional(AllowedIps),
   },
   { title: 'UpdateApiKeyRequest', additionalProperties: false, minProperties: 1 },
 );

@@ -1,10 +1,11 @@
+import { AllowlistEntryError, ipAllowlist, parseCidr } from '../../auth/ip-allowlist.js';
 import type { UserPrincipal } from '../../auth/principal.js';
 import { normalizeScopes, parseStoredScopes, type Scope } from '../../auth/scopes.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
-import type { ApiKeyRow } from './api-key-repo.js';
+import type { ApiKeyRow, KeyUpdate } from './api-key-repo.js';
 import type { ApiKeyStore } from './api-key-store.js';
 
 export interface ApiKeyView {
@@ -18,6 +19,7 @@ export interface ApiKeyView {
   last_used_at: string | null;
   expires_at: string | null;
   revoked_at: string | null;
+  allowed_ips: string[] | null;
 }
 
 export function presentApiKey(row: ApiKeyRow): ApiKeyView {
@@ -32,10 +34,25 @@ export function presentApiKey(row: ApiKeyRow): ApiKeyView {
     last_used_at: row.last_used_at,
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
+    allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
   };
 }
 
 const MAX_LIFETIME_MS = 5 * 366 * 24 * 3600 * 1000;
+
+/** `allowed_ips` as stored (normalized CIDRs as JSON, or null), or a 400 naming the entry. */
+function storedAllowlist(entries: readonly string[] | null): string | null {
+  if (entries === null) return null;
+  entries.forEach((entry, index) => {
+    try {
+      parseCidr(entry);
+    } catch (error) {
+      if (!(error instanceof AllowlistEntryError)) throw error;
+      throw new AppError('validation_failed', `allowed_ips/${index}: ${error.message}`, { errors: [{ path: `allowed_ips/${index}`, message: error.message }] });
+    }
+  });
+  return JSON.stringify(ipAllowlist(entries).cidrs);
+}
 
 export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
   const { keys, clock } = deps;
@@ -47,7 +64,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
   }
 
   return {
-    async create(user: UserPrincipal, input: { name: string; scopes?: Scope[] | undefined; expires_at?: string | undefined }) {
+    async create(user: UserPrincipal, input: { name: string; scopes?: Scope[] | undefined; expires_at?: string | undefined; allowed_ips?: string[] | null | undefined }) {
       const now = clock.now();
       let expiresAt: string | null = null;
       if (input.expires_at !== undefined) {
@@ -68,6 +85,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
         created_at: now.toISOString(),
         created_by: user.userId,
         expires_at: expiresAt,
+        allowed_ips: storedAllowlist(input.allowed_ips ?? null),
       });
       // The plaintext leaves only after the row is committed, and only in this response.
       return { ...presentApiKey(row), key: secret };
@@ -83,14 +101,15 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
     },
 
     /** Rename and/or narrow the scopes (CONTRACT §7): a key never gains a scope it was not created with. */
-    async update(accountId: string, id: string, input: { name?: string | undefined; scopes?: Scope[] | undefined }) {
+    async update(accountId: string, id: string, input: { name?: string | undefined; scopes?: Scope[] | undefined; allowed_ips?: string[] | null | undefined }) {
       const row = await mustGet(accountId, id);
       if (row.revoked_at !== null) throw conflict(`API key ${id} is revoked; it can no longer be changed.`);
       if (row.expires_at !== null && new Date(row.expires_at).getTime() <= clock.now().getTime()) {
         throw conflict(`API key ${id} has expired; it can no longer be changed.`);
       }
-      const fields: { name?: string; scopes?: string } = {};
+      const fields: KeyUpdate = {};
       if (input.name !== undefined) fields.name = input.name.trim();
+      if (input.allowed_ips !== undefined) fields.allowed_ips = storedAllowlist(input.allowed_ips);
       if (input.scopes !== undefined) {
         const held = parseStoredScopes(row.scopes);
         const next = normalizeScopes(input.scopes);

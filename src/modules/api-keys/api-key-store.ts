@@ -8,22 +8,22 @@ import type { Config } from '../../config.js';
 import type { DatabaseHandle, Db } from '../../db/database.js';
 import type { KeysetPage } from '../../db/keyset.js';
 import { createChangeFeed, type ChangeFeedOptions } from '../../db/notifications.js';
-import { createApiKeyRepo, type ApiKeyRow } from './api-key-repo.js';
+import { createApiKeyRepo, type ApiKeyRow, type KeyUpdate } from './api-key-repo.js';
 import { LastUsedWriter } from './last-used.js';
 
 /** The channel on which instances announce API key changes (payload: auth/key-cache.ts encodeKeyChange). */
 export const API_KEY_CHANNEL = 'skaledata_api_keys';
 
 /** What the caller decides about a new key; the store makes its secret. */
-export type NewApiKey = Pick<ApiKeyRow, 'id' | 'account_id' | 'name' | 'scopes' | 'created_at' | 'created_by' | 'expires_at'>;
+export type NewApiKey = Pick<ApiKeyRow, 'id' | 'account_id' | 'name' | 'scopes' | 'created_at' | 'created_by' | 'expires_at' | 'allowed_ips'>;
 
 export interface ApiKeyStore {
   /** How the authenticator finds keys: from the cache, the digest filter, or the database. */
   readonly lookup: KeyLookup;
   /** Stores a new key and returns it with its secret, which is nowhere else (shown once, never stored). */
   create(key: NewApiKey): Promise<{ row: ApiKeyRow; secret: string }>;
-  /** Renames and/or re-scopes a live key (scopes as stored: a JSON list); false when no live key of the account has this id. */
-  update(accountId: string, id: string, fields: { name?: string; scopes?: string }): Promise<boolean>;
+  /** Renames, re-scopes or re-fences a live key (lists as stored: JSON); false when no live key of the account has this id. */
+  update(accountId: string, id: string, fields: KeyUpdate): Promise<boolean>;
   /** Revokes a live key (a revoked one keeps its first revocation instant). */
   revoke(accountId: string, id: string, at: string): Promise<void>;
   /**

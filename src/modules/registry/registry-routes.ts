@@ -4,9 +4,9 @@ import { Type } from 'typebox';
 import type { Authentication, Authenticator } from '../../auth/authenticator.js';
 import { publicRoute } from '../../auth/scopes.js';
 import type { Config } from '../../config.js';
-import { AppError, basicChallenge, validationFailed } from '../../http/errors.js';
+import { AppError, basicChallenge, refusalError, validationFailed } from '../../http/errors.js';
 import { principalOf, repeatsAuthorization } from '../../http/auth-gate.js';
-import { REPEATED_AUTHORIZATION } from '../../auth/decision.js';
+import { addressRefusal, REPEATED_AUTHORIZATION } from '../../auth/decision.js';
 import { tagRequestLog } from '../../http/request-log.js';
 import type { ModuleDeps } from '../module.js';
 import type { SigningKeyStore } from '../signing-keys/signing-key-store.js';
@@ -60,6 +60,8 @@ export function registerRegistryRoutes(
       throw new AppError(code, detail, {}, basicChallenge());
     }
     tagRequestLog(request.log, result);
+    const misplaced = addressRefusal(result, request.ip);
+    if (misplaced !== null) throw refusalError(misplaced);
     return result;
   }
 
@@ -67,7 +69,7 @@ export function registerRegistryRoutes(
     REGISTRY_REALM_PATH,
     {
       // Public to the gate (it speaks Bearer): the handler authenticates the Basic credentials itself.
-      config: { auth: publicRoute, problems: ['invalid_request', 'unauthenticated', 'invalid_token', 'validation_failed', 'service_unavailable', 'storage_error'] },
+      config: { auth: publicRoute, problems: ['invalid_request', 'unauthenticated', 'invalid_token', 'ip_not_allowed', 'validation_failed', 'service_unavailable', 'storage_error'] },
       schema: {
         operationId: 'getRegistryToken',
         tags,
