@@ -36,10 +36,13 @@ export const USER_SESSION_REQUIRED = refusal('user_session_required', 'This endp
  */
 export const IP_NOT_ALLOWED = refusal('ip_not_allowed', 'This API key may not be used from this address (its allowed_ips).');
 
-/** The refusal of a key used from `address` outside its allowlist, or null. */
-export function addressRefusal(principal: { type: string; allowedIps?: { allows(address: string): boolean } | null }, address: string): Refusal | null {
+/**
+ * The refusal of a key used from outside its allowlist, or null. The client address is read only for a
+ * fenced key (`from.ip` is a getter on the request), so every other request pays nothing.
+ */
+export function addressRefusal(principal: { type: string; allowedIps?: { allows(address: string): boolean } | null }, from: { readonly ip: string }): Refusal | null {
   if (principal.type !== 'api_key' || !principal.allowedIps) return null;
-  return principal.allowedIps.allows(address) ? null : IP_NOT_ALLOWED;
+  return principal.allowedIps.allows(from.ip) ? null : IP_NOT_ALLOWED;
 }
 
 const missingScopes = new Map<Scope, Refusal>();

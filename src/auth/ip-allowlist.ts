@@ -3,8 +3,15 @@ import { BlockList, isIP } from 'node:net';
 /** At most this many entries per key (CONTRACT §7). */
 export const MAX_ALLOWED_IPS = 50;
 
-/** Why an entry is refused, for the 400 that names it. */
-export class AllowlistEntryError extends Error {}
+/** Why a list or one of its entries is refused, for the 400 that names it (`index`: the entry, if one). */
+export class AllowlistEntryError extends Error {
+  constructor(
+    message: string,
+    readonly index: number | null = null,
+  ) {
+    super(message);
+  }
+}
 
 export interface IpAllowlist {
   /** The entries as stored and shown: `address/prefix`, the network address canonical as written. */
@@ -48,8 +55,13 @@ export function ipAllowlist(entries: readonly string[]): IpAllowlist {
   if (entries.length === 0 || entries.length > MAX_ALLOWED_IPS) throw new AllowlistEntryError(`give 1 to ${MAX_ALLOWED_IPS} entries, or null for any address`);
   const list = new BlockList();
   const cidrs: string[] = [];
-  for (const entry of entries) {
-    const cidr = parseCidr(entry);
+  for (const [index, entry] of entries.entries()) {
+    let cidr;
+    try {
+      cidr = parseCidr(entry);
+    } catch (error) {
+      throw error instanceof AllowlistEntryError ? new AllowlistEntryError(error.message, index) : error;
+    }
     list.addSubnet(cidr.address, cidr.prefix, cidr.family);
     if (!cidrs.includes(cidr.text)) cidrs.push(cidr.text);
   }

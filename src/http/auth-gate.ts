@@ -96,7 +96,7 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestH
     }
     // Named in the log before the decision, so a refusal says whose it was.
     tagRequestLog(request.log, result);
-    const misplaced = addressRefusal(result, request.ip);
+    const misplaced = addressRefusal(result, request);
     if (misplaced !== null) {
       refuseRequest(request, reply, refusalError(misplaced));
       return;
@@ -173,7 +173,7 @@ export function registerAuthGate(
       try {
         authenticate(
           request.headers.authorization,
-          (result) => resolve(result.type !== 'refusal' && addressRefusal(result, request.ip) === null && decide(auth, result.type, scopesOf(result)) === 'allowed'),
+          (result) => resolve(result.type !== 'refusal' && addressRefusal(result, request) === null && decide(auth, result.type, scopesOf(result)) === 'allowed'),
           () => resolve(false),
         );
       } catch {

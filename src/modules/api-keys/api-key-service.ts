@@ -1,4 +1,4 @@
-import { AllowlistEntryError, ipAllowlist, parseCidr } from '../../auth/ip-allowlist.js';
+import { AllowlistEntryError, ipAllowlist } from '../../auth/ip-allowlist.js';
 import type { UserPrincipal } from '../../auth/principal.js';
 import { normalizeScopes, parseStoredScopes, type Scope } from '../../auth/scopes.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
@@ -43,15 +43,13 @@ const MAX_LIFETIME_MS = 5 * 366 * 24 * 3600 * 1000;
 /** `allowed_ips` as stored (normalized CIDRs as JSON, or null), or a 400 naming the entry. */
 function storedAllowlist(entries: readonly string[] | null): string | null {
   if (entries === null) return null;
-  entries.forEach((entry, index) => {
-    try {
-      parseCidr(entry);
-    } catch (error) {
-      if (!(error instanceof AllowlistEntryError)) throw error;
-      throw new AppError('validation_failed', `allowed_ips/${index}: ${error.message}`, { errors: [{ path: `allowed_ips/${index}`, message: error.message }] });
-    }
-  });
-  return JSON.stringify(ipAllowlist(entries).cidrs);
+  try {
+    return JSON.stringify(ipAllowlist(entries).cidrs);
+  } catch (error) {
+    if (!(error instanceof AllowlistEntryError)) throw error;
+    const path = error.index === null ? 'allowed_ips' : `allowed_ips/${error.index}`;
+    throw new AppError('validation_failed', `${path}: ${error.message}`, { errors: [{ path, message: error.message }] });
+  }
 }
 
 export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {

@@ -60,7 +60,7 @@ export function registerRegistryRoutes(
       throw new AppError(code, detail, {}, basicChallenge());
     }
     tagRequestLog(request.log, result);
-    const misplaced = addressRefusal(result, request.ip);
+    const misplaced = addressRefusal(result, request);
     if (misplaced !== null) throw refusalError(misplaced);
     return result;
   }
