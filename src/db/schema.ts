@@ -230,6 +230,25 @@ export interface SettingTable {
   created_at: string;
 }
 
+/** One row of a key's activity (migration 0006): a refused request, a write, or a minute of reads. */
+export interface KeyActivityTable {
+  id: string;
+  key_id: string;
+  /** When it happened; for a roll-up of reads, the start of its minute. */
+  at: string;
+  kind: 'refused' | 'write' | 'reads';
+  method: string;
+  /** The route template (`/clusters/{id}`), never the path with ids in it. */
+  route: string;
+  status: number;
+  code: string | null;
+  missing_scope: string | null;
+  client_ip: string | null;
+  user_agent: string | null;
+  /** 1, except for a roll-up of reads. */
+  count: number;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   clouds: CloudTable;
@@ -248,5 +267,6 @@ export interface Database {
   usage_records: UsageRecordTable;
   signing_keys: SigningKeyTable;
   settings: SettingTable;
+  key_activity: KeyActivityTable;
 }
 

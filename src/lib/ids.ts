@@ -17,6 +17,7 @@ export const ID_PREFIXES = {
   usageRecord: 'use',
   signingKey: 'sk',
   request: 'req',
+  keyActivity: 'act',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;
