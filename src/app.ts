@@ -8,6 +8,8 @@ import { createResponseCache } from './http/response-cache.js';
 import { createServer } from './http/server.js';
 import { randomBase62 } from './lib/ids.js';
 import { createApiKeyStore } from './modules/api-keys/api-key-store.js';
+import { KeyActivityRecorder, keyActivityHook } from './modules/api-keys/key-activity.js';
+import { createKeyActivityRepo } from './modules/api-keys/key-activity-repo.js';
 import { createJobRunner, type JobRunner } from './modules/jobs/job-runner.js';
 import { JobHandlerRegistry } from './modules/jobs/job-types.js';
 import { createSigningKeyStore } from './modules/signing-keys/signing-key-store.js';
@@ -57,7 +59,7 @@ const MODULES = [
   dataPlane, //       /clusters/{id}/data-plane-token
 ];
 
-export type App = FastifyInstance & { jobRunner: JobRunner };
+export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActivityRecorder };
 
 /** Builds a ready API from explicit dependencies. It does not listen; main.ts (or a test) decides that. */
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -73,6 +75,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Before any route: every route declares its auth, and the OpenAPI document records it.
   const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: [DOCS_PREFIX] });
   await registerOpenApi(app, { publicUrl: deps.config.publicUrl });
+  // What each API key does, refused requests included: noted after the response, written behind it.
+  const activity = createKeyActivityRepo(deps.database.db);
+  const keyActivity = new KeyActivityRecorder({
+    write: (rows) => activity.write(rows),
+    purge: (before) => activity.purgeBefore(before),
+    now: () => deps.clock.now().getTime(),
+    capacity: deps.config.keyActivity.bufferSize,
+    flushIntervalMs: deps.config.keyActivity.flushIntervalMs,
+  });
+  app.addHook('onResponse', keyActivityHook(keyActivity));
 
   const signing = createSigningKeyStore({ db: deps.database.db, clock: deps.clock, encryptionKey: deps.encryptionKey });
   const context = {
@@ -104,6 +116,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   if (deps.runJobs) app.addHook('onReady', async () => jobRunner.start());
   app.addHook('onReady', async () => keys.start(app.log));
+  app.addHook('onReady', async () => keyActivity.start(app.log));
+  // Before the database closes (graceful shutdown closes it after the app): the last notes are written.
+  app.addHook('onClose', async () => keyActivity.stop());
   app.addHook('onClose', async () => {
     try {
       await jobRunner.stop();
@@ -113,5 +128,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   await app.ready();
-  return Object.assign(app, { jobRunner });
+  return Object.assign(app, { jobRunner, keyActivity });
 }

@@ -45,6 +45,13 @@ export interface Config {
     maxUnknownKeys: number;
     maxSessions: number;
   };
+  /** API key activity, written behind the requests (src/modules/api-keys/key-activity.ts). */
+  keyActivity: {
+    /** How often noted requests are written (ms). */
+    flushIntervalMs: number;
+    /** Most requests noted in memory while waiting; past it the oldest are dropped (and counted). */
+    bufferSize: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -233,6 +240,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxKeys: integer(env, 'AUTH_CACHE_MAX_KEYS', 10_000, 0, 1_000_000),
       maxUnknownKeys: integer(env, 'AUTH_CACHE_MAX_UNKNOWN_KEYS', 10_000, 0, 1_000_000),
       maxSessions: integer(env, 'AUTH_CACHE_MAX_SESSIONS', 10_000, 0, 1_000_000),
+    },
+    keyActivity: {
+      flushIntervalMs: integer(env, 'KEY_ACTIVITY_FLUSH_MS', 1000, 10, 60_000),
+      bufferSize: integer(env, 'KEY_ACTIVITY_BUFFER', 20_000, 100, 1_000_000),
     },
   };
 }

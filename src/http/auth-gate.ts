@@ -16,6 +16,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | null;
+    /** Whose valid credential this is, set as soon as it is recognised: also on requests then refused (key activity). */
+    caller: Principal | null;
   }
   interface FastifyInstance {
     /**
@@ -96,6 +98,7 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestH
     }
     // Named in the log before the decision, so a refusal says whose it was.
     tagRequestLog(request.log, result);
+    request.caller = result;
     const misplaced = addressRefusal(result, request);
     if (misplaced !== null) {
       refuseRequest(request, reply, refusalError(misplaced));
@@ -143,6 +146,7 @@ export function registerAuthGate(
   options: { thirdPartyPublicPrefixes?: string[] } = {},
 ): RouteInventory {
   app.decorateRequest('principal', null);
+  app.decorateRequest('caller', null);
   const thirdPartyPublic = options.thirdPartyPublicPrefixes ?? [];
   const inventory: RouteInventory = [];
 

@@ -75,7 +75,15 @@ function toAppError(error: FastifyError, request: FastifyRequest, faults: Storag
 }
 
 
+declare module 'fastify' {
+  interface FastifyReply {
+    /** The problem this reply answered with (null: none), for what runs after it is sent (key activity). */
+    problem: AppError | null;
+  }
+}
+
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+  reply.problem = error;
   // The common headers come from the onSend hook (response-headers.ts), like every other response's;
   // router-level errors, answered where no hook runs, add them themselves (server.ts).
   for (const name in error.headers) reply.header(name, error.headers[name]);
@@ -91,6 +99,7 @@ export function refuseRequest(request: FastifyRequest, reply: FastifyReply, erro
 
 /** `faults`: where storage faults met by requests are remembered, for readiness to report. */
 export function registerErrorHandling(app: FastifyInstance, faults: StorageFaults): void {
+  app.decorateReply('problem', null);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error, request, faults);
     if (appError.status < 500) return refuseRequest(request, reply, appError);
