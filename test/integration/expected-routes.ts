@@ -81,6 +81,9 @@ export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   { method: 'POST', path: '/api-keys/{id}/roll', auth: 'user-only' },
   // CONTRACT §7 (issue 12): rename or narrow a key; user-only like the rest of key management.
   { method: 'PATCH', path: '/api-keys/{id}', auth: 'user-only' },
+  // CONTRACT §7 (issue 12), "Seeing what a key does": read like the key itself, so keys need `full`.
+  { method: 'GET', path: '/api-keys/{id}/activity', auth: 'full' },
+  { method: 'GET', path: '/api-keys/{id}/usage', auth: 'full' },
 
   // clusters:read "List and get clusters, clouds, node pools, pod list/logs"; clusters:write "Manage clouds".
   { method: 'GET', path: '/clouds', auth: clustersRead },
