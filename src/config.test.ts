@@ -31,6 +31,8 @@ describe('loadConfig', () => {
     ['API_KEY_PEPPER', 'short'],
     ['LOG_LEVEL', 'loud'],
     ['INFRA_DRIVER', 'aws'],
+    ['KEY_ACTIVITY_FLUSH_MS', '0'],
+    ['KEY_ACTIVITY_BUFFER', '10'],
   ])('refuses %s=%s with one line naming the variable', (name, value) => {
     let error: unknown;
     try {

@@ -23,20 +23,26 @@ export interface ActivityTotal {
 /** The SQL of key_activity (the recorder writes, the activity and usage routes read). */
 export function createKeyActivityRepo(db: Db) {
   return {
-    /** Single rows are inserted; a roll-up adds its count to the row of its bucket (made by any instance). */
+    /**
+     * One batch, in one transaction (so a failed batch is lost whole, as the recorder counts it). Single
+     * rows are inserted; a roll-up adds its count to the row of its bucket, made by whichever instance
+     * wrote that bucket first.
+     */
     async write(rows: readonly ActivityRow[]): Promise<void> {
       const singles = rows.filter((row) => row.kind !== 'reads');
       const rollups = rows.filter((row) => row.kind === 'reads');
-      for (let i = 0; i < singles.length; i += INSERT_CHUNK) {
-        await db.insertInto('key_activity').values(singles.slice(i, i + INSERT_CHUNK)).execute();
-      }
-      for (let i = 0; i < rollups.length; i += INSERT_CHUNK) {
-        await db
-          .insertInto('key_activity')
-          .values(rollups.slice(i, i + INSERT_CHUNK))
-          .onConflict((conflict) => conflict.column('id').doUpdateSet((eb) => ({ count: eb('key_activity.count', '+', eb.ref('excluded.count')) })))
-          .execute();
-      }
+      await db.transaction().execute(async (trx) => {
+        for (let i = 0; i < singles.length; i += INSERT_CHUNK) {
+          await trx.insertInto('key_activity').values(singles.slice(i, i + INSERT_CHUNK)).execute();
+        }
+        for (let i = 0; i < rollups.length; i += INSERT_CHUNK) {
+          await trx
+            .insertInto('key_activity')
+            .values(rollups.slice(i, i + INSERT_CHUNK))
+            .onConflict((conflict) => conflict.column('id').doUpdateSet((eb) => ({ count: eb('key_activity.count', '+', eb.ref('excluded.count')) })))
+            .execute();
+        }
+      });
     },
 
     /** Deletes rows older than `before`, in bounded batches; returns how many. */

@@ -143,3 +143,20 @@ describe('rollupId', () => {
     expect(rollupId(minute + 60_000, 'key_1', 'GET', '/clusters', 200) > id).toBe(true);
   });
 });
+
+describe('KeyActivityRecorder.stop with the database down', () => {
+  it('gives up after the first failed batch: the rest is dropped and counted, the shutdown is not held', async () => {
+    const write = vi.fn(async () => {
+      throw new Error('database down');
+    });
+    const recorder = new KeyActivityRecorder({ write, now: () => Date.now(), capacity: 100, flushIntervalMs: 1000, batchSize: 10 });
+    const { warn, log } = fakeLog();
+    recorder.start(log);
+    for (let n = 0; n < 35; n++) recorder.record(event(n));
+    await recorder.stop();
+    expect(write).toHaveBeenCalledTimes(1);
+    expect(recorder.dropped).toBe(35);
+    expect(recorder.pending).toBe(0);
+    expect(warn).toHaveBeenCalledWith(expect.objectContaining({ dropped: 25 }), expect.any(String));
+  });
+});

@@ -133,6 +133,7 @@ export class KeyActivityRecorder {
   #flushTimer: NodeJS.Timeout | null = null;
   #purgeTimer: NodeJS.Timeout | null = null;
   #log: FastifyBaseLogger | null = null;
+  #stopping = false;
 
   constructor(options: ActivityRecorderOptions) {
     this.#options = options;
@@ -254,12 +255,17 @@ export class KeyActivityRecorder {
     }
   }
 
-  /** Stops the timers and writes what is left (onClose: before the database closes). */
+  /**
+   * Stops the timers and writes what is left (onClose: before the database closes). If a batch fails the
+   * rest is dropped (counted and logged): a database that is down must not hold the shutdown for one
+   * timeout per batch.
+   */
   async stop(): Promise<void> {
     if (this.#flushTimer !== null) clearInterval(this.#flushTimer);
     if (this.#purgeTimer !== null) clearInterval(this.#purgeTimer);
     this.#flushTimer = null;
     this.#purgeTimer = null;
+    this.#stopping = true;
     await this.flush();
   }
 
@@ -279,7 +285,15 @@ export class KeyActivityRecorder {
       this.#dropped += lost;
       this.#droppedLogged += lost;
       this.#log?.warn({ err: error, lost }, 'could not write API key activity; these requests are not recorded');
+      if (this.#stopping) this.#dropRest();
     }
+  }
+
+  #dropRest(): void {
+    const rest = this.#buffer.take(this.#buffer.size);
+    this.#buckets.clear();
+    this.#dropped += rest.reduce((sum, pending) => sum + pending.row.count, 0);
+    this.#reportDrops();
   }
 
   #reportDrops(): void {
