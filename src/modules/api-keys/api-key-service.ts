@@ -78,7 +78,7 @@ function storedScopeExpiry(input: Record<string, string | undefined> | null, sco
   const lapses: Record<string, string> = {};
   for (const [scope, at] of Object.entries(input)) {
     if (at === undefined) continue;
-    const path = `scope_expires_at/${scope}`;
+    const path = `scope_expires_at.${scope}`;
     if (!scopes.includes(scope as Scope)) throw fieldError(path, `the key does not hold ${scope}${scopes.includes('full') ? ' as a separate scope (a full key can only let full lapse)' : ''}`);
     const instant = futureInstant(at, now, path);
     if (keyExpiresAt !== null && instant > keyExpiresAt) throw fieldError(path, 'must not be after the key expires (expires_at)');
@@ -94,7 +94,7 @@ function storedAllowlist(entries: readonly string[] | null): string | null {
     return JSON.stringify(ipAllowlist(entries).cidrs);
   } catch (error) {
     if (!(error instanceof AllowlistEntryError)) throw error;
-    const path = error.index === null ? 'allowed_ips' : `allowed_ips/${error.index}`;
+    const path = error.index === null ? 'allowed_ips' : `allowed_ips.${error.index}`;
     throw new AppError('validation_failed', `${path}: ${error.message}`, { errors: [{ path, message: error.message }] });
   }
 }

@@ -55,7 +55,7 @@ export function createFenceLookups(db: Db): FenceLookups {
   };
 }
 
-/** The ids of `list` that name no live cluster or app of the account, each with where it sits (`resources/apps/0`). */
+/** The ids of `list` that name no live cluster or app of the account, each with where it sits (`resources.apps.0`). */
 export async function unknownResources(db: Db, accountId: string, list: ResourceList): Promise<string[]> {
   const found = async (table: 'clusters' | 'apps', ids: readonly string[]): Promise<Set<string>> => {
     if (ids.length === 0) return new Set();
@@ -64,7 +64,7 @@ export async function unknownResources(db: Db, accountId: string, list: Resource
   };
   const [clusters, apps] = await Promise.all([found('clusters', list.clusters), found('apps', list.apps)]);
   return [
-    ...list.clusters.flatMap((id, index) => (clusters.has(id) ? [] : [`resources/clusters/${index}`])),
-    ...list.apps.flatMap((id, index) => (apps.has(id) ? [] : [`resources/apps/${index}`])),
+    ...list.clusters.flatMap((id, index) => (clusters.has(id) ? [] : [`resources.clusters.${index}`])),
+    ...list.apps.flatMap((id, index) => (apps.has(id) ? [] : [`resources.apps.${index}`])),
   ];
 }
