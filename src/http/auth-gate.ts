@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, preHandlerAsyncHookHandler, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify';
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
 import { addressRefusal, decide, heldScopes, REPEATED_AUTHORIZATION, RESOURCE_NOT_ALLOWED, USER_SESSION_REQUIRED, type Refusal } from '../auth/decision.js';
 import type { Principal, UserPrincipal } from '../auth/principal.js';
@@ -92,14 +92,24 @@ export const scopesOf = (principal: Principal, now: () => number): readonly Scop
 /**
  * What refuses a recognised caller, in the order the gate applies it (CONTRACT §2 and §7): the address
  * (allowed_ips) after step 2, then steps 3–4 on the scopes held now. Null: it may go on (to the resource
- * fence, which needs the path and body). The gate, followed streams and GET /me/check all decide here.
+ * fence's per-resource checks, which need the path and body). The gate, followed streams and GET
+ * /me/check all decide here.
  * `from` null: the address is not checked (only GET /me/check, which reports it instead).
  */
-export function refusalAfterCredential(auth: AuthRequirement, principal: Principal, from: { readonly ip: string } | null, now: () => number): Refusal | null {
+export function refusalAfterCredential(
+  auth: AuthRequirement,
+  principal: Principal,
+  from: { readonly ip: string } | null,
+  now: () => number,
+  fence: FenceRule | null = null,
+): Refusal | null {
   const misplaced = from === null ? null : addressRefusal(principal, from);
   if (misplaced !== null) return misplaced;
   const decision = decide(auth, principal.type, scopesOf(principal, now));
-  return decision === 'allowed' ? null : decision;
+  if (decision !== 'allowed') return decision;
+  // What the whole account shares is out of a fenced key's reach whatever the request says: refused here,
+  // before the body is read (the rules that need an id or the body run after validation: fenceFor).
+  return fence?.kind === 'whole-account' && fenceOf(principal) !== null ? RESOURCE_NOT_ALLOWED : null;
 }
 
 /**
@@ -108,7 +118,7 @@ export function refusalAfterCredential(auth: AuthRequirement, principal: Princip
  * is answered here directly (no throw through Fastify's error path). A failing check (the database
  * down during a lookup) goes to the error handler.
  */
-function gateFor(auth: AuthRequirement, authenticate: Authenticator, now: () => number, checksAddress: boolean): onRequestHookHandler {
+function gateFor(auth: AuthRequirement, authenticate: Authenticator, now: () => number, checksAddress: boolean, fence: FenceRule | null): onRequestHookHandler {
   function settle(request: FastifyRequest, reply: FastifyReply, result: Authentication, done: HookHandlerDoneFunction): void {
     if (result.type === 'refusal') {
       refuseRequest(request, reply, refusalError(result));
@@ -116,7 +126,7 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator, now: () => 
     }
     // Named in the log before the decision, so a refusal says whose it was.
     tagRequestLog(request.log, result);
-    const refused = refusalAfterCredential(auth, result, checksAddress ? request : null, now);
+    const refused = refusalAfterCredential(auth, result, checksAddress ? request : null, now, fence);
     if (refused !== null) {
       refuseRequest(request, reply, refusalError(refused));
       return;
@@ -159,19 +169,22 @@ export interface AuthGateOptions {
 
 /**
  * A fenced key on a route whose resource it may not see answers 404 as for a missing id (the route's own
- * words); one that would create or change what the account shares is refused. Runs after validation, where
- * the handler's own "no such id" would come, so both answers are alike in every respect.
+ * words); a new app on a cluster it is not given is refused. Runs after validation, where the handler's
+ * own "no such id" would come, so both answers are alike in every respect. Callback-style: every other
+ * caller goes on at once, without a promise.
  */
-function fenceFor(rule: FenceRule, lookups: FenceLookups): preHandlerAsyncHookHandler {
-  return async function resourceFence(request) {
+function fenceFor(rule: FenceRule, lookups: FenceLookups): preHandlerHookHandler {
+  return function resourceFence(request, reply, done) {
     const principal = request.principal;
-    if (principal === null || principal.type !== 'api_key' || principal.resources === null) return;
+    if (principal === null || principal.type !== 'api_key' || principal.resources === null) return done();
     const params = request.params as Record<string, string | undefined>;
     const body = request.body as { cluster_id?: unknown } | null | undefined;
     const clusterId = typeof body?.cluster_id === 'string' ? body.cluster_id : undefined;
-    const outcome = await checkFence(principal.resources, rule, { accountId: principal.accountId, params, clusterId }, lookups);
-    if (outcome === 'refused') throw refusalError(RESOURCE_NOT_ALLOWED);
-    if (outcome === 'hidden' && 'param' in rule) throw notFound(rule.kind, params[rule.param] ?? '');
+    checkFence(principal.resources, rule, { accountId: principal.accountId, params, clusterId }, lookups).then((outcome) => {
+      if (outcome === 'refused') return done(refusalError(RESOURCE_NOT_ALLOWED));
+      if (outcome === 'hidden' && 'param' in rule) return done(notFound(rule.kind, params[rule.param] ?? ''));
+      done();
+    }, done);
   };
 }
 
@@ -200,15 +213,13 @@ export function registerAuthGate(app: FastifyInstance, authenticate: Authenticat
     if (scopeName !== null) schema['x-required-scope'] = scopeName;
     // The gate runs first among the route's own onRequest hooks: before content-type parsing and
     // validation, so steps 1–4 always come first. Bound to the route's requirement here, once.
-    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate, now, route.config?.reportsAddress !== true), ...[route.onRequest ?? []].flat()];
     const keysMayCall = auth.kind !== 'public' && auth.kind !== 'userOnly';
     const methods = [route.method].flat().filter((method) => method !== 'HEAD');
     const fence = keysMayCall ? fenceRuleFor(methods[0] ?? 'GET', route.url) : null;
-    if (fence !== null && fence.kind !== 'account' && fence.kind !== 'list') {
-      route.preHandler = [fenceFor(fence, options.fence), ...[route.preHandler ?? []].flat()];
-      if (fence.kind === 'whole-account' || fence.kind === 'new-app') {
-        route.config = { ...route.config, problems: [...(route.config?.problems ?? []), 'resource_not_allowed'] };
-      }
+    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate, now, route.config?.reportsAddress !== true, fence), ...[route.onRequest ?? []].flat()];
+    if (fence !== null && ('param' in fence || fence.kind === 'new-app')) route.preHandler = [fenceFor(fence, options.fence), ...[route.preHandler ?? []].flat()];
+    if (fence?.kind === 'whole-account' || fence?.kind === 'new-app') {
+      route.config = { ...route.config, problems: [...(route.config?.problems ?? []), 'resource_not_allowed'] };
     }
     for (const method of methods) inventory.push({ method, url: route.url.replace(/:(\w+)/g, '{$1}'), auth, fence });
   });

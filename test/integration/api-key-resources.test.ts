@@ -234,6 +234,12 @@ describe(`API keys limited to some resources (${TEST_DIALECT})`, () => {
       expect(await snapshot()).toBe(before);
     });
 
+    it('an account-wide write is refused before its body is read (a malformed one too)', async () => {
+      const response = await h.inject({ method: 'POST', url: '/clusters', headers: { ...bearer(clusterKey.key), 'content-type': 'application/json' }, payload: '{"name": ' });
+      expect(response.statusCode, response.body).toBe(403);
+      expect((response.json() as Problem).code).toBe('resource_not_allowed');
+    });
+
     it('an app on a listed cluster can be created, and the new app is then inside the fence', async () => {
       const created = await h.inject({ method: 'POST', url: '/apps', headers: bearer(clusterKey.key), payload: { name: 'fenced-new', cluster_id: inside.cluster, type: 'service' } });
       expect(created.statusCode, created.body).toBe(201);

@@ -87,9 +87,10 @@ export async function preflight(
     detail,
   });
   if (entry.auth.kind === 'public') return answer(null, null);
-  const refused = refusalAfterCredential(entry.auth, principal, request, options.now);
+  const refused = refusalAfterCredential(entry.auth, principal, request, options.now, entry.fence);
   if (refused !== null) {
-    const by: RefusedBy = refused.code === 'insufficient_scope' ? 'scope' : refused.code === 'ip_not_allowed' || refused.code === 'user_session_required' ? refused.code : 'scope';
+    const by: RefusedBy =
+      refused.code === 'ip_not_allowed' || refused.code === 'user_session_required' || refused.code === 'resource_not_allowed' ? refused.code : 'scope';
     return answer(by, refused.detail);
   }
   const fence = fenceOf(principal);
