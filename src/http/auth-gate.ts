@@ -178,6 +178,11 @@ function fenceFor(rule: FenceRule, lookups: FenceLookups): preHandlerHookHandler
     const principal = request.principal;
     if (principal === null || principal.type !== 'api_key' || principal.resources === null) return done();
     const params = request.params as Record<string, string | undefined>;
+    // A cluster's own routes need no lookup: decided at once.
+    if (rule.kind === 'cluster') {
+      const id = params[rule.param] ?? '';
+      return principal.resources.clusters.has(id) ? done() : done(notFound('cluster', id));
+    }
     const body = request.body as { cluster_id?: unknown } | null | undefined;
     const clusterId = typeof body?.cluster_id === 'string' ? body.cluster_id : undefined;
     checkFence(principal.resources, rule, { accountId: principal.accountId, params, clusterId }, lookups).then((outcome) => {
