@@ -3,6 +3,7 @@ import type { AppDeps } from './app-context.js';
 import { createAuthenticator } from './auth/authenticator.js';
 import { SessionCache } from './auth/session-cache.js';
 import { registerAuthGate } from './http/auth-gate.js';
+import { createFenceLookups } from './modules/api-keys/key-resources-repo.js';
 import { DOCS_PREFIX, registerOpenApi } from './http/openapi.js';
 import { createResponseCache } from './http/response-cache.js';
 import { createServer } from './http/server.js';
@@ -73,7 +74,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate, faults: deps.database.faults });
   // Before any route: every route declares its auth, and the OpenAPI document records it.
-  const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: [DOCS_PREFIX] });
+  const fenceLookups = createFenceLookups(deps.database.db);
+  const routes = registerAuthGate(app, authenticate, {
+    thirdPartyPublicPrefixes: [DOCS_PREFIX],
+    now: () => deps.clock.now().getTime(),
+    fence: fenceLookups,
+  });
   await registerOpenApi(app, { publicUrl: deps.config.publicUrl });
   // What each API key does, refused requests included: noted after the response, written behind it.
   const activity = createKeyActivityRepo(deps.database.db);
@@ -91,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...deps,
     shutdown,
     routes,
+    fenceLookups,
     keys,
     authenticate,
     signingKeys: signing,

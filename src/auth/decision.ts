@@ -5,7 +5,7 @@ import type { AuthRequirement, Scope } from './scopes.js';
  * decides, http/ renders (status, problem+json body, WWW-Authenticate). The refusals are constants, one
  * per case, so a refused request allocates nothing and the renderer can keep its bytes.
  */
-export type RefusalCode = 'invalid_request' | 'unauthenticated' | 'invalid_token' | 'user_session_required' | 'insufficient_scope' | 'ip_not_allowed';
+export type RefusalCode = 'invalid_request' | 'unauthenticated' | 'invalid_token' | 'user_session_required' | 'insufficient_scope' | 'ip_not_allowed' | 'resource_not_allowed';
 
 export type Refusal =
   | { readonly type: 'refusal'; readonly code: Exclude<RefusalCode, 'insufficient_scope'>; readonly detail: string; readonly scope?: undefined }
@@ -43,6 +43,31 @@ export const IP_NOT_ALLOWED = refusal('ip_not_allowed', 'This API key may not be
 export function addressRefusal(principal: { type: string; allowedIps?: { allows(address: string): boolean } | null }, from: { readonly ip: string }): Refusal | null {
   if (principal.type !== 'api_key' || !principal.allowedIps) return null;
   return principal.allowedIps.allows(from.ip) ? null : IP_NOT_ALLOWED;
+}
+
+/**
+ * After the scope (CONTRACT §7): a key limited to some clusters and apps asked to create or change what
+ * the whole account shares (a cluster, a cloud, the GitHub integration), or an app on a cluster it is not
+ * given. Reads of resources outside the list are not refused but answered 404, as if absent.
+ */
+export const RESOURCE_NOT_ALLOWED = refusal(
+  'resource_not_allowed',
+  'This API key is limited to some clusters and apps (its resources); it cannot create or change resources outside them.',
+);
+
+/**
+ * The scopes a key holds now: its scopes less those whose `scope_expires_at` has passed. The one
+ * place a lapse is applied, so a lapsed scope is refused in the seed's words by `decide` like any other.
+ */
+export function heldScopes(principal: { scopes: readonly Scope[]; scopeLapses: ReadonlyMap<Scope, number> | null }, now: () => number): readonly Scope[] {
+  const lapses = principal.scopeLapses;
+  // Most keys: no clock read at all.
+  if (lapses === null) return principal.scopes;
+  const nowMs = now();
+  return principal.scopes.filter((scope) => {
+    const at = lapses.get(scope);
+    return at === undefined || nowMs < at;
+  });
 }
 
 const missingScopes = new Map<Scope, Refusal>();

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { LruMap } from '../lib/lru.js';
 import { ipAllowlist } from './ip-allowlist.js';
 import type { ApiKeyPrincipal } from './principal.js';
+import { resourceFence, type ResourceList } from './resource-fence.js';
 import type { Scope } from './scopes.js';
 
 /** What authentication needs to know about a stored key, found by its digest. */
@@ -18,6 +19,10 @@ export interface StoredKeyForAuth {
   revokedAt: Date | null;
   /** The CIDRs the key may be used from; null = any. */
   allowedIps: readonly string[] | null;
+  /** The only clusters and apps the key may see; null = the whole account. */
+  resources: ResourceList | null;
+  /** Scopes that lapse before the key; null = none. */
+  scopeExpiresAt: ReadonlyArray<readonly [Scope, Date]> | null;
 }
 
 /**
@@ -83,6 +88,8 @@ export function toCachedKey(stored: StoredKeyForAuth, loadedAt: number): CachedK
     userId: stored.createdBy,
     // Parsed once per load; stored lists were checked when written.
     allowedIps: stored.allowedIps === null ? null : ipAllowlist(stored.allowedIps),
+    resources: stored.resources === null ? null : resourceFence(stored.resources),
+    scopeLapses: stored.scopeExpiresAt === null ? null : new Map(stored.scopeExpiresAt.map(([scope, at]) => [scope, at.getTime()])),
   });
   return {
     keyId: stored.id,

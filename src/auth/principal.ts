@@ -1,4 +1,5 @@
 import type { IpAllowlist } from './ip-allowlist.js';
+import type { ResourceFence } from './resource-fence.js';
 import type { Scope } from './scopes.js';
 
 export interface UserPrincipal {
@@ -21,6 +22,10 @@ export interface ApiKeyPrincipal {
   userId: string;
   /** Where the key may be used from (CONTRACT §7); null = anywhere. */
   allowedIps: IpAllowlist | null;
+  /** The only clusters and apps the key may see (CONTRACT §7); null = the whole account. */
+  resources: ResourceFence | null;
+  /** Scopes that lapse before the key: scope → instant (ms, the app's clock); null = none. */
+  scopeLapses: ReadonlyMap<Scope, number> | null;
 }
 
 export type Principal = UserPrincipal | ApiKeyPrincipal;

@@ -70,3 +70,20 @@ export function normalizeScopes(scopes: readonly Scope[]): Scope[] {
   if (scopes.includes('full')) return ['full'];
   return [...new Set(scopes)];
 }
+
+/**
+ * A key's `scope_expires_at` as stored (`{"<scope>":"<timestamp>"}`), as pairs; scopes this build does not
+ * know are dropped (parseStoredScopes drops the scope itself); an unreadable instant counts as lapsed
+ * (fail closed).
+ */
+export function parseStoredScopeExpiry(stored: string): Array<[Scope, Date]> {
+  const parsed: unknown = JSON.parse(stored);
+  if (typeof parsed !== 'object' || parsed === null) return [];
+  const pairs: Array<[Scope, Date]> = [];
+  for (const [scope, at] of Object.entries(parsed)) {
+    if (!isScope(scope)) continue;
+    const instant = typeof at === 'string' ? new Date(at) : new Date(Number.NaN);
+    pairs.push([scope, Number.isNaN(instant.getTime()) ? new Date(0) : instant]);
+  }
+  return pairs;
+}

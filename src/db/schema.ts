@@ -21,6 +21,10 @@ export interface ApiKeyTable {
   rolled_at: string | null;
   /** JSON list of CIDRs the key may be used from; null = any address. */
   allowed_ips: string | null;
+  /** JSON `{"clusters":[ids],"apps":[ids]}`: the only resources the key may see; null = the whole account. */
+  resources: string | null;
+  /** JSON `{"<scope>":"<timestamp>"}`: scopes that lapse before the key; null = none. */
+  scope_expires_at: string | null;
 }
 
 export interface CloudTable {

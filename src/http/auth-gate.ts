@@ -1,10 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify';
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
-import { addressRefusal, decide, REPEATED_AUTHORIZATION, USER_SESSION_REQUIRED } from '../auth/decision.js';
+import { addressRefusal, decide, heldScopes, REPEATED_AUTHORIZATION, RESOURCE_NOT_ALLOWED, USER_SESSION_REQUIRED, type Refusal } from '../auth/decision.js';
 import type { Principal, UserPrincipal } from '../auth/principal.js';
+import { checkFence, fenceRuleFor, type FenceLookups, type FenceRule, type ResourceFence } from '../auth/resource-fence.js';
 import { requiredScope, type AuthRequirement, type Scope } from '../auth/scopes.js';
 import { refuseRequest } from './error-handler.js';
-import { refusalError } from './errors.js';
+import { notFound, refusalError } from './errors.js';
 import { tagRequestLog } from './request-log.js';
 
 declare module 'fastify' {
@@ -13,6 +14,8 @@ declare module 'fastify' {
     auth?: AuthRequirement;
     /** Extra words appended to validation messages for a top-level field (e.g. the valid scopes). */
     validationHints?: Record<string, string>;
+    /** The gate lets a key through from any address: the route reports allowed_ips instead (GET /me/check only). */
+    reportsAddress?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -77,12 +80,39 @@ export function authSummary(requirement: AuthRequirement): string {
   }
 }
 
-/** Every route with its declared requirement, as registered: the source for GET /scopes' endpoint lists. */
-export type RouteInventory = Array<{ method: string; url: string; auth: AuthRequirement }>;
+/**
+ * Every route with its declared requirement and, where API keys may call it, its resource rule, as
+ * registered: the source for GET /scopes' endpoint lists and for the pre-flight of GET /me/check.
+ */
+export type RouteInventory = Array<{ method: string; url: string; auth: AuthRequirement; fence: FenceRule | null }>;
 
 const NO_SCOPES: readonly Scope[] = Object.freeze([]);
 
-const scopesOf = (principal: Principal): readonly Scope[] => (principal.type === 'api_key' ? principal.scopes : NO_SCOPES);
+/** The scopes the caller holds now (a lapsed `scope_expires_at` scope is no longer held). */
+export const scopesOf = (principal: Principal, now: () => number): readonly Scope[] => (principal.type === 'api_key' ? heldScopes(principal, now) : NO_SCOPES);
+
+/**
+ * What refuses a recognised caller, in the order the gate applies it (CONTRACT §2 and §7): the address
+ * (allowed_ips) after step 2, then steps 3–4 on the scopes held now. Null: it may go on (to the resource
+ * fence's per-resource checks, which need the path and body). The gate, followed streams and GET
+ * /me/check all decide here.
+ * `from` null: the address is not checked (only GET /me/check, which reports it instead).
+ */
+export function refusalAfterCredential(
+  auth: AuthRequirement,
+  principal: Principal,
+  from: { readonly ip: string } | null,
+  now: () => number,
+  fence: FenceRule | null = null,
+): Refusal | null {
+  const misplaced = from === null ? null : addressRefusal(principal, from);
+  if (misplaced !== null) return misplaced;
+  const decision = decide(auth, principal.type, scopesOf(principal, now));
+  if (decision !== 'allowed') return decision;
+  // What the whole account shares is out of a fenced key's reach whatever the request says: refused here,
+  // before the body is read (the rules that need an id or the body run after validation: fenceFor).
+  return fence?.kind === 'whole-account' && fenceOf(principal) !== null ? RESOURCE_NOT_ALLOWED : null;
+}
 
 /**
  * Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, bound at registration. A
@@ -90,7 +120,7 @@ const scopesOf = (principal: Principal): readonly Scope[] => (principal.type ===
  * is answered here directly (no throw through Fastify's error path). A failing check (the database
  * down during a lookup) goes to the error handler.
  */
-function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestHookHandler {
+function gateFor(auth: AuthRequirement, authenticate: Authenticator, now: () => number, checksAddress: boolean, fence: FenceRule | null): onRequestHookHandler {
   function settle(request: FastifyRequest, reply: FastifyReply, result: Authentication, done: HookHandlerDoneFunction): void {
     if (result.type === 'refusal') {
       refuseRequest(request, reply, refusalError(result));
@@ -99,14 +129,9 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestH
     // Named in the log before the decision, so a refusal says whose it was.
     tagRequestLog(request.log, result);
     request.caller = result;
-    const misplaced = addressRefusal(result, request);
-    if (misplaced !== null) {
-      refuseRequest(request, reply, refusalError(misplaced));
-      return;
-    }
-    const decision = decide(auth, result.type, scopesOf(result));
-    if (decision !== 'allowed') {
-      refuseRequest(request, reply, refusalError(decision));
+    const refused = refusalAfterCredential(auth, result, checksAddress ? request : null, now, fence);
+    if (refused !== null) {
+      refuseRequest(request, reply, refusalError(refused));
       return;
     }
     request.principal = result;
@@ -136,18 +161,51 @@ export function repeatsAuthorization(rawHeaders: readonly string[]): boolean {
   return false;
 }
 
+export interface AuthGateOptions {
+  /** Path prefixes of plugins we do not write (the rendered docs): public by this list alone. */
+  thirdPartyPublicPrefixes?: string[];
+  /** The app's clock in ms: when a `scope_expires_at` scope lapses. */
+  now: () => number;
+  /** Where a fence check finds a resource's owner (CONTRACT §7 `resources`). */
+  fence: FenceLookups;
+}
+
+/**
+ * A fenced key on a route whose resource it may not see answers 404 as for a missing id (the route's own
+ * words); a new app on a cluster it is not given is refused. Runs after validation, where the handler's
+ * own "no such id" would come, so both answers are alike in every respect. Callback-style: every other
+ * caller goes on at once, without a promise.
+ */
+function fenceFor(rule: FenceRule, lookups: FenceLookups): preHandlerHookHandler {
+  return function resourceFence(request, reply, done) {
+    const principal = request.principal;
+    if (principal === null || principal.type !== 'api_key' || principal.resources === null) return done();
+    const params = request.params as Record<string, string | undefined>;
+    // A cluster's own routes need no lookup: decided at once.
+    if (rule.kind === 'cluster') {
+      const id = params[rule.param] ?? '';
+      return principal.resources.clusters.has(id) ? done() : done(notFound('cluster', id));
+    }
+    const body = request.body as { cluster_id?: unknown } | null | undefined;
+    const clusterId = typeof body?.cluster_id === 'string' ? body.cluster_id : undefined;
+    checkFence(principal.resources, rule, { accountId: principal.accountId, params, clusterId }, lookups).then((outcome) => {
+      if (outcome === 'refused') return done(refusalError(RESOURCE_NOT_ALLOWED));
+      if (outcome === 'hidden' && 'param' in rule) return done(notFound(rule.kind, params[rule.param] ?? ''));
+      done();
+    }, done);
+  };
+}
+
 /**
  * Makes every route declare who may call it (failing closed at registration), writes the same
- * declaration into the OpenAPI operation, and enforces it before the body is even parsed.
+ * declaration into the OpenAPI operation, and enforces it before the body is even parsed. Every route an
+ * API key may call also gets its resource rule (auth/resource-fence.ts), or registration fails.
  */
-export function registerAuthGate(
-  app: FastifyInstance,
-  authenticate: Authenticator,
-  options: { thirdPartyPublicPrefixes?: string[] } = {},
-): RouteInventory {
+export function registerAuthGate(app: FastifyInstance, authenticate: Authenticator, options: AuthGateOptions): RouteInventory {
   app.decorateRequest('principal', null);
   app.decorateRequest('caller', null);
   const thirdPartyPublic = options.thirdPartyPublicPrefixes ?? [];
+  const { now } = options;
   const inventory: RouteInventory = [];
 
   app.addHook('onRoute', (route: RouteOptions) => {
@@ -164,10 +222,15 @@ export function registerAuthGate(
     if (scopeName !== null) schema['x-required-scope'] = scopeName;
     // The gate runs first among the route's own onRequest hooks: before content-type parsing and
     // validation, so steps 1–4 always come first. Bound to the route's requirement here, once.
-    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate), ...[route.onRequest ?? []].flat()];
-    for (const method of [route.method].flat()) {
-      if (method !== 'HEAD' && auth.kind !== 'public') inventory.push({ method, url: route.url.replace(/:(\w+)/g, '{$1}'), auth });
+    const keysMayCall = auth.kind !== 'public' && auth.kind !== 'userOnly';
+    const methods = [route.method].flat().filter((method) => method !== 'HEAD');
+    const fence = keysMayCall ? fenceRuleFor(methods[0] ?? 'GET', route.url) : null;
+    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate, now, route.config?.reportsAddress !== true, fence), ...[route.onRequest ?? []].flat()];
+    if (fence !== null && ('param' in fence || fence.kind === 'new-app')) route.preHandler = [fenceFor(fence, options.fence), ...[route.preHandler ?? []].flat()];
+    if (fence?.kind === 'whole-account' || fence?.kind === 'new-app') {
+      route.config = { ...route.config, problems: [...(route.config?.problems ?? []), 'resource_not_allowed'] };
     }
+    for (const method of methods) inventory.push({ method, url: route.url.replace(/:(\w+)/g, '{$1}'), auth, fence });
   });
 
   app.decorate('stillAuthorized', (request: FastifyRequest) =>
@@ -177,7 +240,18 @@ export function registerAuthGate(
       try {
         authenticate(
           request.headers.authorization,
-          (result) => resolve(result.type !== 'refusal' && addressRefusal(result, request) === null && decide(auth, result.type, scopesOf(result)) === 'allowed'),
+          (result) => {
+            if (result.type === 'refusal' || refusalAfterCredential(auth, result, request, now) !== null) return resolve(false);
+            // A resource taken out of the key's list stops what it was reading too.
+            const fence = fenceOf(result);
+            if (fence === null || auth.kind === 'userOnly') return resolve(true);
+            const rule = fenceRuleFor(request.method, request.routeOptions.url ?? request.url);
+            const params = request.params as Record<string, string | undefined>;
+            checkFence(fence, rule, { accountId: result.accountId, params }, options.fence).then(
+              (outcome) => resolve(outcome === 'through'),
+              () => resolve(false),
+            );
+          },
           () => resolve(false),
         );
       } catch {
@@ -194,6 +268,11 @@ export function registerAuthGate(
 export function principalOf(request: FastifyRequest): Principal {
   if (request.principal === null) throw new Error('principalOf called on a route without authentication');
   return request.principal;
+}
+
+/** The clusters and apps the caller is limited to (a fenced API key), or null for the whole account. */
+export function fenceOf(principal: Principal): ResourceFence | null {
+  return principal.type === 'api_key' ? principal.resources : null;
 }
 
 /** The signed-in user of a user-only route (the gate has refused every API key already: this narrows the type). */

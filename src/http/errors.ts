@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   user_session_required: { status: 403, title: 'Forbidden' },
   insufficient_scope: { status: 403, title: 'Forbidden' },
   ip_not_allowed: { status: 403, title: 'Forbidden' },
+  resource_not_allowed: { status: 403, title: 'Forbidden' },
   validation_failed: { status: 400, title: 'Bad Request' },
   not_found: { status: 404, title: 'Not Found' },
   conflict: { status: 409, title: 'Conflict' },
@@ -63,7 +64,7 @@ export function basicChallenge(): Record<string, string> {
 /** The headers a refusal of steps 1–4 is answered with (user_session_required has no challenge: no credential would do). */
 function refusalHeaders(refusal: Refusal): Record<string, string> {
   // No credential would do better from here: no challenge.
-  if (refusal.code === 'user_session_required' || refusal.code === 'ip_not_allowed') return {};
+  if (refusal.code === 'user_session_required' || refusal.code === 'ip_not_allowed' || refusal.code === 'resource_not_allowed') return {};
   if (refusal.code === 'insufficient_scope') return challenge(refusal);
   return challenge({ code: refusal.code });
 }

@@ -27,9 +27,10 @@ export interface ResponseCache {
    * Sends the JSON body of a list: `produce`'s value serialized by the route's response schema, or the
    * same bytes from an earlier request for the same route, account and validated query (listKey) if the
    * database has not changed since (sent at once, without a promise). A failure of `produce` goes to the
-   * error handler. The handler returns nothing.
+   * error handler. The handler returns nothing. `accountId` null: a page only this caller sees (a key
+   * limited to some resources), produced and never kept.
    */
-  send(request: FastifyRequest, reply: FastifyReply, accountId: string, produce: () => Promise<unknown>): void;
+  send(request: FastifyRequest, reply: FastifyReply, accountId: string | null, produce: () => Promise<unknown>): void;
 }
 
 interface KeptBody {
@@ -50,7 +51,7 @@ export function createResponseCache(changeStamp: (() => string) | undefined, cap
       // Read before the rows are: a write racing the read leaves the entry under a stamp already gone.
       const stamp = changeStamp?.();
       // Without a stamp (PostgreSQL) nothing is kept, and there is no key to make.
-      const key = stamp === undefined ? null : listKey(request.routeOptions.url ?? request.url, accountId, request.query as Record<string, unknown>);
+      const key = stamp === undefined || accountId === null ? null : listKey(request.routeOptions.url ?? request.url, accountId, request.query as Record<string, unknown>);
       if (key !== null) {
         const entry = kept.get(key);
         if (entry !== undefined && entry.stamp === stamp) {

@@ -72,6 +72,8 @@ export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   { method: 'GET', path: '/openapi.json', auth: 'public', documented: false },
 
   { method: 'GET', path: '/me', auth: 'any principal' },
+  // CONTRACT §7 (issue 12): the pre-flight of a request, for the calling credential.
+  { method: 'GET', path: '/me/check', auth: 'any principal', query: 'method=GET&path=/clusters' },
 
   // "POST/DELETE /api-keys/* — API key management" rejects API keys (seed); listing and reading need `full`.
   { method: 'GET', path: '/api-keys', auth: 'full' },

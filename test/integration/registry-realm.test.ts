@@ -88,6 +88,15 @@ describe(`GET /registry/token (${TEST_DIALECT})`, () => {
     expect((await access(scopeQuery(`repository:${repo(a, closing)}:pull,push`), basic(keys.deploy.key))).payload.access).toEqual([]);
   });
 
+  it('a key limited to some resources is granted its own apps only (CONTRACT §7 resources)', async () => {
+    const second = await createRunningApp(h, a);
+    const fenced = await h.createKey(a, ['apps:deploy'], { resources: { apps: [appA.appId] } });
+    const ask = scopeQuery(`repository:${repo(a, appA)}:pull,push`, `repository:${repo(a, second)}:pull,push`);
+    expect((await access(ask, basic(fenced.key))).payload.access).toEqual([{ type: 'repository', name: repo(a, appA), actions: ['pull', 'push'] }]);
+    // The whole-account key of the same account gets both.
+    expect(((await access(ask, basic(keys.deploy.key))).payload.access as unknown[]).length).toBe(2);
+  });
+
   it('records each refusal in the log: who asked for which repository, and what was granted', async () => {
     const foreign = `repository:${repo(b, appB)}:pull,push`;
     await access(scopeQuery(`repository:${repo(a, appA)}:pull,push`, foreign), basic(keys.read.key));

@@ -1,6 +1,7 @@
 import Fastify, { type HTTPMethods } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authenticator } from '../../src/auth/authenticator.js';
+import { MissingFenceRuleError } from '../../src/auth/resource-fence.js';
 import { MissingAuthDeclarationError, registerAuthGate } from '../../src/http/auth-gate.js';
 import { StorageFaults } from '../../src/db/faults.js';
 import { registerErrorHandling } from '../../src/http/error-handler.js';
@@ -65,10 +66,18 @@ const unreachableAuthenticator: Authenticator = async () => {
   throw new Error('the authenticator is not part of route registration');
 };
 
+/** Fence lookups that must never be reached either: registration only reads the rules. */
+const unreachableLookups = {
+  appCluster: () => Promise.reject(new Error('not reached')),
+  jobOwner: () => Promise.reject(new Error('not reached')),
+  cloudCarries: () => Promise.reject(new Error('not reached')),
+};
+const GATE = { now: () => Date.now(), fence: unreachableLookups };
+
 describe('an undeclared route stops the server', () => {
   it('refuses to register a route without config.auth, and registers one that declares it', async () => {
     const app = Fastify({ logger: false });
-    registerAuthGate(app, unreachableAuthenticator, { thirdPartyPublicPrefixes: ['/docs'] });
+    registerAuthGate(app, unreachableAuthenticator, { ...GATE, thirdPartyPublicPrefixes: ['/docs'] });
     registerErrorHandling(app, new StorageFaults());
 
     expect(() => app.get('/undeclared', async () => ({ leaked: true }))).toThrow(MissingAuthDeclarationError);
@@ -88,7 +97,7 @@ describe('an undeclared route stops the server', () => {
 
   it('refuses an undeclared route inside an encapsulated plugin when the server starts', async () => {
     const app = Fastify({ logger: false });
-    registerAuthGate(app, unreachableAuthenticator);
+    registerAuthGate(app, unreachableAuthenticator, GATE);
     app.register(async (child) => {
       child.get('/declared', { config: { auth: { kind: 'public' } } }, async () => ({ ok: true }));
       child.get('/undeclared', async () => ({ leaked: true }));
@@ -97,9 +106,19 @@ describe('an undeclared route stops the server', () => {
     await app.close().catch(() => undefined);
   });
 
+  it('refuses a route API keys may call whose family has no resource rule (a fenced key would reach it unchecked)', async () => {
+    const app = Fastify({ logger: false });
+    registerAuthGate(app, unreachableAuthenticator, GATE);
+    expect(() => app.get('/widgets/:id', { config: { auth: { kind: 'scope', scope: 'clusters:read' } } }, async () => ({}))).toThrow(MissingFenceRuleError);
+    // Public and user-only routes never see a key past the gate: no rule needed.
+    expect(() => app.get('/widgets-public', { config: { auth: { kind: 'public' } } }, async () => ({}))).not.toThrow();
+    expect(() => app.post('/widgets', { config: { auth: { kind: 'userOnly' } } }, async () => ({}))).not.toThrow();
+    await app.close();
+  });
+
   it('a plugin whose routes all declare auth starts and serves them', async () => {
     const app = Fastify({ logger: false });
-    registerAuthGate(app, unreachableAuthenticator);
+    registerAuthGate(app, unreachableAuthenticator, GATE);
     app.register(async (child) => {
       child.get('/declared', { config: { auth: { kind: 'public' } } }, async () => ({ ok: true }));
     });

@@ -141,6 +141,34 @@ describe(`the skaledata CLI as a client (${TEST_DIALECT})`, () => {
     expect(firstLine(byKey)).toMatch(/\(user_session_required\)$/);
   });
 
+  it('keys create/update set and change restrictions (allowed_ips, resources, scope lapses), checked through the API', async () => {
+    const at = new Date(Date.now() + 3600_000).toISOString();
+    const created = await skaledata(
+      ['keys', 'create', '--name', 'fenced', '--scope', 'clusters:read', '--scope', 'jobs:read', '--allow-ip', '10.0.0.0/8', '--scope-expires', `jobs:read=${at}`, '--json'],
+      env,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const key = json<{ id: string; allowed_ips: string[]; scope_expires_at: Record<string, string> }>(created);
+    expect(key.allowed_ips).toEqual(['10.0.0.0/8']);
+    expect(key.scope_expires_at).toEqual({ 'jobs:read': at });
+
+    const updated = await skaledata(['keys', 'update', key.id, '--name', 'renamed', '--scope', 'clusters:read', '--any-ip'], env);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.stdout).toContain('scopes clusters:read; from any address; the whole account');
+    const stored = await unwrap(user.GET('/api-keys/{id}', { params: { path: { id: key.id } } }));
+    // Narrowing dropped jobs:read, and its lapse with it.
+    expect(stored).toMatchObject({ name: 'renamed', scopes: ['clusters:read'], allowed_ips: null, scope_expires_at: null, resources: null });
+
+    const widened = await skaledata(['keys', 'update', key.id, '--scope', 'clusters:write'], env);
+    expect(widened.code).toBe(1);
+    expect(firstLine(widened)).toMatch(/can only be narrowed.*\(validation_failed\)$/);
+    const nothing = await skaledata(['keys', 'update', key.id], env);
+    expect(nothing.code).toBe(2);
+    const both = await skaledata(['keys', 'update', key.id, '--allow-ip', '10.0.0.1', '--any-ip'], env);
+    expect(both.code).toBe(2);
+    expect(firstLine(both)).toBe('error: pass --allow-ip or --any-ip, not both (usage)');
+  });
+
   it('clusters create --wait with a cluster-automation key follows the cluster (no jobs:read) and says so; a failure exits 5', async () => {
     const run = await skaledata(['clusters', 'create', '--name', 'auto', '--cloud', 'main', '--wait', '--json'], withKey('cluster-automation'));
     expect(run.code, run.stderr).toBe(0);

@@ -1,4 +1,4 @@
-import { PRESET_NAMES, SCOPE_PRESETS, unwrap, type ApiKey, type CreateApiKeyBody, type PresetName } from '../../sdk/index.js';
+import { PRESET_NAMES, SCOPE_PRESETS, unwrap, type ApiKey, type CreateApiKeyBody, type PresetName, type UpdateApiKeyBody } from '../../sdk/index.js';
 import { usageError } from '../errors.js';
 import { parse, session, table, wholeNumber, type Io } from '../io.js';
 
@@ -11,18 +11,92 @@ export async function keys(io: Io, args: string[]): Promise<void> {
   if (sub === 'list') return list(io, rest);
   if (sub === 'revoke') return revoke(io, rest);
   if (sub === 'roll') return roll(io, rest);
-  throw usageError(sub ? `unknown command "keys ${sub}"` : 'keys needs a command: create, list, revoke or roll');
+  if (sub === 'update') return update(io, rest);
+  throw usageError(sub ? `unknown command "keys ${sub}"` : 'keys needs a command: create, list, update, revoke or roll');
+}
+
+type Restrictions = Pick<CreateApiKeyBody, 'allowed_ips' | 'resources' | 'scope_expires_at'>;
+
+/** The restriction flags shared by create and update (CONTRACT §7); the API validates the values. */
+const RESTRICTION_OPTIONS = {
+  'allow-ip': { type: 'string', multiple: true },
+  'any-ip': { type: 'boolean' },
+  cluster: { type: 'string', multiple: true },
+  app: { type: 'string', multiple: true },
+  'whole-account': { type: 'boolean' },
+  'scope-expires': { type: 'string', multiple: true },
+  'no-scope-expiry': { type: 'boolean' },
+} as const;
+
+interface RestrictionValues {
+  'allow-ip'?: string[] | undefined;
+  'any-ip'?: boolean | undefined;
+  cluster?: string[] | undefined;
+  app?: string[] | undefined;
+  'whole-account'?: boolean | undefined;
+  'scope-expires'?: string[] | undefined;
+  'no-scope-expiry'?: boolean | undefined;
+}
+
+function restrictions(values: RestrictionValues): Restrictions {
+  const body: Restrictions = {};
+  const conflicting = (a: string, b: string) => usageError(`pass --${a} or --${b}, not both`);
+  if (values['allow-ip'] && values['any-ip']) throw conflicting('allow-ip', 'any-ip');
+  if (values['allow-ip']) body.allowed_ips = values['allow-ip'];
+  if (values['any-ip']) body.allowed_ips = null;
+  if ((values.cluster || values.app) && values['whole-account']) throw conflicting('cluster/--app', 'whole-account');
+  if (values.cluster || values.app) body.resources = { ...(values.cluster ? { clusters: values.cluster } : {}), ...(values.app ? { apps: values.app } : {}) };
+  if (values['whole-account']) body.resources = null;
+  if (values['scope-expires'] && values['no-scope-expiry']) throw conflicting('scope-expires', 'no-scope-expiry');
+  if (values['scope-expires']) {
+    const lapses: Record<string, string> = {};
+    for (const entry of values['scope-expires']) {
+      const [scope = '', at = ''] = entry.split(/=(.*)/s);
+      const instant = new Date(at);
+      if (!scope || Number.isNaN(instant.getTime())) throw usageError(`--scope-expires takes SCOPE=ISO-TIME, e.g. terminal:exec=2027-01-31T12:00:00Z (got "${entry}")`);
+      lapses[scope] = instant.toISOString();
+    }
+    body.scope_expires_at = lapses as Restrictions['scope_expires_at'];
+  }
+  if (values['no-scope-expiry']) body.scope_expires_at = null;
+  return body;
+}
+
+async function update(io: Io, args: string[]): Promise<void> {
+  const { values, positionals } = parse(
+    args,
+    { name: { type: 'string' }, scope: { type: 'string', multiple: true }, ...RESTRICTION_OPTIONS },
+    { min: 1, max: 1, names: 'the key id (key_…)' },
+  );
+  const id = positionals[0] ?? '';
+  const body: UpdateApiKeyBody = { ...restrictions(values) };
+  if (values.name) body.name = values.name;
+  // Only narrower: the API refuses a scope the key does not hold.
+  if (values.scope) body.scopes = values.scope as UpdateApiKeyBody['scopes'];
+  if (Object.keys(body).length === 0) throw usageError('nothing to change: pass --name, --scope or a restriction flag');
+  const { client, out } = session(io, values);
+  const updated = await unwrap(client.PATCH('/api-keys/{id}', { params: { path: { id } }, body }));
+  out.result(updated, () => `updated ${updated.id} "${updated.name}": scopes ${updated.scopes.join(', ')}; ${describeRestrictions(updated)}`);
+}
+
+function describeRestrictions(key: ApiKey): string {
+  const parts = [
+    key.allowed_ips ? `allowed from ${key.allowed_ips.join(', ')}` : 'from any address',
+    key.resources ? `limited to ${[...key.resources.clusters, ...key.resources.apps].join(', ')}` : 'the whole account',
+  ];
+  if (key.scope_expires_at) parts.push(`lapsing ${Object.entries(key.scope_expires_at).map(([scope, at]) => `${scope} at ${at}`).join(', ')}`);
+  return parts.join('; ');
 }
 
 async function create(io: Io, args: string[]): Promise<void> {
   const { values } = parse(
     args,
-    { name: { type: 'string' }, preset: { type: 'string' }, scope: { type: 'string', multiple: true }, 'expires-at': { type: 'string' } },
+    { name: { type: 'string' }, preset: { type: 'string' }, scope: { type: 'string', multiple: true }, 'expires-at': { type: 'string' }, ...RESTRICTION_OPTIONS },
     { min: 0, max: 0, names: '' },
   );
   if (!values.name) throw usageError('--name is required');
   if (values.preset && values.scope) throw usageError('pass --preset or --scope, not both');
-  const body: CreateApiKeyBody = { name: values.name };
+  const body: CreateApiKeyBody = { name: values.name, ...restrictions(values) };
   if (values.preset) {
     if (!(PRESET_NAMES as string[]).includes(values.preset)) throw usageError(`--preset must be one of ${PRESET_NAMES.join(', ')} (got "${values.preset}")`);
     body.scopes = [...SCOPE_PRESETS[values.preset as PresetName].scopes];

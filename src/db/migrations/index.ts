@@ -3,6 +3,7 @@ import * as initial from './0001-initial.js';
 import * as appsAndIntegrations from './0002-apps-and-integrations.js';
 import * as settings from './0003-settings.js';
 import * as keyRestrictions from './0004-key-restrictions.js';
+import * as keyResources from './0005-key-resources.js';
 import * as keyActivity from './0006-key-activity.js';
 
 /**
@@ -14,5 +15,6 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002-apps-and-integrations': appsAndIntegrations,
   '0003-settings': settings,
   '0004-key-restrictions': keyRestrictions,
+  '0005-key-resources': keyResources,
   '0006-key-activity': keyActivity,
 };

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { StoredKeyForAuth } from '../../auth/key-cache.js';
-import { parseStoredScopes } from '../../auth/scopes.js';
+import { parseStoredResources } from '../../auth/resource-fence.js';
+import { parseStoredScopeExpiry, parseStoredScopes } from '../../auth/scopes.js';
 import type { Db } from '../../db/database.js';
 import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { ApiKeyTable } from '../../db/schema.js';
@@ -35,6 +36,8 @@ export interface KeyUpdate {
   name?: string;
   scopes?: string;
   allowed_ips?: string | null;
+  resources?: string | null;
+  scope_expires_at?: string | null;
 }
 
 export function createApiKeyRepo(db: Db) {
@@ -43,7 +46,7 @@ export function createApiKeyRepo(db: Db) {
   const DIGEST_PLACEHOLDER = '\u0000digest';
   const findByDigestQuery = db
     .selectFrom('api_keys')
-    .select(['id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at', 'allowed_ips'])
+    .select(['id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at', 'allowed_ips', 'resources', 'scope_expires_at'])
     .where((eb) => eb.or([eb('key_hash', '=', DIGEST_PLACEHOLDER), eb('previous_hash', '=', DIGEST_PLACEHOLDER)]))
     .limit(1)
     .compile();
@@ -67,6 +70,8 @@ export function createApiKeyRepo(db: Db) {
         expiresAt: toDate(row.expires_at),
         revokedAt: toDate(row.revoked_at),
         allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
+        resources: row.resources === null ? null : parseStoredResources(row.resources),
+        scopeExpiresAt: row.scope_expires_at === null ? null : parseStoredScopeExpiry(row.scope_expires_at),
       };
     },
 

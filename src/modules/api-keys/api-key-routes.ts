@@ -6,16 +6,18 @@ import { principalOf, userOf } from '../../http/auth-gate.js';
 import { PageQuery, pageSchema } from '../../http/pagination.js';
 import { IdParams } from '../../http/schemas.js';
 import type { Clock } from '../../lib/clock.js';
+import type { DatabaseHandle } from '../../db/database.js';
 import type { ApiKeyStore } from './api-key-store.js';
+import { unknownResources } from './key-resources-repo.js';
 import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, RollApiKeyBody, UpdateApiKeyBody } from './api-key-schemas.js';
 import { createApiKeyService } from './api-key-service.js';
 
 const tags = ['API keys'];
 const scopeHint = { scopes: `valid scopes: ${SCOPES.join(', ')}` };
 
-export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKeyStore; clock: Clock }): void {
+export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKeyStore; clock: Clock; database: Pick<DatabaseHandle, 'db'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createApiKeyService(deps);
+  const service = createApiKeyService({ keys: deps.keys, clock: deps.clock, unknownResources: (accountId, list) => unknownResources(deps.database.db, accountId, list) });
 
   app.get(
     '/api-keys',
@@ -57,7 +59,7 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
       schema: {
         operationId: 'updateApiKey',
         tags,
-        summary: 'Rename a key, narrow its scopes or change its allowed_ips (from the next request on, on every instance)',
+        summary: 'Rename a key, narrow its scopes or change its restrictions (from the next request on, on every instance)',
         params: IdParams,
         body: UpdateApiKeyBody,
         response: { 200: ApiKey },

@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { MAX_ALLOWED_IPS } from '../../auth/ip-allowlist.js';
+import { MAX_FENCED_RESOURCES } from '../../auth/resource-fence.js';
 import { SCOPES } from '../../auth/scopes.js';
-import { DisplayName, Nullable, Timestamp } from '../../http/schemas.js';
+import { DisplayName, IdParam, Nullable, Timestamp } from '../../http/schemas.js';
 
 export const ApiKey = Type.Object({
   id: Type.String(),
@@ -15,7 +16,42 @@ export const ApiKey = Type.Object({
   expires_at: Nullable(Timestamp),
   revoked_at: Nullable(Timestamp),
   allowed_ips: Nullable(Type.Array(Type.String(), { description: 'The addresses (CIDRs) the key may be used from; null = any.' })),
+  resources: Nullable(
+    Type.Object(
+      { clusters: Type.Array(Type.String()), apps: Type.Array(Type.String()) },
+      { title: 'ApiKeyResources', description: 'The only clusters and apps the key may see and touch (an app comes with its cluster); null = the whole account.' },
+    ),
+  ),
+  scope_expires_at: Nullable(
+    Type.Record(Type.String(), Timestamp, { description: 'Scopes that lapse before the key: scope → the instant it stops being held; null = none.' }),
+  ),
 }, { title: 'ApiKey' });
+
+/** `resources` as a request gives it: some of the account's clusters and/or apps; null = the whole account. */
+const FencedIds = (what: string) =>
+  Type.Optional(Type.Array(IdParam, { maxItems: MAX_FENCED_RESOURCES, uniqueItems: true, description: `Ids of the account's ${what} (at most ${MAX_FENCED_RESOURCES}).` }));
+const Resources = Nullable(
+  Type.Object(
+    { clusters: FencedIds('clusters'), apps: FencedIds('apps') },
+    {
+      title: 'ApiKeyResourcesRequest',
+      additionalProperties: false,
+      minProperties: 1,
+      description:
+        'Limits the key to these clusters (with their apps, node pools, pods and jobs) and apps (with their deploys, DAGs and jobs). Other resources answer 404; creating clusters or clouds, changing clouds or the GitHub integration, or creating an app on another cluster gets 403 resource_not_allowed. null = the whole account.',
+    },
+  ),
+);
+
+/** `scope_expires_at` as a request gives it: some of the key's scopes, each with the instant it lapses. */
+const ScopeExpiresAt = Nullable(
+  Type.Object(Object.fromEntries(SCOPES.map((name) => [name, Type.Optional(Timestamp)])), {
+    title: 'ScopeExpiresAtRequest',
+    additionalProperties: false,
+    minProperties: 1,
+    description: "Scopes the key holds that lapse before the key: scope → a future instant. After it, the scope's routes get the seed's 403 `API key missing required scope: <scope>`. null = none.",
+  }),
+);
 
 /** `allowed_ips` as a request gives it: 1 to 50 addresses or CIDRs, IPv4 or IPv6; null = any address. */
 const AllowedIps = Nullable(
@@ -37,6 +73,8 @@ export const CreateApiKeyBody = Type.Object(
     scopes: Type.Optional(Type.Array(Type.Enum([...SCOPES]), { minItems: 1, maxItems: 16 })),
     expires_at: Type.Optional(Timestamp),
     allowed_ips: Type.Optional(AllowedIps),
+    resources: Type.Optional(Resources),
+    scope_expires_at: Type.Optional(ScopeExpiresAt),
   },
   { title: 'CreateApiKeyRequest', additionalProperties: false },
 );
@@ -65,6 +103,8 @@ export const UpdateApiKeyBody = Type.Object(
       }),
     ),
     allowed_ips: Type.Optional(AllowedIps),
+    resources: Type.Optional(Resources),
+    scope_expires_at: Type.Optional(ScopeExpiresAt),
   },
   { title: 'UpdateApiKeyRequest', additionalProperties: false, minProperties: 1 },
 );

@@ -1,6 +1,7 @@
 import { AllowlistEntryError, ipAllowlist } from '../../auth/ip-allowlist.js';
 import type { UserPrincipal } from '../../auth/principal.js';
-import { normalizeScopes, parseStoredScopes, type Scope } from '../../auth/scopes.js';
+import { parseStoredResources, type ResourceList } from '../../auth/resource-fence.js';
+import { normalizeScopes, parseStoredScopeExpiry, parseStoredScopes, type Scope } from '../../auth/scopes.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
@@ -20,6 +21,8 @@ export interface ApiKeyView {
   expires_at: string | null;
   revoked_at: string | null;
   allowed_ips: string[] | null;
+  resources: ResourceList | null;
+  scope_expires_at: Record<string, string> | null;
 }
 
 export function presentApiKey(row: ApiKeyRow): ApiKeyView {
@@ -35,10 +38,54 @@ export function presentApiKey(row: ApiKeyRow): ApiKeyView {
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
     allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
+    resources: row.resources === null ? null : parseStoredResources(row.resources),
+    scope_expires_at: row.scope_expires_at === null ? null : Object.fromEntries(parseStoredScopeExpiry(row.scope_expires_at).map(([scope, at]) => [scope, at.toISOString()])),
   };
 }
 
 const MAX_LIFETIME_MS = 5 * 366 * 24 * 3600 * 1000;
+
+const fieldError = (path: string, message: string) => new AppError('validation_failed', `${path}: ${message}`, { errors: [{ path, message }] });
+
+/** A future instant within 5 years, as stored; a 400 naming `path` otherwise. */
+function futureInstant(value: string, now: Date, path: string): string {
+  const at = new Date(value);
+  // Formats such as leap seconds (23:59:60) pass the schema but are no instant JavaScript can hold.
+  if (Number.isNaN(at.getTime()) || at.getTime() <= now.getTime() || at.getTime() - now.getTime() > MAX_LIFETIME_MS) {
+    throw fieldError(path, 'must be in the future and within 5 years');
+  }
+  return at.toISOString();
+}
+
+/** Requested resources: each id must name a live cluster or app of the account (a 400 naming the first that does not). */
+type UnknownResources = (accountId: string, list: ResourceList) => Promise<string[]>;
+
+async function storedResources(input: { clusters?: string[] | undefined; apps?: string[] | undefined } | null, accountId: string, unknown: UnknownResources): Promise<string | null> {
+  if (input === null) return null;
+  const list: ResourceList = { clusters: input.clusters ?? [], apps: input.apps ?? [] };
+  if (list.clusters.length + list.apps.length === 0) throw fieldError('resources', 'name at least one cluster or app, or send null for the whole account');
+  const missing = await unknown(accountId, list);
+  if (missing.length > 0) throw fieldError(missing[0] as string, 'names no cluster or app of this account');
+  return JSON.stringify(list);
+}
+
+/**
+ * Requested scope lapses: each scope held by the key (a `full` key can only let `full` lapse: its other
+ * scopes are not separate grants) and each instant in the future, not after the key's own expiry.
+ */
+function storedScopeExpiry(input: Record<string, string | undefined> | null, scopes: readonly Scope[], keyExpiresAt: string | null, now: Date): string | null {
+  if (input === null) return null;
+  const lapses: Record<string, string> = {};
+  for (const [scope, at] of Object.entries(input)) {
+    if (at === undefined) continue;
+    const path = `scope_expires_at.${scope}`;
+    if (!scopes.includes(scope as Scope)) throw fieldError(path, `the key does not hold ${scope}${scopes.includes('full') ? ' as a separate scope (a full key can only let full lapse)' : ''}`);
+    const instant = futureInstant(at, now, path);
+    if (keyExpiresAt !== null && instant > keyExpiresAt) throw fieldError(path, 'must not be after the key expires (expires_at)');
+    lapses[scope] = instant;
+  }
+  return JSON.stringify(lapses);
+}
 
 /** `allowed_ips` as stored (normalized CIDRs as JSON, or null), or a 400 naming the entry. */
 function storedAllowlist(entries: readonly string[] | null): string | null {
@@ -47,12 +94,20 @@ function storedAllowlist(entries: readonly string[] | null): string | null {
     return JSON.stringify(ipAllowlist(entries).cidrs);
   } catch (error) {
     if (!(error instanceof AllowlistEntryError)) throw error;
-    const path = error.index === null ? 'allowed_ips' : `allowed_ips/${error.index}`;
+    const path = error.index === null ? 'allowed_ips' : `allowed_ips.${error.index}`;
     throw new AppError('validation_failed', `${path}: ${error.message}`, { errors: [{ path, message: error.message }] });
   }
 }
 
-export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
+/** The restrictions a request may set, at creation or in PATCH (each optional; null removes one). */
+interface KeyInput {
+  scopes?: Scope[] | undefined;
+  allowed_ips?: string[] | null | undefined;
+  resources?: { clusters?: string[] | undefined; apps?: string[] | undefined } | null | undefined;
+  scope_expires_at?: Record<string, string | undefined> | null | undefined;
+}
+
+export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unknownResources: UnknownResources }) {
   const { keys, clock } = deps;
 
   async function mustGet(accountId: string, id: string): Promise<ApiKeyRow> {
@@ -62,28 +117,24 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
   }
 
   return {
-    async create(user: UserPrincipal, input: { name: string; scopes?: Scope[] | undefined; expires_at?: string | undefined; allowed_ips?: string[] | null | undefined }) {
+    async create(user: UserPrincipal, input: KeyInput & { name: string; expires_at?: string | undefined }) {
       const now = clock.now();
-      let expiresAt: string | null = null;
-      if (input.expires_at !== undefined) {
-        const at = new Date(input.expires_at);
-        // Formats such as leap seconds (23:59:60) pass the schema but are no instant JavaScript can hold.
-        if (Number.isNaN(at.getTime()) || at.getTime() <= now.getTime() || at.getTime() - now.getTime() > MAX_LIFETIME_MS) {
-          throw new AppError('validation_failed', 'expires_at must be in the future and within 5 years.', {
-            errors: [{ path: 'expires_at', message: 'must be in the future and within 5 years' }],
-          });
-        }
-        expiresAt = at.toISOString();
-      }
+      const expiresAt = input.expires_at === undefined ? null : futureInstant(input.expires_at, now, 'expires_at');
+      const scopes = normalizeScopes(input.scopes ?? ['full']);
+      const allowedIps = storedAllowlist(input.allowed_ips ?? null);
+      const scopeExpiresAt = storedScopeExpiry(input.scope_expires_at ?? null, scopes, expiresAt, now);
+      const resources = await storedResources(input.resources ?? null, user.accountId, deps.unknownResources);
       const { row, secret } = await keys.create({
         id: newId('apiKey', now.getTime()),
         account_id: user.accountId,
         name: input.name.trim(),
-        scopes: JSON.stringify(normalizeScopes(input.scopes ?? ['full'])),
+        scopes: JSON.stringify(scopes),
         created_at: now.toISOString(),
         created_by: user.userId,
         expires_at: expiresAt,
-        allowed_ips: storedAllowlist(input.allowed_ips ?? null),
+        allowed_ips: allowedIps,
+        resources,
+        scope_expires_at: scopeExpiresAt,
       });
       // The plaintext leaves only after the row is committed, and only in this response.
       return { ...presentApiKey(row), key: secret };
@@ -98,28 +149,35 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
       return presentApiKey(await mustGet(accountId, id));
     },
 
-    /** Rename and/or narrow the scopes (CONTRACT §7): a key never gains a scope it was not created with. */
-    async update(accountId: string, id: string, input: { name?: string | undefined; scopes?: Scope[] | undefined; allowed_ips?: string[] | null | undefined }) {
+    /** Rename, narrow the scopes, change the restrictions (CONTRACT §7): a key never gains a scope it was not created with. */
+    async update(accountId: string, id: string, input: KeyInput & { name?: string | undefined }) {
       const row = await mustGet(accountId, id);
+      const now = clock.now();
       if (row.revoked_at !== null) throw conflict(`API key ${id} is revoked; it can no longer be changed.`);
-      if (row.expires_at !== null && new Date(row.expires_at).getTime() <= clock.now().getTime()) {
+      if (row.expires_at !== null && new Date(row.expires_at).getTime() <= now.getTime()) {
         throw conflict(`API key ${id} has expired; it can no longer be changed.`);
       }
       const fields: KeyUpdate = {};
       if (input.name !== undefined) fields.name = input.name.trim();
       if (input.allowed_ips !== undefined) fields.allowed_ips = storedAllowlist(input.allowed_ips);
+      const held = parseStoredScopes(row.scopes);
+      let scopes = held;
       if (input.scopes !== undefined) {
-        const held = parseStoredScopes(row.scopes);
         const next = normalizeScopes(input.scopes);
         // `full` holds every scope; otherwise each new scope must be held already (`full` included).
         const widened = held.includes('full') ? [] : next.filter((scope) => !held.includes(scope));
-        if (widened.length > 0) {
-          throw new AppError('validation_failed', `scopes: can only be narrowed; this key does not hold ${widened.join(', ')} (create a new key for more).`, {
-            errors: [{ path: 'scopes', message: `can only be narrowed; this key does not hold ${widened.join(', ')}` }],
-          });
-        }
+        if (widened.length > 0) throw fieldError('scopes', `can only be narrowed; this key does not hold ${widened.join(', ')} (create a new key for more)`);
         fields.scopes = JSON.stringify(next);
+        scopes = next;
       }
+      if (input.scope_expires_at !== undefined) {
+        fields.scope_expires_at = storedScopeExpiry(input.scope_expires_at, scopes, row.expires_at, now);
+      } else if (input.scopes !== undefined && row.scope_expires_at !== null) {
+        // A lapse of a scope the key no longer holds goes with it; the others keep their instants.
+        const kept = parseStoredScopeExpiry(row.scope_expires_at).filter(([scope]) => scopes.includes(scope));
+        fields.scope_expires_at = kept.length === 0 ? null : JSON.stringify(Object.fromEntries(kept.map(([scope, at]) => [scope, at.toISOString()])));
+      }
+      if (input.resources !== undefined) fields.resources = await storedResources(input.resources, accountId, deps.unknownResources);
       if (!(await keys.update(accountId, id, fields))) throw conflict(`API key ${id} changed while updating it; try again.`);
       return presentApiKey(await mustGet(accountId, id));
     },

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { scope } from '../../auth/scopes.js';
 import type { ModuleDeps } from '../module.js';
-import { principalOf } from '../../http/auth-gate.js';
+import { fenceOf, principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import type { ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
@@ -24,9 +24,10 @@ export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { re
     '/apps',
     { config: read, schema: { operationId: 'listApps', tags, summary: 'List applications', querystring: AppListQuery, response: { 200: pageSchema(App) } } },
     (request, reply) => {
-      const { accountId } = principalOf(request);
+      const principal = principalOf(request);
       const { query } = request;
-      responses.send(request, reply, accountId, () => service.list(accountId, query));
+      const fence = fenceOf(principal);
+      responses.send(request, reply, fence === null ? principal.accountId : null, () => service.list(principal.accountId, query, fence));
     },
   );
 

@@ -1,3 +1,4 @@
+import type { ResourceFence } from '../../auth/resource-fence.js';
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
@@ -171,9 +172,9 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
       return presentApp(created);
     },
 
-    async list(accountId: string, query: AppFilter & { limit?: number; cursor?: string }) {
+    async list(accountId: string, query: AppFilter & { limit?: number; cursor?: string }, fence: ResourceFence | null = null) {
       const page = pageRequest(query);
-      return toPage(await repo.list(accountId, query, page), page, presentApp);
+      return toPage(await repo.list(accountId, query, page, fence), page, presentApp);
     },
 
     async get(accountId: string, id: string) {

@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import type { ResourceFence } from '../../auth/resource-fence.js';
 import type { Db } from '../../db/database.js';
 import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { CloudTable } from '../../db/schema.js';
@@ -11,8 +12,14 @@ export function createCloudRepo(db: Db) {
       await db.insertInto('clouds').values(row).execute();
     },
 
-    async list(accountId: string, filter: { provider?: string | undefined }, page: KeysetPage): Promise<CloudRow[]> {
+    async list(accountId: string, filter: { provider?: string | undefined }, page: KeysetPage, fence: ResourceFence | null = null): Promise<CloudRow[]> {
       let query = db.selectFrom('clouds').selectAll().where('account_id', '=', accountId).where('deleted_at', 'is', null);
+      // A fenced key sees the clouds its clusters run on, and no other.
+      if (fence !== null) {
+        query = query.where((eb) =>
+          eb.or(fence.clusters.size === 0 ? [] : [eb('id', 'in', eb.selectFrom('clusters').select('cloud_id').where('account_id', '=', accountId).where('id', 'in', [...fence.clusters]))]),
+        );
+      }
       if (filter.provider !== undefined) query = query.where('provider', '=', filter.provider);
       return newestFirst(query, 'id', page).execute();
     },

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { scope } from '../../auth/scopes.js';
 import type { ModuleDeps } from '../module.js';
-import { principalOf } from '../../http/auth-gate.js';
+import { fenceOf, principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import type { ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
@@ -21,9 +21,10 @@ export function registerCloudRoutes(root: FastifyInstance, deps: Omit<ModuleDeps
     '/clouds',
     { config: { auth: scope('clusters:read') }, schema: { operationId: 'listClouds', tags, summary: 'List connected cloud accounts', querystring: CloudListQuery, response: { 200: pageSchema(Cloud) } } },
     (request, reply) => {
-      const { accountId } = principalOf(request);
+      const principal = principalOf(request);
       const { query } = request;
-      responses.send(request, reply, accountId, () => service.list(accountId, query));
+      const fence = fenceOf(principal);
+      responses.send(request, reply, fence === null ? principal.accountId : null, () => service.list(principal.accountId, query, fence));
     },
   );
 

@@ -1,3 +1,4 @@
+import type { ResourceFence } from '../../auth/resource-fence.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
 import { AppError, conflict, notFound, validationFailed, type FieldError } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
@@ -69,9 +70,9 @@ export function createCloudService(deps: { db: Db; clock: Clock; encryptionKey: 
       return presentCloud(row);
     },
 
-    async list(accountId: string, query: { provider?: string; limit?: number; cursor?: string }) {
+    async list(accountId: string, query: { provider?: string; limit?: number; cursor?: string }, fence: ResourceFence | null = null) {
       const page = pageRequest(query);
-      return toPage(await repo.list(accountId, query, page), page, presentCloud);
+      return toPage(await repo.list(accountId, query, page, fence), page, presentCloud);
     },
 
     async get(accountId: string, id: string) {

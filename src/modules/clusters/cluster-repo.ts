@@ -1,5 +1,7 @@
 import type { Selectable } from 'kysely';
+import type { ResourceFence } from '../../auth/resource-fence.js';
 import type { Db } from '../../db/database.js';
+import { idsIn } from '../../db/fence-sql.js';
 import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { ClusterTable } from '../../db/schema.js';
 import type { ClusterSpec } from '../../infra/driver.js';
@@ -17,8 +19,10 @@ export function createClusterRepo(db: Db) {
       await trx.insertInto('clusters').values(row).execute();
     },
 
-    async list(accountId: string, filter: { status?: string | undefined; cloud_id?: string | undefined }, page: KeysetPage): Promise<ClusterRow[]> {
+    async list(accountId: string, filter: { status?: string | undefined; cloud_id?: string | undefined }, page: KeysetPage, fence: ResourceFence | null = null): Promise<ClusterRow[]> {
       let query = db.selectFrom('clusters').selectAll().where('account_id', '=', accountId);
+      // A key limited to some clusters sees those alone (in the query, so pages stay full and cursors exact).
+      if (fence !== null) query = query.where((eb) => eb.or(idsIn(eb, 'id', fence.clusters)));
       // Deleted clusters stay readable by id (to follow their destroy job) but leave the list unless asked for.
       query = filter.status !== undefined ? query.where('status', '=', filter.status) : query.where('status', '!=', 'deleted');
       if (filter.cloud_id !== undefined) query = query.where('cloud_id', '=', filter.cloud_id);

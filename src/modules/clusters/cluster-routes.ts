@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { scope } from '../../auth/scopes.js';
 import type { ModuleDeps } from '../module.js';
-import { principalOf } from '../../http/auth-gate.js';
+import { fenceOf, principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import type { ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
@@ -22,9 +22,10 @@ export function registerClusterRoutes(root: FastifyInstance, deps: ModuleDeps & 
     '/clusters',
     { config: read, schema: { operationId: 'listClusters', tags, summary: 'List clusters with their status', querystring: ClusterListQuery, response: { 200: pageSchema(Cluster) } } },
     (request, reply) => {
-      const { accountId } = principalOf(request);
+      const principal = principalOf(request);
       const { query } = request;
-      responses.send(request, reply, accountId, () => service.list(accountId, query));
+      const fence = fenceOf(principal);
+      responses.send(request, reply, fence === null ? principal.accountId : null, () => service.list(principal.accountId, query, fence));
     },
   );
 

@@ -1,3 +1,4 @@
+import type { ResourceFence } from '../../auth/resource-fence.js';
 import type { Principal } from '../../auth/principal.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
 import { AppError, conflict, notFound, validationFailed } from '../../http/errors.js';
@@ -169,9 +170,9 @@ export function createClusterService(deps: ClusterServiceDeps) {
       }
     },
 
-    async list(accountId: string, query: { status?: string; cloud_id?: string; limit?: number; cursor?: string }) {
+    async list(accountId: string, query: { status?: string; cloud_id?: string; limit?: number; cursor?: string }, fence: ResourceFence | null = null) {
       const page = pageRequest(query);
-      return toPage(await repo.list(accountId, query, page), page, presentCluster);
+      return toPage(await repo.list(accountId, query, page, fence), page, presentCluster);
     },
 
     async get(accountId: string, id: string) {

@@ -1,5 +1,7 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
+import type { ResourceFence } from '../../auth/resource-fence.js';
 import type { Db } from '../../db/database.js';
+import { idsIn } from '../../db/fence-sql.js';
 import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { Database, JobLogTable, JobStepTable } from '../../db/schema.js';
 import type { JobErrorCode, JobInputs, JobParams, JobResourceType, JobRow, JobStatus, JobType } from './job-types.js';
@@ -59,8 +61,24 @@ export function createJobRepo(db: Db) {
       return { row, steps };
     },
 
-    async list(accountId: string, filter: JobFilter, page: KeysetPage): Promise<JobRow[]> {
+    async list(accountId: string, filter: JobFilter, page: KeysetPage, fence: ResourceFence | null = null): Promise<JobRow[]> {
       let query = db.selectFrom('jobs').selectAll().where('account_id', '=', accountId);
+      // A fenced key: jobs on its clusters (their apps' jobs carry the cluster too), and jobs of its apps
+      // (the app's own, and its DAG syncs) wherever they run.
+      if (fence !== null) {
+        const apps = [...fence.apps];
+        query = query.where((eb) =>
+          eb.or([
+            ...idsIn(eb, 'cluster_id', fence.clusters),
+            ...(apps.length === 0
+              ? []
+              : [
+                  eb.and([eb('resource_type', '=', 'app'), eb('resource_id', 'in', apps)]),
+                  eb.and([eb('resource_type', '=', 'dag_bundle'), eb('resource_id', 'in', eb.selectFrom('dag_bundles').select('id').where('app_id', 'in', apps))]),
+                ]),
+          ]),
+        );
+      }
       if (filter.resource_id !== undefined) query = query.where('resource_id', '=', filter.resource_id);
       if (filter.resource_type !== undefined) query = query.where('resource_type', '=', filter.resource_type);
       if (filter.status !== undefined) query = query.where('status', '=', filter.status);

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { scope } from '../../auth/scopes.js';
 import type { ModuleDeps } from '../module.js';
-import { principalOf } from '../../http/auth-gate.js';
+import { fenceOf, principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import { IdParams } from '../../http/schemas.js';
 import { Job, JobListQuery, JobWithLogs } from './job-schemas.js';
@@ -21,7 +21,10 @@ export function registerJobRoutes(root: FastifyInstance, deps: Omit<ModuleDeps, 
       config: { auth: scope('jobs:read') },
       schema: { operationId: 'listJobs', tags, summary: 'List asynchronous operations', querystring: JobListQuery, response: { 200: pageSchema(Job) } },
     },
-    async (request) => service.list(principalOf(request).accountId, request.query),
+    async (request) => {
+      const principal = principalOf(request);
+      return service.list(principal.accountId, request.query, fenceOf(principal));
+    },
   );
 
   app.get(

@@ -1,3 +1,4 @@
+import type { ResourceFence } from '../../auth/resource-fence.js';
 import type { Db } from '../../db/database.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
@@ -63,9 +64,9 @@ export function createJobService(deps: { db: Db; clock: Clock; handlers: JobHand
   }
 
   return {
-    async list(accountId: string, query: JobFilter & { limit?: number; cursor?: string }) {
+    async list(accountId: string, query: JobFilter & { limit?: number; cursor?: string }, fence: ResourceFence | null = null) {
       const page = pageRequest(query);
-      const rows = await repo.list(accountId, query, page);
+      const rows = await repo.list(accountId, query, page, fence);
       const steps = await repo.stepsOf(rows.slice(0, page.limit).map((row) => row.id));
       return toPage(rows, page, (row) => presentJob(row, steps));
     },

@@ -43,7 +43,7 @@ export function registerRegistryRoutes(
   deps: ModuleDeps & { authenticate: Authenticator; issuer: TokenIssuer; signingKeys: SigningKeyStore; config: Pick<Config, 'registryService'> },
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createRegistryService({ db: deps.database.db, issuer: deps.issuer });
+  const service = createRegistryService({ db: deps.database.db, issuer: deps.issuer, now: () => deps.clock.now().getTime() });
   const registryService = deps.config.registryService;
 
   async function principalFor(request: FastifyRequest) {

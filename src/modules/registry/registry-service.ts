@@ -1,4 +1,4 @@
-import { decide } from '../../auth/decision.js';
+import { decide, heldScopes } from '../../auth/decision.js';
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
 import { scope, type Scope } from '../../auth/scopes.js';
@@ -24,8 +24,8 @@ const NO_SCOPES: readonly Scope[] = [];
  * push is what `apps:deploy` allows (POST /apps/{id}/registry-token), pull what `apps:deploy` or
  * `apps:read` allow. Users may do both, like every route.
  */
-export function registryActions(principal: Principal): RegistryAction[] {
-  const scopes = principal.type === 'api_key' ? principal.scopes : NO_SCOPES;
+export function registryActions(principal: Principal, now: () => number): RegistryAction[] {
+  const scopes = principal.type === 'api_key' ? heldScopes(principal, now) : NO_SCOPES;
   const allowed = (name: 'apps:deploy' | 'apps:read') => decide(scope(name), principal.type, scopes) === 'allowed';
   if (allowed('apps:deploy')) return ['pull', 'push'];
   return allowed('apps:read') ? ['pull'] : [];
@@ -52,22 +52,24 @@ export async function signRegistryToken(issuer: TokenIssuer, principal: Principa
   };
 }
 
-export function createRegistryService(deps: { db: Db; issuer: TokenIssuer }) {
+export function createRegistryService(deps: { db: Db; issuer: TokenIssuer; now: () => number }) {
   const repo = createRegistryRepo(deps.db);
 
   return {
     /**
      * The part of the requested access the principal has (the token spec: grant the intersection, and
      * an empty list rather than an error when nothing is allowed). Only repositories in the principal's
-     * account namespace that belong to a live app qualify; everything else is granted nothing.
+     * account namespace that belong to a live app qualify (for a key limited to some resources, an app it
+     * may see); everything else is granted nothing.
      */
     async grant(principal: Principal, requested: readonly RequestedAccess[]): Promise<GrantedAccess[]> {
-      const mayDo = registryActions(principal);
+      const mayDo = registryActions(principal, deps.now);
       if (mayDo.length === 0) return [];
       const prefix = `${accountRegistryNamespace(principal.accountId)}/`;
       const appNameOf = (name: string) => (name.startsWith(prefix) && !name.slice(prefix.length).includes('/') ? name.slice(prefix.length) : null);
       const candidates = requested.filter((access) => access.type === 'repository' && appNameOf(access.name) !== null);
-      const live = await repo.liveAppNames(principal.accountId, [...new Set(candidates.map((access) => appNameOf(access.name) as string))]);
+      const fence = principal.type === 'api_key' ? principal.resources : null;
+      const live = await repo.liveAppNames(principal.accountId, [...new Set(candidates.map((access) => appNameOf(access.name) as string))], fence);
       const granted = new Map<string, Set<RegistryAction>>();
       for (const access of candidates) {
         if (!live.has(appNameOf(access.name) as string)) continue;

@@ -1,0 +1,159 @@
+/**
+ * A key limited to some clusters and apps (CONTRACT §7 `resources`), and which of them a route touches.
+ * The rules, in one place:
+ * - a listed cluster brings its apps, node pools, pods, logs, terminals and jobs ("an app inherits its
+ *   cluster"); a listed app brings its deploys, DAGs, credentials and jobs;
+ * - anything else of the account answers exactly as if it did not exist (404), and lists hold only what
+ *   the key may see (filtered in SQL by the list's own query);
+ * - what changes the whole account (a new cluster or cloud, a cloud's credentials, the GitHub
+ *   integration) is refused with 403 resource_not_allowed; an app may be created only on a listed cluster;
+ * - clouds are read-only, and only those under a listed cluster can be seen.
+ * Decided after the credential and the scope (the seed's refusals come first and keep their words).
+ */
+
+/** What a key may see, as parsed once per key load. */
+export interface ResourceFence {
+  readonly clusters: ReadonlySet<string>;
+  readonly apps: ReadonlySet<string>;
+}
+
+/** The stored and shown form (`resources` on the key). */
+export interface ResourceList {
+  clusters: string[];
+  apps: string[];
+}
+
+export const MAX_FENCED_RESOURCES = 50;
+
+export function resourceFence(list: ResourceList): ResourceFence {
+  return Object.freeze({ clusters: new Set(list.clusters), apps: new Set(list.apps) });
+}
+
+/** The stored JSON, read leniently: what is not a list of strings counts as empty (fail closed). */
+export function parseStoredResources(stored: string): ResourceList {
+  const parsed: unknown = JSON.parse(stored);
+  const ids = (value: unknown): string[] => (Array.isArray(value) ? value.filter((id): id is string => typeof id === 'string') : []);
+  const object = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  return { clusters: ids(object.clusters), apps: ids(object.apps) };
+}
+
+/** What one route touches, named from its method and path (see `fenceRuleFor`). */
+export type FenceRule =
+  /** Not a cluster or app: the caller's identity, keys, billing, the catalogue. */
+  | { kind: 'account' }
+  /** A list: its query holds only what the key may see. */
+  | { kind: 'list' }
+  /** Creates or changes what the whole account shares: refused to a fenced key. */
+  | { kind: 'whole-account' }
+  /** A resource named by a path parameter, and everything under it. */
+  | { kind: 'cluster' | 'app' | 'job' | 'cloud'; param: string }
+  /** A new app: its cluster (the body's cluster_id) must be listed. */
+  | { kind: 'new-app' };
+
+/** A route keys may call whose family has no rule here: registration fails, so no route goes unfenced by oversight. */
+export class MissingFenceRuleError extends Error {
+  constructor(method: string, url: string) {
+    super(`Route ${method} ${url}: no resource rule for it in auth/resource-fence.ts (fenceRuleFor); every route an API key may call needs one.`);
+    this.name = 'MissingFenceRuleError';
+  }
+}
+
+const ACCOUNT: FenceRule = { kind: 'account' };
+const LIST: FenceRule = { kind: 'list' };
+const WHOLE_ACCOUNT: FenceRule = { kind: 'whole-account' };
+
+/** Route families whose routes are about the account or the caller, never one cluster or app. */
+const ACCOUNT_FAMILIES = new Set(['me', 'api-keys', 'billing', 'scopes']);
+
+/**
+ * The rule of a route an API key may call, from its method and Fastify path (`/clusters/:id/pods`). Unknown
+ * families throw (MissingFenceRuleError): a new one must be taught here.
+ */
+export function fenceRuleFor(method: string, url: string): FenceRule {
+  const [, family = '', param, ...rest] = url.split('/');
+  const id = param?.startsWith(':') ? param.slice(1) : undefined;
+  const read = method === 'GET' || method === 'HEAD';
+  if (ACCOUNT_FAMILIES.has(family)) return ACCOUNT;
+  switch (family) {
+    case 'clusters':
+      if (id !== undefined) return { kind: 'cluster', param: id };
+      if (param === undefined) return read ? LIST : WHOLE_ACCOUNT;
+      break;
+    case 'apps':
+      if (id !== undefined) return { kind: 'app', param: id };
+      if (param === undefined) return read ? LIST : { kind: 'new-app' };
+      break;
+    case 'jobs':
+      if (id !== undefined) return { kind: 'job', param: id };
+      if (param === undefined && read) return LIST;
+      break;
+    case 'clouds':
+      if (param === undefined) return read ? LIST : WHOLE_ACCOUNT;
+      // A cloud's credentials serve every cluster on it: a fenced key may read one, never change it.
+      if (id !== undefined && rest.length === 0) return read ? { kind: 'cloud', param: id } : WHOLE_ACCOUNT;
+      break;
+    case 'integrations':
+      return read ? ACCOUNT : WHOLE_ACCOUNT;
+  }
+  throw new MissingFenceRuleError(method, url);
+}
+
+/** The owners a fence check needs to look up (the database, through the api-keys module). */
+export interface FenceLookups {
+  /** The cluster of an app of the account, or null when there is no such app. */
+  appCluster(accountId: string, appId: string): Promise<string | null>;
+  /** The cluster and app (if any) a job of the account works on, or null when there is no such job. */
+  jobOwner(accountId: string, jobId: string): Promise<{ clusterId: string | null; appId: string | null } | null>;
+  /** Whether a cloud of the account carries one of these clusters. */
+  cloudCarries(accountId: string, cloudId: string, clusterIds: readonly string[]): Promise<boolean>;
+}
+
+/** The outcome of a fence check: through, hidden (answer 404 as for a missing id), or refused (403). */
+export type FenceOutcome = 'through' | 'hidden' | 'refused';
+
+const appInside = async (fence: ResourceFence, lookups: FenceLookups, accountId: string, appId: string): Promise<boolean> => {
+  if (fence.apps.has(appId)) return true;
+  if (fence.clusters.size === 0) return false;
+  const cluster = await lookups.appCluster(accountId, appId);
+  return cluster !== null && fence.clusters.has(cluster);
+};
+
+/**
+ * Whether a fenced key may go on to a route (its rule, the path parameters, the body's cluster_id for a
+ * new app). A missing resource and one outside the fence give the same answer.
+ */
+export async function checkFence(
+  fence: ResourceFence,
+  rule: FenceRule,
+  target: { accountId: string; params: Readonly<Record<string, string | undefined>>; clusterId?: string | undefined },
+  lookups: FenceLookups,
+): Promise<FenceOutcome> {
+  const { accountId } = target;
+  switch (rule.kind) {
+    case 'account':
+    case 'list':
+      return 'through';
+    case 'whole-account':
+      return 'refused';
+    case 'new-app':
+      return target.clusterId !== undefined && fence.clusters.has(target.clusterId) ? 'through' : 'refused';
+  }
+  const id = target.params[rule.param] ?? '';
+  switch (rule.kind) {
+    case 'cluster':
+      return fence.clusters.has(id) ? 'through' : 'hidden';
+    case 'app':
+      return (await appInside(fence, lookups, accountId, id)) ? 'through' : 'hidden';
+    case 'cloud':
+      return fence.clusters.size > 0 && (await lookups.cloudCarries(accountId, id, [...fence.clusters])) ? 'through' : 'hidden';
+    case 'job': {
+      const owner = await lookups.jobOwner(accountId, id);
+      if (owner === null) return 'hidden';
+      if (owner.clusterId !== null && fence.clusters.has(owner.clusterId)) return 'through';
+      return owner.appId !== null && fence.apps.has(owner.appId) ? 'through' : 'hidden';
+    }
+  }
+}
+
+/** The word for the 404 of a hidden resource: the same as the route's own answer for a missing id. */
+export const HIDDEN_KIND_NAMES = { cluster: 'cluster', app: 'app', job: 'job', cloud: 'cloud' } as const;
