@@ -147,6 +147,12 @@ describe(`API key activity and usage (${TEST_DIALECT})`, () => {
     }
     const [fencedEntry] = await activityOf(fenced.id, a.auth);
     expect(fencedEntry).toMatchObject({ kind: 'refused', method: 'GET', route: '/clusters/{id}', status: 403, code: 'ip_not_allowed', missing_scope: null, client_ip: CLIENT });
+
+    // A key limited to one cluster may not create another (CONTRACT §7 resources).
+    const limited = await h.createKey(a, ['full'], { resources: { clusters: [ids.cluster] } });
+    expect((await call(limited.key, 'POST', '/clusters', { payload: { name: 'outside', cloud_id: ids.cloud } })).statusCode).toBe(403);
+    const [limitedEntry] = await activityOf(limited.id, a.auth);
+    expect(limitedEntry).toMatchObject({ kind: 'refused', method: 'POST', route: '/clusters', status: 403, code: 'resource_not_allowed', missing_scope: null, client_ip: CLIENT, user_agent: UA });
   });
 
   it('attributes nothing to anyone for missing or invalid credentials, and records no user session', async () => {
