@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { LruMap } from '../lib/lru.js';
 import { ipAllowlist } from './ip-allowlist.js';
-import type { ApiKeyPrincipal } from './principal.js';
+import type { ApiKeyPrincipal, RateLimit } from './principal.js';
 import type { Scope } from './scopes.js';
 
 /** What authentication needs to know about a stored key, found by its digest. */
@@ -18,6 +18,8 @@ export interface StoredKeyForAuth {
   revokedAt: Date | null;
   /** The CIDRs the key may be used from; null = any. */
   allowedIps: readonly string[] | null;
+  /** The key's own rate limit; null = the server default. */
+  rateLimit: RateLimit | null;
 }
 
 /**
@@ -83,6 +85,7 @@ export function toCachedKey(stored: StoredKeyForAuth, loadedAt: number): CachedK
     userId: stored.createdBy,
     // Parsed once per load; stored lists were checked when written.
     allowedIps: stored.allowedIps === null ? null : ipAllowlist(stored.allowedIps),
+    rateLimit: stored.rateLimit === null ? null : Object.freeze({ ...stored.rateLimit }),
   });
   return {
     keyId: stored.id,

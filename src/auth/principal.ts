@@ -21,6 +21,14 @@ export interface ApiKeyPrincipal {
   userId: string;
   /** Where the key may be used from (CONTRACT §7); null = anywhere. */
   allowedIps: IpAllowlist | null;
+  /** The key's own rate limit (CONTRACT §7); null = the server default (RATE_LIMIT_DEFAULT). */
+  rateLimit: RateLimit | null;
+}
+
+/** `requests` per `perSeconds`-second window. */
+export interface RateLimit {
+  readonly requests: number;
+  readonly perSeconds: number;
 }
 
 export type Principal = UserPrincipal | ApiKeyPrincipal;

@@ -21,6 +21,9 @@ export interface ApiKeyTable {
   rolled_at: string | null;
   /** JSON list of CIDRs the key may be used from; null = any address. */
   allowed_ips: string | null;
+  /** The key's own rate limit: requests per window (both set or both null = RATE_LIMIT_DEFAULT). */
+  rate_limit_requests: number | null;
+  rate_limit_per_seconds: number | null;
 }
 
 export interface CloudTable {

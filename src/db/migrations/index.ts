@@ -3,6 +3,7 @@ import * as initial from './0001-initial.js';
 import * as appsAndIntegrations from './0002-apps-and-integrations.js';
 import * as settings from './0003-settings.js';
 import * as keyRestrictions from './0004-key-restrictions.js';
+import * as keyRateLimit from './0007-key-rate-limit.js';
 
 /**
  * Every migration, by name, in the order they run (Kysely sorts by name). A new migration is a file in
@@ -13,4 +14,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002-apps-and-integrations': appsAndIntegrations,
   '0003-settings': settings,
   '0004-key-restrictions': keyRestrictions,
+  '0007-key-rate-limit': keyRateLimit,
 };

@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { StoredKeyForAuth } from '../../auth/key-cache.js';
+import type { RateLimit } from '../../auth/principal.js';
 import { parseStoredScopes } from '../../auth/scopes.js';
 import type { Db } from '../../db/database.js';
 import { newestFirst, type KeysetPage } from '../../db/keyset.js';
@@ -28,6 +29,14 @@ const LAST_USED_BATCH = 500;
 
 const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
 
+/** A row's own rate limit, or null (= the server default). */
+export function storedRateLimit(row: Pick<ApiKeyTable, 'rate_limit_requests' | 'rate_limit_per_seconds'>): RateLimit | null {
+  const requests = row.rate_limit_requests;
+  const perSeconds = row.rate_limit_per_seconds;
+  // PostgreSQL's integer arrives as a number; both columns are written together.
+  return requests === null || perSeconds === null ? null : { requests: Number(requests), perSeconds: Number(perSeconds) };
+}
+
 const updated = (result: { numUpdatedRows: bigint }): boolean => Number(result.numUpdatedRows) === 1;
 
 /** What PATCH /api-keys/{id} may change, as stored (scopes and allowed_ips as JSON text). */
@@ -35,6 +44,8 @@ export interface KeyUpdate {
   name?: string;
   scopes?: string;
   allowed_ips?: string | null;
+  rate_limit_requests?: number | null;
+  rate_limit_per_seconds?: number | null;
 }
 
 export function createApiKeyRepo(db: Db) {
@@ -43,7 +54,7 @@ export function createApiKeyRepo(db: Db) {
   const DIGEST_PLACEHOLDER = '\u0000digest';
   const findByDigestQuery = db
     .selectFrom('api_keys')
-    .select(['id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at', 'allowed_ips'])
+    .select(['id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at', 'allowed_ips', 'rate_limit_requests', 'rate_limit_per_seconds'])
     .where((eb) => eb.or([eb('key_hash', '=', DIGEST_PLACEHOLDER), eb('previous_hash', '=', DIGEST_PLACEHOLDER)]))
     .limit(1)
     .compile();
@@ -67,6 +78,7 @@ export function createApiKeyRepo(db: Db) {
         expiresAt: toDate(row.expires_at),
         revokedAt: toDate(row.revoked_at),
         allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
+        rateLimit: storedRateLimit(row),
       };
     },
 

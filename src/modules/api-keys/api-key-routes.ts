@@ -57,7 +57,7 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
       schema: {
         operationId: 'updateApiKey',
         tags,
-        summary: 'Rename a key, narrow its scopes or change its allowed_ips (from the next request on, on every instance)',
+        summary: 'Rename a key, narrow its scopes or change its allowed_ips or rate_limit (from the next request on, on every instance)',
         params: IdParams,
         body: UpdateApiKeyBody,
         response: { 200: ApiKey },

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { MAX_ALLOWED_IPS } from '../../auth/ip-allowlist.js';
+import { RATE_LIMIT_BOUNDS } from '../../auth/rate-limits.js';
 import { SCOPES } from '../../auth/scopes.js';
 import { DisplayName, Nullable, Timestamp } from '../../http/schemas.js';
 
@@ -15,7 +16,30 @@ export const ApiKey = Type.Object({
   expires_at: Nullable(Timestamp),
   revoked_at: Nullable(Timestamp),
   allowed_ips: Nullable(Type.Array(Type.String(), { description: 'The addresses (CIDRs) the key may be used from; null = any.' })),
+  rate_limit: Nullable(
+    Type.Object(
+      { requests: Type.Integer(), per_seconds: Type.Integer() },
+      { title: 'ApiKeyRateLimit', description: "The key's own rate limit; null = the server default (RATE_LIMIT_DEFAULT, which may be none)." },
+    ),
+  ),
 }, { title: 'ApiKey' });
+
+const { requests: REQUESTS, perSeconds: PER_SECONDS } = RATE_LIMIT_BOUNDS;
+
+/** `rate_limit` as a request gives it: N requests per S seconds; null = the server default. */
+const RateLimitInput = Nullable(
+  Type.Object(
+    {
+      requests: Type.Integer({ minimum: REQUESTS.min, maximum: REQUESTS.max, description: `Requests allowed per window (${REQUESTS.min}-${REQUESTS.max}).` }),
+      per_seconds: Type.Integer({ minimum: PER_SECONDS.min, maximum: PER_SECONDS.max, description: `The window in seconds (${PER_SECONDS.min}-${PER_SECONDS.max}).` }),
+    },
+    {
+      title: 'ApiKeyRateLimitRequest',
+      additionalProperties: false,
+      description: 'At most `requests` per `per_seconds` seconds for this key (beyond: 429 rate_limited); null = the server default.',
+    },
+  ),
+);
 
 /** `allowed_ips` as a request gives it: 1 to 50 addresses or CIDRs, IPv4 or IPv6; null = any address. */
 const AllowedIps = Nullable(
@@ -37,6 +61,7 @@ export const CreateApiKeyBody = Type.Object(
     scopes: Type.Optional(Type.Array(Type.Enum([...SCOPES]), { minItems: 1, maxItems: 16 })),
     expires_at: Type.Optional(Timestamp),
     allowed_ips: Type.Optional(AllowedIps),
+    rate_limit: Type.Optional(RateLimitInput),
   },
   { title: 'CreateApiKeyRequest', additionalProperties: false },
 );
@@ -65,6 +90,7 @@ export const UpdateApiKeyBody = Type.Object(
       }),
     ),
     allowed_ips: Type.Optional(AllowedIps),
+    rate_limit: Type.Optional(RateLimitInput),
   },
   { title: 'UpdateApiKeyRequest', additionalProperties: false, minProperties: 1 },
 );

@@ -1,11 +1,12 @@
 import { AllowlistEntryError, ipAllowlist } from '../../auth/ip-allowlist.js';
-import type { UserPrincipal } from '../../auth/principal.js';
+import type { RateLimit, UserPrincipal } from '../../auth/principal.js';
+import { checkRateLimit, RateLimitError } from '../../auth/rate-limits.js';
 import { normalizeScopes, parseStoredScopes, type Scope } from '../../auth/scopes.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
-import type { ApiKeyRow, KeyUpdate } from './api-key-repo.js';
+import { storedRateLimit, type ApiKeyRow, type KeyUpdate } from './api-key-repo.js';
 import type { ApiKeyStore } from './api-key-store.js';
 
 export interface ApiKeyView {
@@ -20,7 +21,11 @@ export interface ApiKeyView {
   expires_at: string | null;
   revoked_at: string | null;
   allowed_ips: string[] | null;
+  rate_limit: { requests: number; per_seconds: number } | null;
 }
+
+/** `rate_limit` as a request gives it. */
+export type RateLimitInput = { requests: number; per_seconds: number } | null;
 
 export function presentApiKey(row: ApiKeyRow): ApiKeyView {
   return {
@@ -35,7 +40,26 @@ export function presentApiKey(row: ApiKeyRow): ApiKeyView {
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
     allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
+    rate_limit: presentRateLimit(storedRateLimit(row)),
   };
+}
+
+const presentRateLimit = (limit: RateLimit | null) => (limit === null ? null : { requests: limit.requests, per_seconds: limit.perSeconds });
+
+/**
+ * `rate_limit` as stored (two columns, both null = the server default), or a 400 naming the field. The
+ * schema holds the same bounds; they are checked here too so no caller can store a limit of 0.
+ */
+function storedRateLimitColumns(input: RateLimitInput): { rate_limit_requests: number | null; rate_limit_per_seconds: number | null } {
+  if (input === null) return { rate_limit_requests: null, rate_limit_per_seconds: null };
+  try {
+    const limit = checkRateLimit(input.requests, input.per_seconds);
+    return { rate_limit_requests: limit.requests, rate_limit_per_seconds: limit.perSeconds };
+  } catch (error) {
+    if (!(error instanceof RateLimitError)) throw error;
+    const path = `rate_limit/${error.field}`;
+    throw new AppError('validation_failed', `${path}: ${error.message}`, { errors: [{ path, message: error.message }] });
+  }
 }
 
 const MAX_LIFETIME_MS = 5 * 366 * 24 * 3600 * 1000;
@@ -62,7 +86,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
   }
 
   return {
-    async create(user: UserPrincipal, input: { name: string; scopes?: Scope[] | undefined; expires_at?: string | undefined; allowed_ips?: string[] | null | undefined }) {
+    async create(user: UserPrincipal, input: { name: string; scopes?: Scope[] | undefined; expires_at?: string | undefined; allowed_ips?: string[] | null | undefined; rate_limit?: RateLimitInput | undefined }) {
       const now = clock.now();
       let expiresAt: string | null = null;
       if (input.expires_at !== undefined) {
@@ -84,6 +108,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
         created_by: user.userId,
         expires_at: expiresAt,
         allowed_ips: storedAllowlist(input.allowed_ips ?? null),
+        ...storedRateLimitColumns(input.rate_limit ?? null),
       });
       // The plaintext leaves only after the row is committed, and only in this response.
       return { ...presentApiKey(row), key: secret };
@@ -99,7 +124,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
     },
 
     /** Rename and/or narrow the scopes (CONTRACT §7): a key never gains a scope it was not created with. */
-    async update(accountId: string, id: string, input: { name?: string | undefined; scopes?: Scope[] | undefined; allowed_ips?: string[] | null | undefined }) {
+    async update(accountId: string, id: string, input: { name?: string | undefined; scopes?: Scope[] | undefined; allowed_ips?: string[] | null | undefined; rate_limit?: RateLimitInput | undefined }) {
       const row = await mustGet(accountId, id);
       if (row.revoked_at !== null) throw conflict(`API key ${id} is revoked; it can no longer be changed.`);
       if (row.expires_at !== null && new Date(row.expires_at).getTime() <= clock.now().getTime()) {
@@ -108,6 +133,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock }) {
       const fields: KeyUpdate = {};
       if (input.name !== undefined) fields.name = input.name.trim();
       if (input.allowed_ips !== undefined) fields.allowed_ips = storedAllowlist(input.allowed_ips);
+      if (input.rate_limit !== undefined) Object.assign(fields, storedRateLimitColumns(input.rate_limit));
       if (input.scopes !== undefined) {
         const held = parseStoredScopes(row.scopes);
         const next = normalizeScopes(input.scopes);
