@@ -5,7 +5,9 @@ import { SessionCache } from './auth/session-cache.js';
 import { registerAuthGate } from './http/auth-gate.js';
 import { DOCS_PREFIX, registerOpenApi } from './http/openapi.js';
 import { createResponseCache } from './http/response-cache.js';
+import { createRequestLimits } from './http/rate-limits.js';
 import { createServer } from './http/server.js';
+import { createRateCounters } from './lib/rate-counters.js';
 import { randomBase62 } from './lib/ids.js';
 import { createApiKeyStore } from './modules/api-keys/api-key-store.js';
 import { createJobRunner, type JobRunner } from './modules/jobs/job-runner.js';
@@ -71,7 +73,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate, faults: deps.database.faults });
   // Before any route: every route declares its auth, and the OpenAPI document records it.
-  const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: [DOCS_PREFIX] });
+  // Rate limits (CONTRACT §7): in process, or shared through Redis when REDIS_URL is set.
+  const { rateLimits } = deps.config;
+  const limits = createRequestLimits({
+    counters: createRateCounters({
+      redisUrl: rateLimits.redisUrl,
+      keyPrefix: rateLimits.redisKeyPrefix,
+      warn: (message, error) => app.log.warn({ err: error }, message),
+      info: (message) => app.log.info(message),
+    }),
+    keyDefault: rateLimits.keyDefault,
+    authFailures: rateLimits.authFailures,
+  });
+  app.addHook('onClose', async () => limits.close());
+  const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: [DOCS_PREFIX], limits });
   await registerOpenApi(app, { publicUrl: deps.config.publicUrl });
 
   const signing = createSigningKeyStore({ db: deps.database.db, clock: deps.clock, encryptionKey: deps.encryptionKey });
@@ -81,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     routes,
     keys,
     authenticate,
+    limits,
     signingKeys: signing,
     issuer: createTokenIssuer({ keys: signing, clock: deps.clock, issuer: deps.config.publicUrl }),
     // Lists whose pages are a function of their rows alone, kept while the database is unchanged (SQLite).

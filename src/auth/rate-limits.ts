@@ -37,3 +37,9 @@ export function parseRateSpec(text: string): RateLimit {
   if (!match) throw new RateLimitError('requests', 'must be N/S: N requests per S seconds, e.g. 600/60');
   return checkRateLimit(Number(match[1]), Number(match[2]));
 }
+
+/** A key's own rate limit from its two columns (written together), or null (= the server default). */
+export function storedRateLimit(row: { rate_limit_requests: number | null; rate_limit_per_seconds: number | null }): RateLimit | null {
+  const { rate_limit_requests: requests, rate_limit_per_seconds: perSeconds } = row;
+  return requests === null || perSeconds === null ? null : { requests: Number(requests), perSeconds: Number(perSeconds) };
+}

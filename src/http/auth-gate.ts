@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, RouteOptions } from 'fastify';
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
-import { addressRefusal, decide, REPEATED_AUTHORIZATION, USER_SESSION_REQUIRED } from '../auth/decision.js';
+import { addressRefusal, decide, RATE_LIMITED, REPEATED_AUTHORIZATION, TOO_MANY_INVALID_CREDENTIALS, USER_SESSION_REQUIRED } from '../auth/decision.js';
 import type { Principal, UserPrincipal } from '../auth/principal.js';
 import { requiredScope, type AuthRequirement, type Scope } from '../auth/scopes.js';
 import { refuseRequest } from './error-handler.js';
 import { refusalError } from './errors.js';
+import { setRateLimitHeaders, type RequestLimits } from './rate-limits.js';
 import { tagRequestLog } from './request-log.js';
 
 declare module 'fastify' {
@@ -83,14 +84,28 @@ const NO_SCOPES: readonly Scope[] = Object.freeze([]);
 const scopesOf = (principal: Principal): readonly Scope[] => (principal.type === 'api_key' ? principal.scopes : NO_SCOPES);
 
 /**
- * Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, bound at registration. A
+ * Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, bound at registration, with
+ * the additions of §7 after step 2: the key's allowed_ips, then its rate limit, then the scope. A
  * callback-style hook: a cached credential is decided without a promise or a microtask, and a refusal
- * is answered here directly (no throw through Fastify's error path). A failing check (the database
- * down during a lookup) goes to the error handler.
+ * is answered here directly (no throw through Fastify's error path). Only a rate-limited key waits for
+ * its counter (a resolved promise in process; a Redis round trip with REDIS_URL). A failing check (the
+ * database down during a lookup) goes to the error handler.
  */
-function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestHookHandler {
+function gateFor(auth: AuthRequirement, authenticate: Authenticator, limits: RequestLimits | null): onRequestHookHandler {
+  function decideScope(request: FastifyRequest, reply: FastifyReply, principal: Principal, done: HookHandlerDoneFunction): void {
+    const decision = decide(auth, principal.type, scopesOf(principal));
+    if (decision !== 'allowed') {
+      refuseRequest(request, reply, refusalError(decision));
+      return;
+    }
+    request.principal = principal;
+    done();
+  }
+
   function settle(request: FastifyRequest, reply: FastifyReply, result: Authentication, done: HookHandlerDoneFunction): void {
     if (result.type === 'refusal') {
+      // Counted per client address behind the answer: enough of them and the address is throttled.
+      if (result.code === 'invalid_token' && limits !== null) limits.noteInvalidCredential(request.ip);
       refuseRequest(request, reply, refusalError(result));
       return;
     }
@@ -101,13 +116,23 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestH
       refuseRequest(request, reply, refusalError(misplaced));
       return;
     }
-    const decision = decide(auth, result.type, scopesOf(result));
-    if (decision !== 'allowed') {
-      refuseRequest(request, reply, refusalError(decision));
-      return;
-    }
-    request.principal = result;
-    done();
+    const limit = result.type === 'api_key' && limits !== null ? limits.limitOf(result) : null;
+    if (limit === null || limits === null || result.type !== 'api_key') return decideScope(request, reply, result, done);
+    // Every request of a limited key counts, whatever the scope decision; the scope refusal keeps its
+    // exact words and status (only a key already over its limit hears 429 first).
+    limits
+      .hitKey(result.keyId, limit)
+      .then((hit) => {
+        // resetSeconds 0: the limiter itself failed and let the request through; there is nothing to report.
+        if (hit.resetSeconds > 0) setRateLimitHeaders(reply, limit, hit);
+        if (!hit.allowed) {
+          reply.header('retry-after', String(hit.resetSeconds));
+          refuseRequest(request, reply, refusalError(RATE_LIMITED));
+          return;
+        }
+        decideScope(request, reply, result, done);
+      })
+      .catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
   }
 
   return function authGate(request, reply, done) {
@@ -115,7 +140,17 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator): onRequestH
       refuseRequest(request, reply, refusalError(REPEATED_AUTHORIZATION));
       return;
     }
-    authenticate(request.headers.authorization, (result) => settle(request, reply, result, done), done);
+    const authorization = request.headers.authorization;
+    // An address that sent too many invalid credentials: refused before any lookup (no database read).
+    if (authorization !== undefined && limits !== null) {
+      const wait = limits.throttledFor(request);
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        refuseRequest(request, reply, refusalError(TOO_MANY_INVALID_CREDENTIALS));
+        return;
+      }
+    }
+    authenticate(authorization, (result) => settle(request, reply, result, done), done);
   };
 }
 
@@ -140,10 +175,11 @@ export function repeatsAuthorization(rawHeaders: readonly string[]): boolean {
 export function registerAuthGate(
   app: FastifyInstance,
   authenticate: Authenticator,
-  options: { thirdPartyPublicPrefixes?: string[] } = {},
+  options: { thirdPartyPublicPrefixes?: string[]; limits?: RequestLimits } = {},
 ): RouteInventory {
   app.decorateRequest('principal', null);
   const thirdPartyPublic = options.thirdPartyPublicPrefixes ?? [];
+  const limits = options.limits ?? null;
   const inventory: RouteInventory = [];
 
   app.addHook('onRoute', (route: RouteOptions) => {
@@ -160,7 +196,7 @@ export function registerAuthGate(
     if (scopeName !== null) schema['x-required-scope'] = scopeName;
     // The gate runs first among the route's own onRequest hooks: before content-type parsing and
     // validation, so steps 1–4 always come first. Bound to the route's requirement here, once.
-    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate), ...[route.onRequest ?? []].flat()];
+    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate, limits), ...[route.onRequest ?? []].flat()];
     for (const method of [route.method].flat()) {
       if (method !== 'HEAD' && auth.kind !== 'public') inventory.push({ method, url: route.url.replace(/:(\w+)/g, '{$1}'), auth });
     }

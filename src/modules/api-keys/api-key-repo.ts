@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { StoredKeyForAuth } from '../../auth/key-cache.js';
-import type { RateLimit } from '../../auth/principal.js';
+import { storedRateLimit } from '../../auth/rate-limits.js';
 import { parseStoredScopes } from '../../auth/scopes.js';
 import type { Db } from '../../db/database.js';
 import { newestFirst, type KeysetPage } from '../../db/keyset.js';
@@ -28,14 +28,6 @@ const DIGEST_SCAN_PAGE = 5_000;
 const LAST_USED_BATCH = 500;
 
 const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
-
-/** A row's own rate limit, or null (= the server default). */
-export function storedRateLimit(row: Pick<ApiKeyTable, 'rate_limit_requests' | 'rate_limit_per_seconds'>): RateLimit | null {
-  const requests = row.rate_limit_requests;
-  const perSeconds = row.rate_limit_per_seconds;
-  // PostgreSQL's integer arrives as a number; both columns are written together.
-  return requests === null || perSeconds === null ? null : { requests: Number(requests), perSeconds: Number(perSeconds) };
-}
 
 const updated = (result: { numUpdatedRows: bigint }): boolean => Number(result.numUpdatedRows) === 1;
 

@@ -1,12 +1,12 @@
 import { AllowlistEntryError, ipAllowlist } from '../../auth/ip-allowlist.js';
 import type { RateLimit, UserPrincipal } from '../../auth/principal.js';
-import { checkRateLimit, RateLimitError } from '../../auth/rate-limits.js';
+import { checkRateLimit, RateLimitError, storedRateLimit } from '../../auth/rate-limits.js';
 import { normalizeScopes, parseStoredScopes, type Scope } from '../../auth/scopes.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
-import { storedRateLimit, type ApiKeyRow, type KeyUpdate } from './api-key-repo.js';
+import type { ApiKeyRow, KeyUpdate } from './api-key-repo.js';
 import type { ApiKeyStore } from './api-key-store.js';
 
 export interface ApiKeyView {
