@@ -71,21 +71,24 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     sessionCache: new SessionCache(deps.config.authCache.maxSessions),
     now: () => deps.clock.now(),
   });
-  const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate, faults: deps.database.faults });
-  // Before any route: every route declares its auth, and the OpenAPI document records it.
-  // Rate limits (CONTRACT §7): in process, or shared through Redis when REDIS_URL is set.
+  // Rate limits (CONTRACT §7): in process, or shared through Redis when REDIS_URL is set. Made before the
+  // server, whose router-level refusals also authenticate (and so are throttled too); they log through it.
   const { rateLimits } = deps.config;
+  let log: FastifyInstance['log'] | null = null;
   const limits = createRequestLimits({
     counters: createRateCounters({
       redisUrl: rateLimits.redisUrl,
       keyPrefix: rateLimits.redisKeyPrefix,
-      warn: (message, error) => app.log.warn({ err: error }, message),
-      info: (message) => app.log.info(message),
+      warn: (message, error) => log?.warn({ err: error }, message),
+      info: (message) => log?.info(message),
     }),
     keyDefault: rateLimits.keyDefault,
     authFailures: rateLimits.authFailures,
   });
+  const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate, limits, faults: deps.database.faults });
+  log = app.log;
   app.addHook('onClose', async () => limits.close());
+  // Before any route: every route declares its auth, and the OpenAPI document records it.
   const routes = registerAuthGate(app, authenticate, { thirdPartyPublicPrefixes: [DOCS_PREFIX], limits });
   await registerOpenApi(app, { publicUrl: deps.config.publicUrl });
 

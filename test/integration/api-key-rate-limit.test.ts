@@ -215,6 +215,8 @@ describe(`API key rate limits (${TEST_DIALECT})`, () => {
     // Any credential from there waits too (a valid key included): it is not even looked up.
     expectRateLimited(await get(throttled, '/clusters', as(valid.key, attacker)), /Too many invalid credentials/);
     expectRateLimited(await throttled.inject({ method: 'GET', url: '/clusters', headers: { authorization: 'Bearer not-a-jwt' }, remoteAddress: attacker }), /Too many/);
+    // A malformed URL (answered by the router, which still answers credentials first) is no way round it.
+    expectRateLimited(await throttled.inject({ method: 'GET', url: '/clusters/%zz', headers: { authorization: `Bearer ${valid.key}` }, remoteAddress: attacker }), /Too many/);
     expect(statements.count).toBe(0);
     // The registry token realm is throttled the same way, before any lookup.
     const basic = `Basic ${Buffer.from(`x:${revoked.key}`).toString('base64')}`;
@@ -227,6 +229,15 @@ describe(`API key rate limits (${TEST_DIALECT})`, () => {
     expect(elsewhere.statusCode).toBe(200);
     // Requests without credentials from the throttled address are answered as before (401, not 429).
     expect((await throttled.inject({ method: 'GET', url: '/clusters', remoteAddress: attacker })).statusCode).toBe(401);
+  });
+
+  it('counts invalid credentials sent with a malformed URL', async () => {
+    const address = '192.0.2.99';
+    for (let i = 0; i < 5; i++) {
+      const refused = await throttled.inject({ method: 'GET', url: '/clusters/%zz', headers: { authorization: 'Bearer skd_notakey' }, remoteAddress: address });
+      expect((refused.json() as Problem).code).toBe('invalid_token');
+    }
+    expectRateLimited(await throttled.inject({ method: 'GET', url: '/me', headers: { authorization: 'Bearer skd_notakey' }, remoteAddress: address }), /Too many/);
   });
 
   it('throttles the registry realm after invalid Basic credentials from one address', async () => {
