@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, RouteOptions } from 'fastify';
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
 import { addressRefusal, decide, RATE_LIMITED, REPEATED_AUTHORIZATION, TOO_MANY_INVALID_CREDENTIALS, USER_SESSION_REQUIRED } from '../auth/decision.js';
-import type { Principal, UserPrincipal } from '../auth/principal.js';
+import type { Principal, RateLimit, UserPrincipal } from '../auth/principal.js';
+import type { HitResult } from '../lib/rate-counters.js';
 import { requiredScope, type AuthRequirement, type Scope } from '../auth/scopes.js';
 import { refuseRequest } from './error-handler.js';
 import { refusalError } from './errors.js';
@@ -83,12 +84,20 @@ const NO_SCOPES: readonly Scope[] = Object.freeze([]);
 
 const scopesOf = (principal: Principal): readonly Scope[] => (principal.type === 'api_key' ? principal.scopes : NO_SCOPES);
 
+/** 429 rate_limited for a key over its limit: Retry-After and the RateLimit fields. */
+function refuseRateLimited(request: FastifyRequest, reply: FastifyReply, limit: RateLimit, hit: HitResult): void {
+  setRateLimitHeaders(reply, limit, hit);
+  reply.header('retry-after', String(hit.resetSeconds));
+  refuseRequest(request, reply, refusalError(RATE_LIMITED));
+}
+
 /**
  * Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, bound at registration, with
  * the additions of §7 after step 2: the key's allowed_ips, then its rate limit, then the scope. A
  * callback-style hook: a cached credential is decided without a promise or a microtask, and a refusal
- * is answered here directly (no throw through Fastify's error path). Only a rate-limited key waits for
- * its counter (a resolved promise in process; a Redis round trip with REDIS_URL). A failing check (the
+ * is answered here directly (no throw through Fastify's error path). Only a rate-limited key within its
+ * budget waits for its counter (a resolved promise in process; a Redis round trip with REDIS_URL); one
+ * over it is refused at once until its window ends. A failing check (the
  * database down during a lookup) goes to the error handler.
  */
 function gateFor(auth: AuthRequirement, authenticate: Authenticator, limits: RequestLimits | null): onRequestHookHandler {
@@ -120,16 +129,21 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator, limits: Req
     if (limit === null || limits === null || result.type !== 'api_key') return decideScope(request, reply, result, done);
     // Every request of a limited key counts, whatever the scope decision; the scope refusal keeps its
     // exact words and status (only a key already over its limit hears 429 first).
+    const spent = limits.spentKey(result.keyId, limit);
+    if (spent !== null) {
+      // Over the limit until its window ends: refused at once, with no counter to wait for.
+      refuseRateLimited(request, reply, limit, spent);
+      return;
+    }
     limits
       .hitKey(result.keyId, limit)
       .then((hit) => {
         // resetSeconds 0: the limiter itself failed and let the request through; there is nothing to report.
-        if (hit.resetSeconds > 0) setRateLimitHeaders(reply, limit, hit);
         if (!hit.allowed) {
-          reply.header('retry-after', String(hit.resetSeconds));
-          refuseRequest(request, reply, refusalError(RATE_LIMITED));
+          refuseRateLimited(request, reply, limit, hit);
           return;
         }
+        if (hit.resetSeconds > 0) setRateLimitHeaders(reply, limit, hit);
         decideScope(request, reply, result, done);
       })
       .catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error))));

@@ -29,6 +29,23 @@ describe('createRequestLimits', () => {
     expect((await limits.hitKey('key_b', { requests: 3, perSeconds: 60 })).remaining).toBe(2);
   });
 
+  it('remembers a key over its limit until the window ends, under that same limit only', async () => {
+    let now = 5_000_000;
+    const limits = createRequestLimits({ counters: counters(), keyDefault: null, authFailures: null, now: () => now });
+    const limit = { requests: 1, perSeconds: 60 };
+    expect(limits.spentKey('key_a', limit)).toBeNull();
+    expect((await limits.hitKey('key_a', limit)).allowed).toBe(true);
+    expect(limits.spentKey('key_a', limit)).toBeNull();
+    expect((await limits.hitKey('key_a', limit)).allowed).toBe(false);
+    expect(limits.spentKey('key_a', limit)).toMatchObject({ allowed: false, remaining: 0 });
+    expect(limits.spentKey('key_a', limit)!.resetSeconds).toBeGreaterThanOrEqual(59);
+    // A PATCHed limit is counted anew.
+    expect(limits.spentKey('key_a', { requests: 10, perSeconds: 60 })).toBeNull();
+    expect((await limits.hitKey('key_a', limit)).allowed).toBe(false);
+    now += 61_000;
+    expect(limits.spentKey('key_a', limit)).toBeNull();
+  });
+
   it('throttles an address once its invalid credentials reach the limit, until the window ends', async () => {
     let now = 1_000_000;
     const limits = createRequestLimits({ counters: counters(), keyDefault: null, authFailures: { requests: 3, perSeconds: 60 }, now: () => now });

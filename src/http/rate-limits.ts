@@ -10,6 +10,11 @@ import type { HitResult, RateCounters } from '../lib/rate-counters.js';
 export interface RequestLimits {
   /** The limit that applies to a key: its own, else the server default; null = not limited. */
   limitOf(principal: ApiKeyPrincipal): RateLimit | null;
+  /**
+   * A key that has spent its window under this same limit: the refusal's state, answered without counting
+   * (synchronously, no I/O) until the window ends; null = count it with hitKey.
+   */
+  spentKey(keyId: string, limit: RateLimit): HitResult | null;
   /** Counts one request of a limited key. */
   hitKey(keyId: string, limit: RateLimit): Promise<HitResult>;
   /**
@@ -36,6 +41,9 @@ export function setRateLimitHeaders(reply: FastifyReply, limit: RateLimit, hit: 
   reply.header('ratelimit', `${POLICY};r=${hit.remaining};t=${hit.resetSeconds}`);
 }
 
+/** Keys remembered as over their limit at most; beyond, the oldest unread are counted again (and refused again). */
+const MAX_SPENT_KEYS = 100_000;
+
 /** Addresses remembered as throttled at most; beyond, the oldest unread go (they are retried, counted again). */
 const MAX_THROTTLED_ADDRESSES = 100_000;
 
@@ -44,10 +52,31 @@ export function createRequestLimits(options: { counters: RateCounters; keyDefaul
   const now = options.now ?? Date.now;
   /** Address → the instant (ms) its throttle ends. Read synchronously on every credentialed request. */
   const throttled = new LruMap<string, number>(authFailures === null ? 0 : MAX_THROTTLED_ADDRESSES);
+  /**
+   * Key → until when (ms) it is over its limit, and under which limit. A fixed window's count only grows
+   * until it ends, so a key refused once is refused until then: later requests are answered from here, as
+   * the library's own in-memory block would, but without a promise. A changed limit (PATCH) is counted anew.
+   */
+  const spent = new LruMap<string, { until: number; limit: RateLimit }>(MAX_SPENT_KEYS);
 
   return {
     limitOf: (principal) => principal.rateLimit ?? keyDefault,
-    hitKey: (keyId, limit) => counters.hit('key', keyId, limit),
+    spentKey(keyId, limit) {
+      if (spent.size === 0) return null;
+      const entry = spent.get(keyId);
+      if (entry === undefined) return null;
+      const left = entry.until - now();
+      if (left <= 0 || entry.limit.requests !== limit.requests || entry.limit.perSeconds !== limit.perSeconds) {
+        spent.delete(keyId);
+        return null;
+      }
+      return { allowed: false, remaining: 0, resetSeconds: Math.max(1, Math.ceil(left / 1000)), resetMs: left };
+    },
+    hitKey: (keyId, limit) =>
+      counters.hit('key', keyId, limit).then((hit) => {
+        if (!hit.allowed && hit.resetMs > 0) spent.set(keyId, { until: now() + hit.resetMs, limit });
+        return hit;
+      }),
     throttledFor(from) {
       // The client address is read only while some address is throttled (`ip` is a getter on the request).
       if (throttled.size === 0) return 0;

@@ -14,6 +14,8 @@ export interface HitResult {
   readonly remaining: number;
   /** Whole seconds until the window resets (at least 1 while something is counted). */
   readonly resetSeconds: number;
+  /** The same in milliseconds. */
+  readonly resetMs: number;
 }
 
 export interface RateCounters {
@@ -43,13 +45,14 @@ const MAX_LIMITERS = 10_000;
 /** A Redis command slower than this is abandoned and the hit counted in process instead. */
 const REDIS_COMMAND_TIMEOUT_MS = 250;
 
-const ALLOWED_ON_FAULT: HitResult = Object.freeze({ allowed: true, remaining: 0, resetSeconds: 0 });
+const ALLOWED_ON_FAULT: HitResult = Object.freeze({ allowed: true, remaining: 0, resetSeconds: 0, resetMs: 0 });
 
-function toResult(res: RateLimiterRes, window: Window): HitResult {
+function toResult(res: RateLimiterRes, window: Window, allowed: boolean): HitResult {
   return {
-    allowed: res.consumedPoints <= window.requests,
-    remaining: Math.max(window.requests - res.consumedPoints, 0),
+    allowed,
+    remaining: allowed ? Math.max(window.requests - res.consumedPoints, 0) : 0,
     resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+    resetMs: Math.max(0, res.msBeforeNext),
   };
 }
 
@@ -101,7 +104,15 @@ export function createRateCounters(options: RateCounterOptions): RateCounters {
       limiter =
         redis === null
           ? new RateLimiterMemory(base)
-          : new RateLimiterRedis({ ...base, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory(base) });
+          : new RateLimiterRedis({
+              ...base,
+              storeClient: redis,
+              rejectIfRedisNotReady: true,
+              insuranceLimiter: new RateLimiterMemory(base),
+              // Once the window's budget is spent, this instance refuses the key from memory until the
+              // window ends (the shared count can only grow until then): no Redis round trip per refusal.
+              inMemoryBlockOnConsumed: window.requests,
+            });
       limiters.set(id, limiter);
     }
     return limiter;
@@ -118,10 +129,10 @@ export function createRateCounters(options: RateCounterOptions): RateCounters {
         return Promise.resolve(ALLOWED_ON_FAULT);
       }
       return pending.then(
-        (res) => toResult(res, window),
+        (res) => toResult(res, window, true),
         (rejection: unknown) => {
           // Over the limit: the library rejects with the counter's state.
-          if (rejection instanceof RateLimiterRes) return toResult(rejection, window);
+          if (rejection instanceof RateLimiterRes) return toResult(rejection, window, false);
           options.warn('rate limiter failed; the request is let through', rejection instanceof Error ? rejection : new Error(String(rejection)));
           return ALLOWED_ON_FAULT;
         },

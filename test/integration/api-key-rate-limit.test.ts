@@ -103,6 +103,14 @@ describe(`API key rate limits (${TEST_DIALECT})`, () => {
     expect(policyOf(refused)).toEqual({ q: 3, w: 60 });
     expect(windowOf(refused).r).toBe(0);
     expect(Number(refused.headers['retry-after'])).toBe(windowOf(refused).t);
+    // Refused again (now without counting) with the same fields until the window ends.
+    for (let i = 0; i < 3; i++) {
+      const again = await get(h, '/clusters', as(key.key));
+      expectRateLimited(again, /over its rate limit/);
+      expect(policyOf(again)).toEqual({ q: 3, w: 60 });
+      expect(windowOf(again).r).toBe(0);
+      expect(Number(again.headers['retry-after'])).toBe(windowOf(again).t);
+    }
   });
 
   it('counts every request of the key, and a scope refusal keeps its seed wording and carries the fields', async () => {
