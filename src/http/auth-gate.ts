@@ -135,18 +135,18 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator, limits: Req
       refuseRateLimited(request, reply, limit, spent);
       return;
     }
-    limits
-      .hitKey(result.keyId, limit)
-      .then((hit) => {
-        // resetSeconds 0: the limiter itself failed and let the request through; there is nothing to report.
+    limits.hitKey(result.keyId, limit, (hit) => {
+      try {
         if (!hit.allowed) {
           refuseRateLimited(request, reply, limit, hit);
           return;
         }
         if (hit.resetSeconds > 0) setRateLimitHeaders(reply, limit, hit);
         decideScope(request, reply, result, done);
-      })
-      .catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
+      } catch (error) {
+        done(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
   }
 
   return function authGate(request, reply, done) {

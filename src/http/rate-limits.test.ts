@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createRateCounters } from '../lib/rate-counters.js';
+import { createRateCounters, type HitResult } from '../lib/rate-counters.js';
 import { createRequestLimits } from './rate-limits.js';
 
 const counters = () => createRateCounters({ redisUrl: null, warn: () => undefined });
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+const hitKey = (limits: ReturnType<typeof createRequestLimits>, keyId: string, limit: { requests: number; perSeconds: number }) =>
+  new Promise<HitResult>((resolve) => limits.hitKey(keyId, limit, resolve));
 
 describe('createRequestLimits', () => {
   it('a key uses its own limit, else the default, else none', () => {
@@ -18,7 +20,7 @@ describe('createRequestLimits', () => {
   it('counts a key in its window: remaining goes down, the hit past the limit is refused', async () => {
     const limits = createRequestLimits({ counters: counters(), keyDefault: null, authFailures: null });
     const hits = [];
-    for (let i = 0; i < 4; i++) hits.push(await limits.hitKey('key_a', { requests: 3, perSeconds: 60 }));
+    for (let i = 0; i < 4; i++) hits.push(await hitKey(limits, 'key_a', { requests: 3, perSeconds: 60 }));
     expect(hits.map((hit) => [hit.allowed, hit.remaining])).toEqual([
       [true, 2],
       [true, 1],
@@ -26,7 +28,7 @@ describe('createRequestLimits', () => {
       [false, 0],
     ]);
     for (const hit of hits) expect(hit.resetSeconds).toBeGreaterThanOrEqual(59);
-    expect((await limits.hitKey('key_b', { requests: 3, perSeconds: 60 })).remaining).toBe(2);
+    expect((await hitKey(limits, 'key_b', { requests: 3, perSeconds: 60 })).remaining).toBe(2);
   });
 
   it('remembers a key over its limit until the window ends, under that same limit only', async () => {
@@ -34,14 +36,14 @@ describe('createRequestLimits', () => {
     const limits = createRequestLimits({ counters: counters(), keyDefault: null, authFailures: null, now: () => now });
     const limit = { requests: 1, perSeconds: 60 };
     expect(limits.spentKey('key_a', limit)).toBeNull();
-    expect((await limits.hitKey('key_a', limit)).allowed).toBe(true);
+    expect((await hitKey(limits, 'key_a', limit)).allowed).toBe(true);
     expect(limits.spentKey('key_a', limit)).toBeNull();
-    expect((await limits.hitKey('key_a', limit)).allowed).toBe(false);
+    expect((await hitKey(limits, 'key_a', limit)).allowed).toBe(false);
     expect(limits.spentKey('key_a', limit)).toMatchObject({ allowed: false, remaining: 0 });
     expect(limits.spentKey('key_a', limit)!.resetSeconds).toBeGreaterThanOrEqual(59);
     // A PATCHed limit is counted anew.
     expect(limits.spentKey('key_a', { requests: 10, perSeconds: 60 })).toBeNull();
-    expect((await limits.hitKey('key_a', limit)).allowed).toBe(false);
+    expect((await hitKey(limits, 'key_a', limit)).allowed).toBe(false);
     now += 61_000;
     expect(limits.spentKey('key_a', limit)).toBeNull();
   });

@@ -16,7 +16,7 @@ export interface RequestLimits {
    */
   spentKey(keyId: string, limit: RateLimit): HitResult | null;
   /** Counts one request of a limited key. */
-  hitKey(keyId: string, limit: RateLimit): Promise<HitResult>;
+  hitKey(keyId: string, limit: RateLimit, onResult: (hit: HitResult) => void): void;
   /**
    * Seconds an address must still wait after too many invalid credentials; 0 = not throttled. Synchronous
    * and without I/O: it runs before any credential is looked up.
@@ -72,10 +72,10 @@ export function createRequestLimits(options: { counters: RateCounters; keyDefaul
       }
       return { allowed: false, remaining: 0, resetSeconds: Math.max(1, Math.ceil(left / 1000)), resetMs: left };
     },
-    hitKey: (keyId, limit) =>
-      counters.hit('key', keyId, limit).then((hit) => {
+    hitKey: (keyId, limit, onResult) =>
+      counters.hit('key', keyId, limit, (hit) => {
         if (!hit.allowed && hit.resetMs > 0) spent.set(keyId, { until: now() + hit.resetMs, limit });
-        return hit;
+        onResult(hit);
       }),
     throttledFor(from) {
       // The client address is read only while some address is throttled (`ip` is a getter on the request).
@@ -95,7 +95,7 @@ export function createRequestLimits(options: { counters: RateCounters; keyDefaul
       // The count is kept by the counters (shared through Redis when set); the throttle itself is
       // remembered here once the budget is spent, so later attempts are refused without any I/O. Another
       // instance learns it at its own next failure from that address (the shared count is already over).
-      void counters.hit('auth-failure', address, authFailures).then((hit) => {
+      counters.hit('auth-failure', address, authFailures, (hit) => {
         if (hit.remaining === 0 && hit.resetSeconds > 0) throttled.set(address, now() + hit.resetSeconds * 1000);
       });
     },

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRateCounters } from './rate-counters.js';
+import { createRateCounters, type HitResult } from './rate-counters.js';
 
 // Redis as on the project's machines and in CI (.ci/run starts it; see shared/services.md).
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -22,7 +22,7 @@ describe('createRateCounters with Redis', () => {
     for (let i = 0; i < 100 && (await inspect.ping().catch(() => null)) !== 'PONG'; i++) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 300));
     const hits = [];
-    for (let i = 0; i < 10; i++) hits.push(await counters.hit('key', 'key_1', window));
+    for (let i = 0; i < 10; i++) hits.push(await new Promise<HitResult>((resolve) => counters.hit('key', 'key_1', window, resolve)));
     expect(hits.map((hit) => hit.allowed)).toEqual([true, true, true, false, false, false, false, false, false, false]);
     expect(hits.map((hit) => hit.remaining)).toEqual([2, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
     for (const hit of hits) expect(hit.resetSeconds).toBeGreaterThanOrEqual(59);

@@ -20,11 +20,13 @@ export interface HitResult {
 
 export interface RateCounters {
   /**
-   * Counts one hit for `key` (in `namespace`) against `window`. Never rejects: when the shared store
+   * Counts one hit for `key` (in `namespace`) against `window`; `onResult` is called once, after the
+   * counter answered (a callback rather than a promise chain: this runs on every request of a limited
+   * key). Never fails: when the shared store
    * (Redis) cannot answer, the count is made in this process (see createRateCounters); when even that
    * fails, the hit is allowed (a limiter fault must never refuse or stall a request).
    */
-  hit(namespace: string, key: string, window: Window): Promise<HitResult>;
+  hit(namespace: string, key: string, window: Window, onResult: (hit: HitResult) => void): void;
   /** Whether counts are shared through Redis (false: this process only). */
   readonly shared: boolean;
   close(): Promise<void>;
@@ -120,21 +122,29 @@ export function createRateCounters(options: RateCounterOptions): RateCounters {
 
   return {
     shared: redis !== null,
-    hit(namespace, key, window) {
+    hit(namespace, key, window, onResult) {
+      const deliver = (hit: HitResult): void => {
+        try {
+          onResult(hit);
+        } catch (error) {
+          options.warn('rate limit result handler failed', error instanceof Error ? error : new Error(String(error)));
+        }
+      };
       let pending: Promise<RateLimiterRes>;
       try {
         pending = limiterFor(namespace, window).consume(key);
       } catch (error) {
         options.warn('rate limiter failed; the request is let through', error instanceof Error ? error : new Error(String(error)));
-        return Promise.resolve(ALLOWED_ON_FAULT);
+        deliver(ALLOWED_ON_FAULT);
+        return;
       }
-      return pending.then(
-        (res) => toResult(res, window, true),
+      pending.then(
+        (res) => deliver(toResult(res, window, true)),
         (rejection: unknown) => {
           // Over the limit: the library rejects with the counter's state.
-          if (rejection instanceof RateLimiterRes) return toResult(rejection, window, false);
+          if (rejection instanceof RateLimiterRes) return deliver(toResult(rejection, window, false));
           options.warn('rate limiter failed; the request is let through', rejection instanceof Error ? rejection : new Error(String(rejection)));
-          return ALLOWED_ON_FAULT;
+          deliver(ALLOWED_ON_FAULT);
         },
       );
     },
