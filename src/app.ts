@@ -6,7 +6,9 @@ import { registerAuthGate } from './http/auth-gate.js';
 import { createFenceLookups } from './modules/api-keys/key-resources-repo.js';
 import { DOCS_PREFIX, registerOpenApi } from './http/openapi.js';
 import { createResponseCache } from './http/response-cache.js';
+import { createRequestLimits } from './http/rate-limits.js';
 import { createServer } from './http/server.js';
+import { createRateCounters } from './lib/rate-counters.js';
 import { randomBase62 } from './lib/ids.js';
 import { createApiKeyStore } from './modules/api-keys/api-key-store.js';
 import { KeyActivityRecorder, keyActivityHook } from './modules/api-keys/key-activity.js';
@@ -72,13 +74,30 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     sessionCache: new SessionCache(deps.config.authCache.maxSessions),
     now: () => deps.clock.now(),
   });
-  const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate, faults: deps.database.faults });
+  // Rate limits (CONTRACT §7): in process, or shared through Redis when REDIS_URL is set. Made before the
+  // server, whose router-level refusals also authenticate (and so are throttled too); they log through it.
+  const { rateLimits } = deps.config;
+  let log: FastifyInstance['log'] | null = null;
+  const limits = createRequestLimits({
+    counters: createRateCounters({
+      redisUrl: rateLimits.redisUrl,
+      keyPrefix: rateLimits.redisKeyPrefix,
+      warn: (message, error) => log?.warn({ err: error }, message),
+      info: (message) => log?.info(message),
+    }),
+    keyDefault: rateLimits.keyDefault,
+    authFailures: rateLimits.authFailures,
+  });
+  const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate, limits, faults: deps.database.faults });
+  log = app.log;
+  app.addHook('onClose', async () => limits.close());
   // Before any route: every route declares its auth, and the OpenAPI document records it.
   const fenceLookups = createFenceLookups(deps.database.db);
   const routes = registerAuthGate(app, authenticate, {
     thirdPartyPublicPrefixes: [DOCS_PREFIX],
     now: () => deps.clock.now().getTime(),
     fence: fenceLookups,
+    limits,
   });
   await registerOpenApi(app, { publicUrl: deps.config.publicUrl });
   // What each API key does, refused requests included: noted after the response, written behind it.
@@ -100,6 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     fenceLookups,
     keys,
     authenticate,
+    limits,
     signingKeys: signing,
     issuer: createTokenIssuer({ keys: signing, clock: deps.clock, issuer: deps.config.publicUrl }),
     // Lists whose pages are a function of their rows alone, kept while the database is unchanged (SQLite).

@@ -59,6 +59,32 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,proxy.internal' })).toThrow(/^Invalid configuration: TRUST_PROXY must be comma-separated proxy addresses or CIDRs/);
   });
 
+  it('reads RATE_LIMIT_DEFAULT (none by default), AUTH_FAILURE_LIMIT (60/60 by default, or off) and REDIS_URL (in process by default)', () => {
+    expect(loadConfig({}).rateLimits).toEqual({ keyDefault: null, authFailures: { requests: 60, perSeconds: 60 }, redisUrl: null, redisKeyPrefix: 'skd:rl' });
+    expect(loadConfig({ RATE_LIMIT_DEFAULT: '600/60', AUTH_FAILURE_LIMIT: 'off', REDIS_URL: 'redis://127.0.0.1:6379/2' }).rateLimits).toEqual({
+      keyDefault: { requests: 600, perSeconds: 60 },
+      authFailures: null,
+      redisUrl: 'redis://127.0.0.1:6379/2',
+      redisKeyPrefix: 'skd:rl',
+    });
+    expect(loadConfig({ REDIS_KEY_PREFIX: 'test:abc' }).rateLimits.redisKeyPrefix).toBe('test:abc');
+    expect(loadConfig({ AUTH_FAILURE_LIMIT: ' 10 / 300 ' }).rateLimits.authFailures).toEqual({ requests: 10, perSeconds: 300 });
+  });
+
+  it.each([
+    ['RATE_LIMIT_DEFAULT', '0/60'],
+    ['RATE_LIMIT_DEFAULT', '600'],
+    ['RATE_LIMIT_DEFAULT', 'off'],
+    ['RATE_LIMIT_DEFAULT', '600/100000'],
+    ['AUTH_FAILURE_LIMIT', '-1/60'],
+    ['AUTH_FAILURE_LIMIT', 'no'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['REDIS_KEY_PREFIX', 'has space'],
+  ])('refuses %s=%j at start, naming the variable', (variable, value) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^Invalid configuration: ${variable} must be`));
+  });
+
   it('reads postgres URLs', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', DEV_ISSUER: 'on' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@127.0.0.1:5432/db' });
   });

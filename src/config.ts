@@ -1,4 +1,6 @@
 import { parseCidr } from './auth/ip-allowlist.js';
+import type { RateLimit } from './auth/principal.js';
+import { parseRateSpec, RateLimitError } from './auth/rate-limits.js';
 import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 
@@ -37,6 +39,17 @@ export interface Config {
    * hop not in this list. Empty: the socket's peer is the client, and the header is ignored.
    */
   trustProxy: string[];
+  /** Rate limits (CONTRACT §7). */
+  rateLimits: {
+    /** RATE_LIMIT_DEFAULT: the limit of a key that sets none; null (unset) = no limit for such keys. */
+    keyDefault: RateLimit | null;
+    /** AUTH_FAILURE_LIMIT: invalid credentials per client address before 429; null = `off`. Default 60/60. */
+    authFailures: RateLimit | null;
+    /** REDIS_URL: shared counters across instances; null = counters in this process. */
+    redisUrl: string | null;
+    /** REDIS_KEY_PREFIX: the prefix of our Redis keys (default `skd:rl`), for deployments sharing one Redis. */
+    redisKeyPrefix: string;
+  };
   /** In-process authentication caches (src/auth/key-cache.ts, session-cache.ts). */
   authCache: {
     /** How long a cached key answer is trusted without a reload (ms); 0 turns the key cache off. */
@@ -79,6 +92,45 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   }
   return Number(raw);
 }
+
+/** A limit written `N/S` (requests per seconds), or a ConfigError naming the variable. */
+function rateSpec(env: Env, name: string, fallback: RateLimit | null, offWord: string | null): RateLimit | null {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (offWord !== null && raw.toLowerCase() === offWord) return null;
+  try {
+    return parseRateSpec(raw);
+  } catch (error) {
+    if (!(error instanceof RateLimitError)) throw error;
+    const words = offWord === null ? '' : ` or ${offWord}`;
+    throw new ConfigError(name, `must be N/S${words}: N requests (1-1000000) per S seconds (1-86400), e.g. 600/60 (got "${raw}"; ${error.field}: ${error.message})`);
+  }
+}
+
+/** REDIS_URL: redis:// or rediss:// with a host. */
+function redisUrl(env: Env): string | null {
+  const raw = read(env, 'REDIS_URL');
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'must be a URL such as redis://127.0.0.1:6379');
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL with a host, e.g. redis://127.0.0.1:6379');
+  }
+  return raw;
+}
+
+function redisKeyPrefix(env: Env): string {
+  const raw = read(env, 'REDIS_KEY_PREFIX') ?? 'skd:rl';
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(raw)) throw new ConfigError('REDIS_KEY_PREFIX', `must be 1-64 letters, digits or :_.- (got "${raw.slice(0, 80)}")`);
+  return raw;
+}
+
+/** Invalid credentials one client address may send per minute before 429 (AUTH_FAILURE_LIMIT unset). */
+export const DEFAULT_AUTH_FAILURE_LIMIT: RateLimit = Object.freeze({ requests: 60, perSeconds: 60 });
 
 function secretBytes(env: Env, name: string, exactLength: number | null): Buffer | null {
   const raw = read(env, name);
@@ -235,6 +287,12 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: parsePublicUrl(read(env, 'PUBLIC_URL'), host, port),
     registryService,
     trustProxy,
+    rateLimits: {
+      keyDefault: rateSpec(env, 'RATE_LIMIT_DEFAULT', null, null),
+      authFailures: rateSpec(env, 'AUTH_FAILURE_LIMIT', DEFAULT_AUTH_FAILURE_LIMIT, 'off'),
+      redisUrl: redisUrl(env),
+      redisKeyPrefix: redisKeyPrefix(env),
+    },
     authCache: {
       ttlMs: integer(env, 'AUTH_CACHE_TTL_MS', 10_000, 0, 60_000),
       maxKeys: integer(env, 'AUTH_CACHE_MAX_KEYS', 10_000, 0, 1_000_000),

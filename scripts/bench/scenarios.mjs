@@ -21,6 +21,12 @@ export const SCENARIOS = [
   { name: 'key-forbidden', path: '/clusters', credential: 'appsReadKey', expect: 403 },
   { name: 'key-invalid', path: '/me', keys: 'bad-checksum', expect: 401 },
   { name: 'key-unknown', path: '/me', keys: 'unknown', expect: 401 },
+  // Issue 12: a key with every restriction a key can carry (seed.mjs KEY_RESTRICTIONS: 10 CIDRs that
+  // hold 127.0.0.1, a rate limit far above the load), and a key over its rate limit, answered 429 (its
+  // counter lives in Redis with --db postgres, in the server otherwise).
+  // On /me, like key-me, so its ratio measures what the restrictions cost (lists are key-scoped-list's).
+  { name: 'key-restricted', path: '/me', credential: 'restrictedKey', expect: 200, check: (body) => body?.type === 'api_key' },
+  { name: 'key-rate-limited', path: '/clusters', credential: 'rateLimitedKey', expect: 429, check: (body) => body?.code === 'rate_limited' },
   { name: 'user-jwt', path: '/me', credential: 'sessionToken', expect: 200, check: (body) => body?.type === 'user' },
   // key-me against a second server whose table holds the big key set (main.mjs), measured in the same
   // rounds as the rest: the machine's speed drifts by up to 2× within minutes, so keys-1m and key-me

@@ -14,6 +14,23 @@ const SESSION_TTL_SECONDS = 24 * 3600;
 const CLUSTERS_READY_TIMEOUT_MS = 60_000;
 const AWS_CREDENTIALS = { access_key_id: 'AKIAIOSFODNN7EXAMPLE', secret_access_key: 'wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEYab' };
 
+/**
+ * What the key-restricted scenario's key carries (CONTRACT §7), sized as issue 12's Speed section asks:
+ * 10 CIDRs (127.0.0.1, where the load comes from, among them) and a rate limit far above any load.
+ * Every restriction of that key is set here, in one place; the owner's cluster ids are at hand for one
+ * that names resources.
+ */
+export function keyRestrictions({ clusterIds }) {
+  void clusterIds;
+  return {
+    allowed_ips: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '198.51.100.0/24', '203.0.113.0/24', '192.0.2.0/24', '2001:db8::/32', 'fd00::/8', '::1', '127.0.0.1'],
+    rate_limit: { requests: 1_000_000, per_seconds: 1 },
+  };
+}
+
+/** The key-rate-limited scenario's key: one request a day, spent while seeding, so every measured request is a 429. */
+const SPENT_RATE_LIMIT = { requests: 1, per_seconds: 86_400 };
+
 /** A session token shaped like Clerk's (RS256; sub, sid, iss, azp, exp/nbf/iat), signed with the bench's key pair. */
 export async function mintSession(privateKey, userId, email) {
   const now = Math.floor(Date.now() / 1000);
@@ -73,25 +90,29 @@ export async function seedFixtures(server) {
 
   // The business plan allows 25 clusters.
   await expectStatus(baseUrl, 'POST', '/billing/subscription', owner, { plan: 'business' }, 200);
-  const createKey = async (token, name, scopes) => (await expectStatus(baseUrl, 'POST', '/api-keys', token, { name, scopes }, 201)).key;
+  const createKey = async (token, name, scopes, restrictions = {}) => (await expectStatus(baseUrl, 'POST', '/api-keys', token, { name, scopes, ...restrictions }, 201)).key;
   const fullKey = await createKey(owner, 'bench-full', ['full']);
   const clustersReadKey = await createKey(owner, 'bench-clusters-read', ['clusters:read']);
   const appsReadKey = await createKey(owner, 'bench-apps-read', ['apps:read']);
+  const rateLimitedKey = await createKey(owner, 'bench-rate-limited', ['clusters:read'], { rate_limit: SPENT_RATE_LIMIT });
+  await expectStatus(baseUrl, 'GET', '/clusters', rateLimitedKey, undefined, 200);
   await createKey(neighbour, 'neighbour-full', ['full']);
 
   const createCloud = async (token) =>
     (await expectStatus(baseUrl, 'POST', '/clouds', token, { name: 'bench', provider: 'aws', region: 'us-east-1', credentials: AWS_CREDENTIALS }, 201)).id;
   const ownerCloud = await createCloud(owner);
+  const clusterIds = [];
   for (let i = 1; i <= SCOPED_LIST_CLUSTERS; i++) {
-    await expectStatus(baseUrl, 'POST', '/clusters', owner, { name: `bench-${String(i).padStart(2, '0')}`, cloud_id: ownerCloud }, 202);
+    clusterIds.push((await expectStatus(baseUrl, 'POST', '/clusters', owner, { name: `bench-${String(i).padStart(2, '0')}`, cloud_id: ownerCloud }, 202)).id);
   }
+  const restrictedKey = await createKey(owner, 'bench-restricted', ['clusters:read'], keyRestrictions({ clusterIds }));
   const neighbourCloud = await createCloud(neighbour);
   await expectStatus(baseUrl, 'POST', '/clusters', neighbour, { name: 'neighbour-01', cloud_id: neighbourCloud }, 202);
 
   // Provisioning jobs must be over before measuring: a running job would take CPU from the server.
   await waitForClusters(baseUrl, owner, SCOPED_LIST_CLUSTERS);
   await waitForClusters(baseUrl, neighbour, 1);
-  return { sessionToken: owner, fullKey, clustersReadKey, appsReadKey };
+  return { sessionToken: owner, fullKey, clustersReadKey, appsReadKey, restrictedKey, rateLimitedKey };
 }
 
 const COLUMNS = [

@@ -85,7 +85,7 @@ function readRssKb(pid, field) {
  * Starts the server and resolves once it listens. The caller must call `stop()` (also on failure):
  * it ends the process, drops the database and removes the temp folder.
  */
-export async function startServer({ db, pgAdminUrl, cpuProfileDir = null }) {
+export async function startServer({ db, pgAdminUrl, cpuProfileDir = null, redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' }) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'skd-bench-'));
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pepper = randomBytes(32);
@@ -119,6 +119,10 @@ export async function startServer({ db, pgAdminUrl, cpuProfileDir = null }) {
       ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       // Seeded clusters finish provisioning in moments, so no job runs during the measurements.
       SIMULATED_STEP_MS: '5',
+      // key-invalid and key-unknown measure the invalid-credential path itself, all from 127.0.0.1.
+      AUTH_FAILURE_LIMIT: 'off',
+      // With PostgreSQL (the several-instance setup), rate limits are counted in Redis, under this run's own prefix.
+      ...(db === 'postgres' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `skd-bench:${randomBytes(6).toString('hex')}` } : {}),
     };
     const profile = cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=server-${db}-${Date.now()}.cpuprofile`];
     child = spawn(process.execPath, [...profile, CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,7 +5,7 @@ import type { AuthRequirement, Scope } from './scopes.js';
  * decides, http/ renders (status, problem+json body, WWW-Authenticate). The refusals are constants, one
  * per case, so a refused request allocates nothing and the renderer can keep its bytes.
  */
-export type RefusalCode = 'invalid_request' | 'unauthenticated' | 'invalid_token' | 'user_session_required' | 'insufficient_scope' | 'ip_not_allowed' | 'resource_not_allowed';
+export type RefusalCode = 'invalid_request' | 'unauthenticated' | 'invalid_token' | 'user_session_required' | 'insufficient_scope' | 'ip_not_allowed' | 'resource_not_allowed' | 'rate_limited';
 
 export type Refusal =
   | { readonly type: 'refusal'; readonly code: Exclude<RefusalCode, 'insufficient_scope'>; readonly detail: string; readonly scope?: undefined }
@@ -35,6 +35,19 @@ export const USER_SESSION_REQUIRED = refusal('user_session_required', 'This endp
  * hold. Decided before the scope, so a key used from elsewhere learns nothing about what it may do.
  */
 export const IP_NOT_ALLOWED = refusal('ip_not_allowed', 'This API key may not be used from this address (its allowed_ips).');
+
+/**
+ * After step 2 (CONTRACT §7): a valid key over its rate limit (its own `rate_limit`, else
+ * RATE_LIMIT_DEFAULT). The answer also carries Retry-After and the RateLimit fields (http/rate-limits.ts).
+ */
+export const RATE_LIMITED = refusal('rate_limited', 'This API key is over its rate limit; retry after Retry-After seconds.');
+
+/**
+ * Before step 2: too many invalid credentials came from this client address (AUTH_FAILURE_LIMIT), so its
+ * credentials are not even looked up until Retry-After seconds have passed. One message whatever the
+ * credential, so the answer tells nothing about it.
+ */
+export const TOO_MANY_INVALID_CREDENTIALS = refusal('rate_limited', 'Too many invalid credentials from this address; retry after Retry-After seconds.');
 
 /**
  * The refusal of a key used from outside its allowlist, or null. The client address is read only for a

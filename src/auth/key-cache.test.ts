@@ -8,7 +8,7 @@ const DIGEST_C = 'c'.repeat(64);
 const lk = (digest: string) => `lookup:${digest.slice(0, 8)}`;
 
 function stored(id: string, extra: Partial<StoredKeyForAuth> = {}): StoredKeyForAuth {
-  return { id, accountId: 'user_1', name: 'n', scopes: ['clusters:read'], createdBy: 'user_1', graceEndsAt: null, expiresAt: null, revokedAt: null, allowedIps: null, resources: null, scopeExpiresAt: null, ...extra };
+  return { id, accountId: 'user_1', name: 'n', scopes: ['clusters:read'], createdBy: 'user_1', graceEndsAt: null, expiresAt: null, revokedAt: null, allowedIps: null, resources: null, scopeExpiresAt: null, rateLimit: null, ...extra };
 }
 
 /** A cache on a hand-moved monotonic clock, and a lookup that can be held open. */
@@ -35,7 +35,7 @@ describe('toCachedKey', () => {
     const entry = toCachedKey(stored('key_1'), 0);
     expect(Object.isFrozen(entry.principal)).toBe(true);
     expect(Object.isFrozen(entry.principal.scopes)).toBe(true);
-    expect(entry.principal).toEqual({ type: 'api_key', keyId: 'key_1', keyName: 'n', accountId: 'user_1', scopes: ['clusters:read'], userId: 'user_1', allowedIps: null, resources: null, scopeLapses: null });
+    expect(entry.principal).toEqual({ type: 'api_key', keyId: 'key_1', keyName: 'n', accountId: 'user_1', scopes: ['clusters:read'], userId: 'user_1', allowedIps: null, resources: null, scopeLapses: null, rateLimit: null });
   });
 });
 

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { LruMap } from '../lib/lru.js';
 import { ipAllowlist } from './ip-allowlist.js';
-import type { ApiKeyPrincipal } from './principal.js';
+import type { ApiKeyPrincipal, RateLimit } from './principal.js';
 import { resourceFence, type ResourceList } from './resource-fence.js';
 import type { Scope } from './scopes.js';
 
@@ -23,6 +23,8 @@ export interface StoredKeyForAuth {
   resources: ResourceList | null;
   /** Scopes that lapse before the key; null = none. */
   scopeExpiresAt: ReadonlyArray<readonly [Scope, Date]> | null;
+  /** The key's own rate limit; null = the server default. */
+  rateLimit: RateLimit | null;
 }
 
 /**
@@ -90,6 +92,7 @@ export function toCachedKey(stored: StoredKeyForAuth, loadedAt: number): CachedK
     allowedIps: stored.allowedIps === null ? null : ipAllowlist(stored.allowedIps),
     resources: stored.resources === null ? null : resourceFence(stored.resources),
     scopeLapses: stored.scopeExpiresAt === null ? null : new Map(stored.scopeExpiresAt.map(([scope, at]) => [scope, at.getTime()])),
+    rateLimit: stored.rateLimit === null ? null : Object.freeze({ ...stored.rateLimit }),
   });
   return {
     keyId: stored.id,

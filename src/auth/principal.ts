@@ -26,6 +26,14 @@ export interface ApiKeyPrincipal {
   resources: ResourceFence | null;
   /** Scopes that lapse before the key: scope → instant (ms, the app's clock); null = none. */
   scopeLapses: ReadonlyMap<Scope, number> | null;
+  /** The key's own rate limit (CONTRACT §7); null = the server default (RATE_LIMIT_DEFAULT). */
+  rateLimit: RateLimit | null;
+}
+
+/** `requests` per `perSeconds`-second window. */
+export interface RateLimit {
+  readonly requests: number;
+  readonly perSeconds: number;
 }
 
 export type Principal = UserPrincipal | ApiKeyPrincipal;

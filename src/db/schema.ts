@@ -25,6 +25,9 @@ export interface ApiKeyTable {
   resources: string | null;
   /** JSON `{"<scope>":"<timestamp>"}`: scopes that lapse before the key; null = none. */
   scope_expires_at: string | null;
+  /** The key's own rate limit: requests per window (both set or both null = RATE_LIMIT_DEFAULT). */
+  rate_limit_requests: number | null;
+  rate_limit_per_seconds: number | null;
 }
 
 export interface CloudTable {

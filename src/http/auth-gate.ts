@@ -1,11 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify';
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
-import { addressRefusal, decide, heldScopes, REPEATED_AUTHORIZATION, RESOURCE_NOT_ALLOWED, USER_SESSION_REQUIRED, type Refusal } from '../auth/decision.js';
-import type { Principal, UserPrincipal } from '../auth/principal.js';
+import { addressRefusal, decide, heldScopes, RATE_LIMITED, REPEATED_AUTHORIZATION, RESOURCE_NOT_ALLOWED, TOO_MANY_INVALID_CREDENTIALS, USER_SESSION_REQUIRED, type Refusal } from '../auth/decision.js';
+import type { Principal, RateLimit, UserPrincipal } from '../auth/principal.js';
 import { checkFence, fenceRuleFor, type FenceLookups, type FenceRule, type ResourceFence } from '../auth/resource-fence.js';
 import { requiredScope, type AuthRequirement, type Scope } from '../auth/scopes.js';
+import type { HitResult } from '../lib/rate-counters.js';
 import { refuseRequest } from './error-handler.js';
 import { notFound, refusalError } from './errors.js';
+import { setRateLimitHeaders, type RequestLimits } from './rate-limits.js';
 import { tagRequestLog } from './request-log.js';
 
 declare module 'fastify' {
@@ -96,7 +98,8 @@ export const scopesOf = (principal: Principal, now: () => number): readonly Scop
  * (allowed_ips) after step 2, then steps 3–4 on the scopes held now. Null: it may go on (to the resource
  * fence's per-resource checks, which need the path and body). The gate, followed streams and GET
  * /me/check all decide here.
- * `from` null: the address is not checked (only GET /me/check, which reports it instead).
+ * `from` null: the address is not checked (the gate checked it before the rate limit; GET /me/check
+ * reports it instead of refusing).
  */
 export function refusalAfterCredential(
   auth: AuthRequirement,
@@ -114,28 +117,71 @@ export function refusalAfterCredential(
   return fence?.kind === 'whole-account' && fenceOf(principal) !== null ? RESOURCE_NOT_ALLOWED : null;
 }
 
+/** 429 rate_limited for a key over its limit: Retry-After and the RateLimit fields. */
+function refuseRateLimited(request: FastifyRequest, reply: FastifyReply, limit: RateLimit, hit: HitResult): void {
+  setRateLimitHeaders(reply, limit, hit);
+  reply.header('retry-after', String(hit.resetSeconds));
+  refuseRequest(request, reply, refusalError(RATE_LIMITED));
+}
+
 /**
- * Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, bound at registration. A
+ * Steps 1–4 of the decision order (CONTRACT §2) for one route's requirement, bound at registration, with
+ * the additions of §7 after step 2: the key's allowed_ips, then its rate limit, then the scope. A
  * callback-style hook: a cached credential is decided without a promise or a microtask, and a refusal
- * is answered here directly (no throw through Fastify's error path). A failing check (the database
- * down during a lookup) goes to the error handler.
+ * is answered here directly (no throw through Fastify's error path). Only a rate-limited key within its
+ * budget waits for its counter (a resolved promise in process; a Redis round trip with REDIS_URL); one
+ * over it is refused at once until its window ends. A failing check (the
+ * database down during a lookup) goes to the error handler.
  */
-function gateFor(auth: AuthRequirement, authenticate: Authenticator, now: () => number, checksAddress: boolean, fence: FenceRule | null): onRequestHookHandler {
+function gateFor(auth: AuthRequirement, authenticate: Authenticator, now: () => number, checksAddress: boolean, fence: FenceRule | null, limits: RequestLimits | null): onRequestHookHandler {
+  /** After the address and the rate limit: the scope held now, then the account-wide fence rule. */
+  function decideScope(request: FastifyRequest, reply: FastifyReply, principal: Principal, done: HookHandlerDoneFunction): void {
+    const refused = refusalAfterCredential(auth, principal, null, now, fence);
+    if (refused !== null) {
+      refuseRequest(request, reply, refusalError(refused));
+      return;
+    }
+    request.principal = principal;
+    done();
+  }
+
   function settle(request: FastifyRequest, reply: FastifyReply, result: Authentication, done: HookHandlerDoneFunction): void {
     if (result.type === 'refusal') {
+      // Counted per client address behind the answer: enough of them and the address is throttled.
+      if (result.code === 'invalid_token' && limits !== null) limits.noteInvalidCredential(request.ip);
       refuseRequest(request, reply, refusalError(result));
       return;
     }
     // Named in the log before the decision, so a refusal says whose it was.
     tagRequestLog(request.log, result);
     request.caller = result;
-    const refused = refusalAfterCredential(auth, result, checksAddress ? request : null, now, fence);
-    if (refused !== null) {
-      refuseRequest(request, reply, refusalError(refused));
+    const misplaced = checksAddress ? addressRefusal(result, request) : null;
+    if (misplaced !== null) {
+      refuseRequest(request, reply, refusalError(misplaced));
       return;
     }
-    request.principal = result;
-    done();
+    const limit = result.type === 'api_key' && limits !== null ? limits.limitOf(result) : null;
+    if (limit === null || limits === null || result.type !== 'api_key') return decideScope(request, reply, result, done);
+    // Every request of a limited key counts, whatever the scope decision; the scope refusal keeps its
+    // exact words and status (only a key already over its limit hears 429 first).
+    const spent = limits.spentKey(result.keyId, limit);
+    if (spent !== null) {
+      // Over the limit until its window ends: refused at once, with no counter to wait for.
+      refuseRateLimited(request, reply, limit, spent);
+      return;
+    }
+    limits.hitKey(result.keyId, limit, (hit) => {
+      try {
+        if (!hit.allowed) {
+          refuseRateLimited(request, reply, limit, hit);
+          return;
+        }
+        if (hit.resetSeconds > 0) setRateLimitHeaders(reply, limit, hit);
+        decideScope(request, reply, result, done);
+      } catch (error) {
+        done(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
   }
 
   return function authGate(request, reply, done) {
@@ -143,7 +189,17 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator, now: () => 
       refuseRequest(request, reply, refusalError(REPEATED_AUTHORIZATION));
       return;
     }
-    authenticate(request.headers.authorization, (result) => settle(request, reply, result, done), done);
+    const authorization = request.headers.authorization;
+    // An address that sent too many invalid credentials: refused before any lookup (no database read).
+    if (authorization !== undefined && limits !== null) {
+      const wait = limits.throttledFor(request);
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        refuseRequest(request, reply, refusalError(TOO_MANY_INVALID_CREDENTIALS));
+        return;
+      }
+    }
+    authenticate(authorization, (result) => settle(request, reply, result, done), done);
   };
 }
 
@@ -168,6 +224,8 @@ export interface AuthGateOptions {
   now: () => number;
   /** Where a fence check finds a resource's owner (CONTRACT §7 `resources`). */
   fence: FenceLookups;
+  /** Per-key rate limits and the invalid-credential throttle (CONTRACT §7); none when absent. */
+  limits?: RequestLimits;
 }
 
 /**
@@ -206,6 +264,7 @@ export function registerAuthGate(app: FastifyInstance, authenticate: Authenticat
   app.decorateRequest('caller', null);
   const thirdPartyPublic = options.thirdPartyPublicPrefixes ?? [];
   const { now } = options;
+  const limits = options.limits ?? null;
   const inventory: RouteInventory = [];
 
   app.addHook('onRoute', (route: RouteOptions) => {
@@ -225,7 +284,7 @@ export function registerAuthGate(app: FastifyInstance, authenticate: Authenticat
     const keysMayCall = auth.kind !== 'public' && auth.kind !== 'userOnly';
     const methods = [route.method].flat().filter((method) => method !== 'HEAD');
     const fence = keysMayCall ? fenceRuleFor(methods[0] ?? 'GET', route.url) : null;
-    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate, now, route.config?.reportsAddress !== true, fence), ...[route.onRequest ?? []].flat()];
+    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate, now, route.config?.reportsAddress !== true, fence, limits), ...[route.onRequest ?? []].flat()];
     if (fence !== null && ('param' in fence || fence.kind === 'new-app')) route.preHandler = [fenceFor(fence, options.fence), ...[route.preHandler ?? []].flat()];
     if (fence?.kind === 'whole-account' || fence?.kind === 'new-app') {
       route.config = { ...route.config, problems: [...(route.config?.problems ?? []), 'resource_not_allowed'] };

@@ -64,7 +64,8 @@ export function basicChallenge(): Record<string, string> {
 /** The headers a refusal of steps 1–4 is answered with (user_session_required has no challenge: no credential would do). */
 function refusalHeaders(refusal: Refusal): Record<string, string> {
   // No credential would do better from here: no challenge.
-  if (refusal.code === 'user_session_required' || refusal.code === 'ip_not_allowed' || refusal.code === 'resource_not_allowed') return {};
+  // (rate_limited: waiting would; its Retry-After varies and is set by whoever counts.)
+  if (refusal.code === 'user_session_required' || refusal.code === 'ip_not_allowed' || refusal.code === 'resource_not_allowed' || refusal.code === 'rate_limited') return {};
   if (refusal.code === 'insufficient_scope') return challenge(refusal);
   return challenge({ code: refusal.code });
 }

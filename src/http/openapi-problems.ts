@@ -62,6 +62,8 @@ export function problemCodes(shape: OperationShape): Map<number, ErrorCode[]> {
     if (shape.auth === 'scope' || shape.auth === 'full') codes.add('insufficient_scope');
     // A key used from outside its allowed_ips (CONTRACT §7), on every route a key may call.
     if (shape.auth !== 'userOnly') codes.add('ip_not_allowed');
+    // A key over its rate limit, or an address that sent too many invalid credentials (CONTRACT §7).
+    codes.add('rate_limited');
   }
   if (shape.hasQueryOrPath || takesBody) codes.add('validation_failed');
   if (shape.hasPathParameters) codes.add('not_found');
@@ -93,7 +95,7 @@ const WHAT: Partial<Record<ErrorCode, string>> = {
   request_timeout: 'the body did not arrive in time',
   payload_too_large: 'the body is too large',
   unsupported_media_type: 'the body is not of a type this operation reads',
-  rate_limited: 'too many at once; retry after `Retry-After` seconds',
+  rate_limited: 'the API key is over its rate limit, or this address sent too many invalid credentials; retry after `Retry-After` seconds',
   internal: 'a fault on our side; quote request_id',
   service_unavailable: 'the database is unreachable or the instance is shutting down; retry after `Retry-After` seconds',
   storage_full: "the server's storage is full",
@@ -109,6 +111,9 @@ const WWW_AUTHENTICATE_SCOPE = {
   schema: { type: 'string' },
 };
 const RETRY_AFTER = { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } };
+// draft-ietf-httpapi-ratelimit-headers-10; also sent on every other response to a rate-limited key.
+const RATELIMIT_POLICY = { description: 'The key\'s quota policy: `"api-key";q=<requests>;w=<window seconds>`.', schema: { type: 'string' } };
+const RATELIMIT = { description: 'The key\'s current window: `"api-key";r=<remaining>;t=<seconds until it resets>`.', schema: { type: 'string' } };
 
 export interface ProblemResponse {
   description: string;
@@ -123,6 +128,10 @@ export function problemResponse(codes: readonly ErrorCode[]): ProblemResponse {
   if (codes.some((code) => code === 'unauthenticated' || code === 'invalid_token' || code === 'invalid_request')) headers['WWW-Authenticate'] = WWW_AUTHENTICATE;
   if (codes.includes('insufficient_scope')) headers['WWW-Authenticate'] = WWW_AUTHENTICATE_SCOPE;
   if (codes.some((code) => code === 'rate_limited' || ERROR_CODES[code].status === 503)) headers['Retry-After'] = RETRY_AFTER;
+  if (codes.includes('rate_limited')) {
+    headers['RateLimit-Policy'] = RATELIMIT_POLICY;
+    headers.RateLimit = RATELIMIT;
+  }
   return {
     description: `${ERROR_CODES[codes[0] as ErrorCode].title}: ${description}.`,
     ...(Object.keys(headers).length > 0 ? { headers } : {}),

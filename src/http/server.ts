@@ -1,9 +1,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
+import { TOO_MANY_INVALID_CREDENTIALS } from '../auth/decision.js';
 import type { Config } from '../config.js';
 import type { StorageFaults } from '../db/faults.js';
 import { randomBase62 } from '../lib/ids.js';
+import type { RequestLimits } from './rate-limits.js';
 import { registerShutdownSignal } from './drain.js';
 import { registerErrorHandling, sendProblem } from './error-handler.js';
 import { AppError, refusalError } from './errors.js';
@@ -19,6 +21,8 @@ export interface ServerOptions {
   logger?: boolean | Record<string, unknown> | undefined;
   /** Router-level refusals still answer credentials first (CONTRACT §2), so they need the authenticator. */
   authenticate: Authenticator;
+  /** The invalid-credential throttle applies to router-level refusals too (they answer credentials first). */
+  limits?: Pick<RequestLimits, 'throttledFor' | 'noteInvalidCredential'>;
   /** Storage faults met by requests are noted here (the database handle's), for readiness. */
   faults: StorageFaults;
 }
@@ -58,10 +62,24 @@ export function createServer(options: ServerOptions): { app: FastifyInstance; sh
       // Answered before any hook runs, so the headers of response-headers.ts are set here.
       reply.headers(COMMON_HEADERS);
       // Steps 1–2 still come first: a refused credential is answered, anyone else hears the URL is malformed.
+      // An address over AUTH_FAILURE_LIMIT is refused before any lookup here too, and its failures count:
+      // a malformed URL is no way round the throttle.
+      const limits = options.limits;
+      if (limits && request.headers.authorization !== undefined) {
+        const wait = limits.throttledFor(request);
+        if (wait > 0) {
+          reply.header('retry-after', String(wait));
+          sendProblem(reply, refusalError(TOO_MANY_INVALID_CREDENTIALS));
+          return;
+        }
+      }
       try {
         authenticate(
           request.headers.authorization,
-          (result) => sendProblem(reply, result.type === 'refusal' ? refusalError(result) : malformed),
+          (result) => {
+            if (result.type === 'refusal' && result.code === 'invalid_token') limits?.noteInvalidCredential(request.ip);
+            sendProblem(reply, result.type === 'refusal' ? refusalError(result) : malformed);
+          },
           () => sendProblem(reply, malformed),
         );
       } catch {

@@ -59,6 +59,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     SIMULATED_STEP_MS: '5',
     JOB_POLL_INTERVAL_MS: '20',
     JOB_LEASE_MS: '5000',
+    // Suites send many invalid credentials from 127.0.0.1 on purpose; the throttle is tested where asked for.
+    AUTH_FAILURE_LIMIT: 'off',
     ...options.env,
   });
   const deps = await createRuntimeDeps(config, { runJobs: options.runJobs ?? false });

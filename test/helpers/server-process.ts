@@ -31,7 +31,7 @@ export async function startServer(env: Record<string, string>, port?: number): P
   const listenPort = port ?? (await freePort());
   const child = spawn(process.execPath, [CLI, 'serve'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(listenPort), LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(listenPort), LOG_LEVEL: 'warn', AUTH_FAILURE_LIMIT: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -16,7 +16,7 @@ import { MovableClock } from '../helpers/movable-clock.js';
 
 const KEY_REGEX = /^skd_[0-9A-Za-z]{38}$/;
 // CONTRACT §4's fields, plus §7's restrictions (issue 12).
-const OBJECT_FIELDS = ['id', 'name', 'scopes', 'prefix', 'last_four', 'created_at', 'created_by', 'last_used_at', 'expires_at', 'revoked_at', 'allowed_ips', 'resources', 'scope_expires_at'];
+const OBJECT_FIELDS = ['id', 'name', 'scopes', 'prefix', 'last_four', 'created_at', 'created_by', 'last_used_at', 'expires_at', 'revoked_at', 'allowed_ips', 'resources', 'scope_expires_at', 'rate_limit'];
 const INVALID_TOKEN_CHALLENGE = 'Bearer realm="skaledata", error="invalid_token"';
 
 

@@ -203,7 +203,8 @@ describe(`auth caches: database work per request (${TEST_DIALECT})`, () => {
 
   beforeAll(async () => {
     scratch = await createScratchDatabase();
-    const config = loadConfig({ DATABASE_URL: scratch.url, DATA_DIR: scratch.dataDir, CLERK_JWT_KEY: clerk.publicKeyPem, LOG_LEVEL: 'silent' });
+    // AUTH_FAILURE_LIMIT off: these tests count the work of many invalid credentials from one address.
+    const config = loadConfig({ DATABASE_URL: scratch.url, DATA_DIR: scratch.dataDir, CLERK_JWT_KEY: clerk.publicKeyPem, LOG_LEVEL: 'silent', AUTH_FAILURE_LIMIT: 'off' });
     deps = await createRuntimeDeps(config, { runJobs: false });
     deps.clock = clock;
     deps.database = { ...deps.database, db: deps.database.db.withPlugin(statements) };

@@ -5,6 +5,7 @@ import * as settings from './0003-settings.js';
 import * as keyRestrictions from './0004-key-restrictions.js';
 import * as keyResources from './0005-key-resources.js';
 import * as keyActivity from './0006-key-activity.js';
+import * as keyRateLimit from './0007-key-rate-limit.js';
 
 /**
  * Every migration, by name, in the order they run (Kysely sorts by name). A new migration is a file in
@@ -17,4 +18,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-key-restrictions': keyRestrictions,
   '0005-key-resources': keyResources,
   '0006-key-activity': keyActivity,
+  '0007-key-rate-limit': keyRateLimit,
 };

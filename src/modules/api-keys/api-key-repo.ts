@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { StoredKeyForAuth } from '../../auth/key-cache.js';
+import { storedRateLimit } from '../../auth/rate-limits.js';
 import { parseStoredResources } from '../../auth/resource-fence.js';
 import { parseStoredScopeExpiry, parseStoredScopes } from '../../auth/scopes.js';
 import type { Db } from '../../db/database.js';
@@ -38,6 +39,8 @@ export interface KeyUpdate {
   allowed_ips?: string | null;
   resources?: string | null;
   scope_expires_at?: string | null;
+  rate_limit_requests?: number | null;
+  rate_limit_per_seconds?: number | null;
 }
 
 export function createApiKeyRepo(db: Db) {
@@ -46,7 +49,10 @@ export function createApiKeyRepo(db: Db) {
   const DIGEST_PLACEHOLDER = '\u0000digest';
   const findByDigestQuery = db
     .selectFrom('api_keys')
-    .select(['id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at', 'allowed_ips', 'resources', 'scope_expires_at'])
+    .select([
+      'id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at',
+      'allowed_ips', 'resources', 'scope_expires_at', 'rate_limit_requests', 'rate_limit_per_seconds',
+    ])
     .where((eb) => eb.or([eb('key_hash', '=', DIGEST_PLACEHOLDER), eb('previous_hash', '=', DIGEST_PLACEHOLDER)]))
     .limit(1)
     .compile();
@@ -72,6 +78,7 @@ export function createApiKeyRepo(db: Db) {
         allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
         resources: row.resources === null ? null : parseStoredResources(row.resources),
         scopeExpiresAt: row.scope_expires_at === null ? null : parseStoredScopeExpiry(row.scope_expires_at),
+        rateLimit: storedRateLimit(row),
       };
     },
 

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { MAX_ALLOWED_IPS } from '../../auth/ip-allowlist.js';
 import { MAX_FENCED_RESOURCES } from '../../auth/resource-fence.js';
+import { RATE_LIMIT_BOUNDS } from '../../auth/rate-limits.js';
 import { SCOPES } from '../../auth/scopes.js';
 import { DisplayName, IdParam, Nullable, Timestamp } from '../../http/schemas.js';
 
@@ -24,6 +25,12 @@ export const ApiKey = Type.Object({
   ),
   scope_expires_at: Nullable(
     Type.Record(Type.String(), Timestamp, { description: 'Scopes that lapse before the key: scope → the instant it stops being held; null = none.' }),
+  ),
+  rate_limit: Nullable(
+    Type.Object(
+      { requests: Type.Integer(), per_seconds: Type.Integer() },
+      { title: 'ApiKeyRateLimit', description: "The key's own rate limit; null = the server default (RATE_LIMIT_DEFAULT, which may be none)." },
+    ),
   ),
 }, { title: 'ApiKey' });
 
@@ -53,6 +60,23 @@ const ScopeExpiresAt = Nullable(
   }),
 );
 
+const { requests: REQUESTS, perSeconds: PER_SECONDS } = RATE_LIMIT_BOUNDS;
+
+/** `rate_limit` as a request gives it: N requests per S seconds; null = the server default. */
+const RateLimitInput = Nullable(
+  Type.Object(
+    {
+      requests: Type.Integer({ minimum: REQUESTS.min, maximum: REQUESTS.max, description: `Requests allowed per window (${REQUESTS.min}-${REQUESTS.max}).` }),
+      per_seconds: Type.Integer({ minimum: PER_SECONDS.min, maximum: PER_SECONDS.max, description: `The window in seconds (${PER_SECONDS.min}-${PER_SECONDS.max}).` }),
+    },
+    {
+      title: 'ApiKeyRateLimitRequest',
+      additionalProperties: false,
+      description: 'At most `requests` per `per_seconds` seconds for this key (beyond: 429 rate_limited); null = the server default.',
+    },
+  ),
+);
+
 /** `allowed_ips` as a request gives it: 1 to 50 addresses or CIDRs, IPv4 or IPv6; null = any address. */
 const AllowedIps = Nullable(
   Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
@@ -75,6 +99,7 @@ export const CreateApiKeyBody = Type.Object(
     allowed_ips: Type.Optional(AllowedIps),
     resources: Type.Optional(Resources),
     scope_expires_at: Type.Optional(ScopeExpiresAt),
+    rate_limit: Type.Optional(RateLimitInput),
   },
   { title: 'CreateApiKeyRequest', additionalProperties: false },
 );
@@ -105,6 +130,7 @@ export const UpdateApiKeyBody = Type.Object(
     allowed_ips: Type.Optional(AllowedIps),
     resources: Type.Optional(Resources),
     scope_expires_at: Type.Optional(ScopeExpiresAt),
+    rate_limit: Type.Optional(RateLimitInput),
   },
   { title: 'UpdateApiKeyRequest', additionalProperties: false, minProperties: 1 },
 );

@@ -1,5 +1,6 @@
 import { AllowlistEntryError, ipAllowlist } from '../../auth/ip-allowlist.js';
-import type { UserPrincipal } from '../../auth/principal.js';
+import type { RateLimit, UserPrincipal } from '../../auth/principal.js';
+import { checkRateLimit, RateLimitError, storedRateLimit } from '../../auth/rate-limits.js';
 import { parseStoredResources, type ResourceList } from '../../auth/resource-fence.js';
 import { normalizeScopes, parseStoredScopeExpiry, parseStoredScopes, type Scope } from '../../auth/scopes.js';
 import { AppError, conflict, notFound } from '../../http/errors.js';
@@ -23,7 +24,11 @@ export interface ApiKeyView {
   allowed_ips: string[] | null;
   resources: ResourceList | null;
   scope_expires_at: Record<string, string> | null;
+  rate_limit: { requests: number; per_seconds: number } | null;
 }
+
+/** `rate_limit` as a request gives it. */
+export type RateLimitInput = { requests: number; per_seconds: number } | null;
 
 export function presentApiKey(row: ApiKeyRow): ApiKeyView {
   return {
@@ -40,7 +45,26 @@ export function presentApiKey(row: ApiKeyRow): ApiKeyView {
     allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
     resources: row.resources === null ? null : parseStoredResources(row.resources),
     scope_expires_at: row.scope_expires_at === null ? null : Object.fromEntries(parseStoredScopeExpiry(row.scope_expires_at).map(([scope, at]) => [scope, at.toISOString()])),
+    rate_limit: presentRateLimit(storedRateLimit(row)),
   };
+}
+
+const presentRateLimit = (limit: RateLimit | null) => (limit === null ? null : { requests: limit.requests, per_seconds: limit.perSeconds });
+
+/**
+ * `rate_limit` as stored (two columns, both null = the server default), or a 400 naming the field. The
+ * schema holds the same bounds; they are checked here too so no caller can store a limit of 0.
+ */
+function storedRateLimitColumns(input: RateLimitInput): { rate_limit_requests: number | null; rate_limit_per_seconds: number | null } {
+  if (input === null) return { rate_limit_requests: null, rate_limit_per_seconds: null };
+  try {
+    const limit = checkRateLimit(input.requests, input.per_seconds);
+    return { rate_limit_requests: limit.requests, rate_limit_per_seconds: limit.perSeconds };
+  } catch (error) {
+    if (!(error instanceof RateLimitError)) throw error;
+    const path = `rate_limit.${error.field}`;
+    throw new AppError('validation_failed', `${path}: ${error.message}`, { errors: [{ path, message: error.message }] });
+  }
 }
 
 const MAX_LIFETIME_MS = 5 * 366 * 24 * 3600 * 1000;
@@ -105,6 +129,7 @@ interface KeyInput {
   allowed_ips?: string[] | null | undefined;
   resources?: { clusters?: string[] | undefined; apps?: string[] | undefined } | null | undefined;
   scope_expires_at?: Record<string, string | undefined> | null | undefined;
+  rate_limit?: RateLimitInput | undefined;
 }
 
 export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unknownResources: UnknownResources }) {
@@ -135,6 +160,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unk
         allowed_ips: allowedIps,
         resources,
         scope_expires_at: scopeExpiresAt,
+        ...storedRateLimitColumns(input.rate_limit ?? null),
       });
       // The plaintext leaves only after the row is committed, and only in this response.
       return { ...presentApiKey(row), key: secret };
@@ -160,6 +186,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unk
       const fields: KeyUpdate = {};
       if (input.name !== undefined) fields.name = input.name.trim();
       if (input.allowed_ips !== undefined) fields.allowed_ips = storedAllowlist(input.allowed_ips);
+      if (input.rate_limit !== undefined) Object.assign(fields, storedRateLimitColumns(input.rate_limit));
       const held = parseStoredScopes(row.scopes);
       let scopes = held;
       if (input.scopes !== undefined) {

@@ -15,7 +15,10 @@ import { LastUsedWriter } from './last-used.js';
 export const API_KEY_CHANNEL = 'skaledata_api_keys';
 
 /** What the caller decides about a new key; the store makes its secret. */
-export type NewApiKey = Pick<ApiKeyRow, 'id' | 'account_id' | 'name' | 'scopes' | 'created_at' | 'created_by' | 'expires_at' | 'allowed_ips' | 'resources' | 'scope_expires_at'>;
+export type NewApiKey = Pick<
+  ApiKeyRow,
+  'id' | 'account_id' | 'name' | 'scopes' | 'created_at' | 'created_by' | 'expires_at' | 'allowed_ips' | 'resources' | 'scope_expires_at' | 'rate_limit_requests' | 'rate_limit_per_seconds'
+>;
 
 export interface ApiKeyStore {
   /** How the authenticator finds keys: from the cache, the digest filter, or the database. */

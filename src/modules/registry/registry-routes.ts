@@ -6,7 +6,8 @@ import { publicRoute } from '../../auth/scopes.js';
 import type { Config } from '../../config.js';
 import { AppError, basicChallenge, refusalError, validationFailed } from '../../http/errors.js';
 import { principalOf, repeatsAuthorization } from '../../http/auth-gate.js';
-import { addressRefusal, REPEATED_AUTHORIZATION } from '../../auth/decision.js';
+import { addressRefusal, REPEATED_AUTHORIZATION, TOO_MANY_INVALID_CREDENTIALS } from '../../auth/decision.js';
+import type { RequestLimits } from '../../http/rate-limits.js';
 import { tagRequestLog } from '../../http/request-log.js';
 import type { ModuleDeps } from '../module.js';
 import type { SigningKeyStore } from '../signing-keys/signing-key-store.js';
@@ -40,7 +41,7 @@ function authenticated(authenticate: Authenticator, authorization: string | unde
  */
 export function registerRegistryRoutes(
   root: FastifyInstance,
-  deps: ModuleDeps & { authenticate: Authenticator; issuer: TokenIssuer; signingKeys: SigningKeyStore; config: Pick<Config, 'registryService'> },
+  deps: ModuleDeps & { authenticate: Authenticator; limits: RequestLimits; issuer: TokenIssuer; signingKeys: SigningKeyStore; config: Pick<Config, 'registryService'> },
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createRegistryService({ db: deps.database.db, issuer: deps.issuer, now: () => deps.clock.now().getTime() });
@@ -49,9 +50,15 @@ export function registerRegistryRoutes(
   async function principalFor(request: FastifyRequest) {
     // As on every route (auth-gate.ts): a proxy keeping another of several headers would judge another credential.
     if (repeatsAuthorization(request.raw.rawHeaders)) throw new AppError('invalid_request', REPEATED_AUTHORIZATION.detail);
+    // The throttle of invalid credentials per address (AUTH_FAILURE_LIMIT), as in the gate: before any lookup.
+    if (request.headers.authorization !== undefined) {
+      const wait = deps.limits.throttledFor(request);
+      if (wait > 0) throw new AppError('rate_limited', TOO_MANY_INVALID_CREDENTIALS.detail, {}, { 'retry-after': String(wait) });
+    }
     const credential = credentialOf(request.headers.authorization);
     const result = await authenticated(deps.authenticate, credential === '' ? 'Basic' : credential);
     if (result.type === 'refusal') {
+      if (result.code === 'invalid_token') deps.limits.noteInvalidCredential(request.ip);
       const code = result.code === 'invalid_token' ? 'invalid_token' : 'unauthenticated';
       const detail =
         code === 'invalid_token'
@@ -69,7 +76,7 @@ export function registerRegistryRoutes(
     REGISTRY_REALM_PATH,
     {
       // Public to the gate (it speaks Bearer): the handler authenticates the Basic credentials itself.
-      config: { auth: publicRoute, problems: ['invalid_request', 'unauthenticated', 'invalid_token', 'ip_not_allowed', 'validation_failed', 'service_unavailable', 'storage_error'] },
+      config: { auth: publicRoute, problems: ['invalid_request', 'unauthenticated', 'invalid_token', 'ip_not_allowed', 'rate_limited', 'validation_failed', 'service_unavailable', 'storage_error'] },
       schema: {
         operationId: 'getRegistryToken',
         tags,
