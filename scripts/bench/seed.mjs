@@ -16,13 +16,12 @@ const AWS_CREDENTIALS = { access_key_id: 'AKIAIOSFODNN7EXAMPLE', secret_access_k
 
 /**
  * What the key-restricted scenario's key carries (CONTRACT §7), sized as issue 12's Speed section asks:
- * 10 CIDRs (127.0.0.1, where the load comes from, among them) and a rate limit far above any load.
- * Every restriction of that key is set here, in one place; the owner's cluster ids are at hand for one
- * that names resources.
+ * 10 CIDRs (127.0.0.1, where the load comes from, among them), a 5-cluster resource list and a rate
+ * limit far above any load. Every restriction of that key is set here, in one place.
  */
 export function keyRestrictions({ clusterIds }) {
-  void clusterIds;
   return {
+    resources: { clusters: clusterIds.slice(0, 5) },
     allowed_ips: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '198.51.100.0/24', '203.0.113.0/24', '192.0.2.0/24', '2001:db8::/32', 'fd00::/8', '::1', '127.0.0.1'],
     rate_limit: { requests: 1_000_000, per_seconds: 1 },
   };

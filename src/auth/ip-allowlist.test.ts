@@ -45,4 +45,13 @@ describe('ipAllowlist', () => {
     expect(() => ipAllowlist(Array.from({ length: MAX_ALLOWED_IPS + 1 }, (_, i) => `10.0.${i}.0/24`))).toThrow(AllowlistEntryError);
     expect(ipAllowlist(['10.0.0.1', '10.0.0.1/32']).cidrs).toEqual(['10.0.0.1/32']);
   });
+
+  it('answers the same for an address seen before, and stays right past the answers it keeps', () => {
+    const list = ipAllowlist(['10.0.0.0/24']);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 600; i++) {
+        expect(list.allows(`10.0.${i % 2}.${i % 256}`)).toBe(i % 2 === 0);
+      }
+    }
+  });
 });

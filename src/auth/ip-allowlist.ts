@@ -20,6 +20,9 @@ export interface IpAllowlist {
   allows(address: string): boolean;
 }
 
+/** Client addresses whose answer each list keeps (the list itself never changes: a PATCH builds a new one). */
+const ANSWERS_KEPT = 256;
+
 const MAPPED_IPV4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
 /**
@@ -65,13 +68,25 @@ export function ipAllowlist(entries: readonly string[]): IpAllowlist {
     list.addSubnet(cidr.address, cidr.prefix, cidr.family);
     if (!cidrs.includes(cidr.text)) cidrs.push(cidr.text);
   }
+  const check = (address: string): boolean => {
+    const mapped = MAPPED_IPV4.exec(address);
+    if (mapped) return list.check(mapped[1] as string, 'ipv4') || list.check(address, 'ipv6');
+    const version = isIP(address);
+    return version !== 0 && list.check(address, version === 4 ? 'ipv4' : 'ipv6');
+  };
+  // BlockList.check costs ~1.7 µs with ten entries (a call into C++ that parses the address each time);
+  // a key is used from a handful of addresses, so their answers are kept (bounded, forgotten when full).
+  const answers = new Map<string, boolean>();
   return Object.freeze({
     cidrs: Object.freeze(cidrs),
     allows(address: string): boolean {
-      const mapped = MAPPED_IPV4.exec(address);
-      if (mapped) return list.check(mapped[1] as string, 'ipv4') || list.check(address, 'ipv6');
-      const version = isIP(address);
-      return version !== 0 && list.check(address, version === 4 ? 'ipv4' : 'ipv6');
+      let answer = answers.get(address);
+      if (answer === undefined) {
+        answer = check(address);
+        if (answers.size >= ANSWERS_KEPT) answers.clear();
+        answers.set(address, answer);
+      }
+      return answer;
     },
   });
 }
