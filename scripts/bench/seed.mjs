@@ -102,7 +102,7 @@ export async function seedFixtures(server) {
   const ownerCloud = await createCloud(owner);
   const clusterIds = [];
   for (let i = 1; i <= SCOPED_LIST_CLUSTERS; i++) {
-    clusterIds.push((await expectStatus(baseUrl, 'POST', '/clusters', owner, { name: `bench-${String(i).padStart(2, '0')}`, cloud_id: ownerCloud }, 202)).id);
+    clusterIds.push((await expectStatus(baseUrl, 'POST', '/clusters', owner, { name: `bench-${String(i).padStart(2, '0')}`, cloud_id: ownerCloud }, 202)).cluster.id);
   }
   const restrictedKey = await createKey(owner, 'bench-restricted', ['clusters:read'], keyRestrictions({ clusterIds }));
   const neighbourCloud = await createCloud(neighbour);

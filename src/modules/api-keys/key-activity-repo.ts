@@ -25,20 +25,16 @@ export function createKeyActivityRepo(db: Db) {
   return {
     /**
      * One batch, in one transaction (so a failed batch is lost whole, as the recorder counts it). Single
-     * rows are inserted; a roll-up adds its count to the row of its bucket, made by whichever instance
-     * wrote that bucket first.
+     * rows are inserted; a roll-up (of reads, or of a flood of refusals or writes) adds its count to the
+     * row of its bucket, made by whichever instance wrote that bucket first.
      */
     async write(rows: readonly ActivityRow[]): Promise<void> {
-      const singles = rows.filter((row) => row.kind !== 'reads');
-      const rollups = rows.filter((row) => row.kind === 'reads');
+      // Single rows have ids of their own (never in conflict); a roll-up adds to its bucket's row.
       await db.transaction().execute(async (trx) => {
-        for (let i = 0; i < singles.length; i += INSERT_CHUNK) {
-          await trx.insertInto('key_activity').values(singles.slice(i, i + INSERT_CHUNK)).execute();
-        }
-        for (let i = 0; i < rollups.length; i += INSERT_CHUNK) {
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
           await trx
             .insertInto('key_activity')
-            .values(rollups.slice(i, i + INSERT_CHUNK))
+            .values(rows.slice(i, i + INSERT_CHUNK))
             .onConflict((conflict) => conflict.column('id').doUpdateSet((eb) => ({ count: eb('key_activity.count', '+', eb.ref('excluded.count')) })))
             .execute();
         }

@@ -3,7 +3,7 @@ import { PageQuery } from '../../http/pagination.js';
 import { Nullable, Timestamp } from '../../http/schemas.js';
 
 const Kind = Type.Union([Type.Literal('refused'), Type.Literal('write'), Type.Literal('reads')], {
-  description: '`refused`: one request turned away (401, 403, 429); `write`: one request other than GET/HEAD; `reads`: the other reads of one minute, route and status, counted.',
+  description: '`refused`: one request turned away (401, 403, 429); `write`: one request other than GET/HEAD; `reads`: the other reads of one minute, route and status, counted. Past 100 refusals and writes of a key in one minute, the rest of that minute are counted too (`count` > 1, `minute` set, no address).',
 });
 
 export const ApiKeyActivity = Type.Object(
@@ -18,8 +18,8 @@ export const ApiKeyActivity = Type.Object(
     missing_scope: Nullable(Type.String({ description: 'insufficient_scope: the scope the key lacked.' })),
     client_ip: Nullable(Type.String({ description: 'The client address (null on a roll-up of reads).' })),
     user_agent: Nullable(Type.String({ description: 'The client’s User-Agent, cut at 256 characters (null on a roll-up of reads).' })),
-    count: Type.Integer({ minimum: 1, description: '1, except on a roll-up of reads: the requests of that minute.' }),
-    minute: Nullable(Type.String({ format: 'date-time', description: 'A roll-up of reads: the start of its minute (UTC); null otherwise.' })),
+    count: Type.Integer({ minimum: 1, description: '1, except on a roll-up: the requests of that minute.' }),
+    minute: Nullable(Type.String({ format: 'date-time', description: 'A roll-up: the start of its minute (UTC); null otherwise.' })),
   },
   { title: 'ApiKeyActivity' },
 );

@@ -102,7 +102,8 @@ function presentActivity(row: KeyActivityTable) {
     client_ip: row.client_ip,
     user_agent: row.user_agent,
     count: row.count,
-    minute: row.kind === 'reads' ? row.at : null,
+    // A roll-up: of reads, or of the refusals and writes past a key's single rows of that minute.
+    minute: row.kind === 'reads' || row.client_ip === null ? row.at : null,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isWellFormedId } from '../../lib/ids.js';
-import { activityIdFloor, DropOldestBuffer, KeyActivityRecorder, rollupId, type ActivityRow } from './key-activity.js';
+import { activityIdFloor, DropOldestBuffer, KeyActivityRecorder, rollupId, SINGLES_PER_KEY_MINUTE, type ActivityRow } from './key-activity.js';
 
 const event = (n: number) => ({
   keyId: 'key_1',
@@ -117,6 +117,26 @@ describe('KeyActivityRecorder', () => {
     recorder.countRead('key_1', 'GET', '/clusters', 200);
     await recorder.flush();
     expect(written[4]).toMatchObject({ id: written[3]?.id, count: 1 });
+  });
+
+  it('a flood of refusals: the first SINGLES_PER_KEY_MINUTE of a key minute are rows, the rest one roll-up per route and code', async () => {
+    let now = Date.parse('2026-12-04T10:00:10.000Z');
+    const written: ActivityRow[] = [];
+    const recorder = new KeyActivityRecorder({ write: async (rows) => void written.push(...rows.map((row) => ({ ...row }))), now: () => now, capacity: 1000, flushIntervalMs: 1000 });
+    const refusal = { keyId: 'key_1', kind: 'refused' as const, method: 'DELETE', route: '/clusters/{id}', status: 403, code: 'insufficient_scope', missingScope: 'clusters:write', clientIp: '192.0.2.1', userAgent: 'x' };
+    for (let i = 0; i < SINGLES_PER_KEY_MINUTE + 50; i++) recorder.record(refusal);
+    recorder.record({ ...refusal, keyId: 'key_2' });
+    now += 60_000;
+    recorder.record(refusal);
+    await recorder.flush();
+    const singles = written.filter((row) => row.key_id === 'key_1' && row.client_ip !== null);
+    const rollups = written.filter((row) => row.client_ip === null);
+    expect(singles).toHaveLength(SINGLES_PER_KEY_MINUTE + 1);
+    expect(rollups.map((row) => [row.key_id, row.at, row.kind, row.code, row.missing_scope, row.count])).toEqual([
+      ['key_1', '2026-12-04T10:00:00.000Z', 'refused', 'insufficient_scope', 'clusters:write', 50],
+    ]);
+    expect(written.filter((row) => row.key_id === 'key_2')).toHaveLength(1);
+    expect(recorder.dropped).toBe(0);
   });
 
   it('a roll-up pushed out of a full buffer is forgotten with all its requests counted as dropped', () => {

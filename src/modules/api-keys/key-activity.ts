@@ -27,6 +27,8 @@ export const ACTIVITY_RETENTION_MS = 30 * 24 * 3600 * 1000;
 export const ACTIVITY_PURGE_INTERVAL_MS = 3600 * 1000;
 /** Rows handed to one write: the buffer is emptied over several writes, each after the one before. */
 export const ACTIVITY_WRITE_BATCH = 1000;
+/** Refused requests and writes kept as rows of their own per key and minute; the rest are rolled up. */
+export const SINGLES_PER_KEY_MINUTE = 100;
 /** Longest user agent kept (they are free text chosen by the client). */
 const MAX_USER_AGENT = 256;
 
@@ -127,6 +129,9 @@ export class KeyActivityRecorder {
   /** Open roll-ups by bucket (key, minute, method, route, status); each is also in the buffer. */
   readonly #buckets = new Map<string, Pending>();
   readonly #batchSize: number;
+  /** Single rows noted per key in the current minute (`#singlesMinute`). */
+  readonly #singles = new Map<string, number>();
+  #singlesMinute = 0;
   #dropped = 0;
   #droppedLogged = 0;
   #flushing: Promise<void> | null = null;
@@ -151,9 +156,37 @@ export class KeyActivityRecorder {
     return this.#buffer.size;
   }
 
-  /** A refused request or a write: one row of its own. */
+  /**
+   * A refused request or a write: one row of its own, up to SINGLES_PER_KEY_MINUTE per key and minute. Past
+   * that (a flood: a leaked key hammering a route it may not call) the rest of the minute is counted in
+   * roll-ups per kind, route, status and code, so a flood costs rows per minute, not per request.
+   */
   record(event: ActivityEvent): void {
     const atMs = this.#options.now();
+    const minuteMs = Math.floor(atMs / MINUTE_MS) * MINUTE_MS;
+    if (minuteMs !== this.#singlesMinute) {
+      this.#singlesMinute = minuteMs;
+      this.#singles.clear();
+    }
+    const singles = this.#singles.get(event.keyId) ?? 0;
+    if (singles >= SINGLES_PER_KEY_MINUTE) {
+      this.#countInto(`${event.kind} ${event.keyId} ${minuteMs} ${event.method} ${event.route} ${event.status} ${event.code ?? ''} ${event.missingScope ?? ''}`, () => ({
+        id: rollupId(minuteMs, event.keyId, `${event.kind} ${event.method}`, `${event.route} ${event.code ?? ''} ${event.missingScope ?? ''}`, event.status),
+        key_id: event.keyId,
+        at: new Date(minuteMs).toISOString(),
+        kind: event.kind,
+        method: event.method,
+        route: event.route,
+        status: event.status,
+        code: event.code,
+        missing_scope: event.missingScope,
+        client_ip: null,
+        user_agent: null,
+        count: 1,
+      }));
+      return;
+    }
+    this.#singles.set(event.keyId, singles + 1);
     this.#push({
       row: {
         id: newId('keyActivity', atMs),
@@ -173,34 +206,35 @@ export class KeyActivityRecorder {
     });
   }
 
-  /** A read: one more in its minute's roll-up. */
-  countRead(keyId: string, method: string, route: string, status: number): void {
-    const minuteMs = Math.floor(this.#options.now() / MINUTE_MS) * MINUTE_MS;
-    const bucket = `${keyId} ${minuteMs} ${method} ${route} ${status}`;
+  /** One more in an open roll-up, or a new roll-up row (made by `row`) for its bucket. */
+  #countInto(bucket: string, row: () => ActivityRow): void {
     const open = this.#buckets.get(bucket);
     if (open !== undefined) {
       open.row.count++;
       return;
     }
-    const pending: Pending = {
-      row: {
-        id: rollupId(minuteMs, keyId, method, route, status),
-        key_id: keyId,
-        at: new Date(minuteMs).toISOString(),
-        kind: 'reads',
-        method,
-        route,
-        status,
-        code: null,
-        missing_scope: null,
-        client_ip: null,
-        user_agent: null,
-        count: 1,
-      },
-      bucket,
-    };
+    const pending: Pending = { row: row(), bucket };
     this.#buckets.set(bucket, pending);
     this.#push(pending);
+  }
+
+  /** A read: one more in its minute's roll-up. */
+  countRead(keyId: string, method: string, route: string, status: number): void {
+    const minuteMs = Math.floor(this.#options.now() / MINUTE_MS) * MINUTE_MS;
+    this.#countInto(`reads ${keyId} ${minuteMs} ${method} ${route} ${status}`, () => ({
+      id: rollupId(minuteMs, keyId, method, route, status),
+      key_id: keyId,
+      at: new Date(minuteMs).toISOString(),
+      kind: 'reads',
+      method,
+      route,
+      status,
+      code: null,
+      missing_scope: null,
+      client_ip: null,
+      user_agent: null,
+      count: 1,
+    }));
   }
 
   #push(pending: Pending): void {
