@@ -73,6 +73,47 @@ describe(`scopes that lapse before the key (${TEST_DIALECT})`, () => {
     expect((await h.inject({ method: 'GET', url: '/clusters', headers: bearer(created.key) })).statusCode).toBe(200);
   });
 
+  describe('a lapsed scope never comes back through PATCH', () => {
+    const lapsedKey = async (payload: Record<string, unknown>) => {
+      const created = await create(payload);
+      expect(created.statusCode, created.body).toBe(201);
+      const key = created.json() as { id: string; key: string };
+      clock.advance(HOUR + 1000);
+      return key;
+    };
+    const patch = (id: string, payload: Record<string, unknown>) => h.inject({ method: 'PATCH', url: `/api-keys/${id}`, headers: a.auth, payload });
+    const clustersWith = (key: string) => h.inject({ method: 'GET', url: '/clusters', headers: bearer(key) });
+
+    it('removing the lapses (null) does not revive it', async () => {
+      const key = await lapsedKey({ scopes: ['clusters:read', 'apps:read'], scope_expires_at: { 'clusters:read': inOneHour(clock) } });
+      const patched = await patch(key.id, { scope_expires_at: null });
+      expect(patched.statusCode, patched.body).toBe(200);
+      expect((patched.json() as { scopes: string[] }).scopes).toEqual(['apps:read']);
+      expect((await clustersWith(key.key)).statusCode).toBe(403);
+    });
+
+    it('setting a lapse on another scope does not revive it', async () => {
+      const key = await lapsedKey({ scopes: ['clusters:read', 'apps:read'], scope_expires_at: { 'clusters:read': inOneHour(clock) } });
+      expect((await patch(key.id, { scope_expires_at: { 'apps:read': inOneHour(clock) } })).statusCode).toBe(200);
+      expect((await clustersWith(key.key)).statusCode).toBe(403);
+    });
+
+    it('a full key whose full lapsed cannot be "narrowed" to other scopes', async () => {
+      const key = await lapsedKey({ scope_expires_at: { full: inOneHour(clock) } });
+      const patched = await patch(key.id, { scopes: ['clusters:read'] });
+      expect(patched.statusCode, patched.body).toBe(400);
+      expect(errorPaths(patched)).toContain('scopes');
+      expect((await clustersWith(key.key)).statusCode).toBe(403);
+    });
+
+    it('a lapsed scope cannot be given a new lapse either', async () => {
+      const key = await lapsedKey({ scopes: ['clusters:read', 'apps:read'], scope_expires_at: { 'clusters:read': inOneHour(clock) } });
+      const patched = await patch(key.id, { scope_expires_at: { 'clusters:read': inOneHour(clock) } });
+      expect(patched.statusCode).toBe(400);
+      expect((await clustersWith(key.key)).statusCode).toBe(403);
+    });
+  });
+
   it.each([
     ['an unknown scope', () => ({ scopes: ['clusters:read'], scope_expires_at: { 'clusters:admin': inOneHour(clock) } }), 'scope_expires_at'],
     ['a scope the key does not hold', () => ({ scopes: ['clusters:read'], scope_expires_at: { 'jobs:read': inOneHour(clock) } }), 'scope_expires_at.jobs:read'],

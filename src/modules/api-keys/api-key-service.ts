@@ -187,21 +187,26 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unk
       if (input.name !== undefined) fields.name = input.name.trim();
       if (input.allowed_ips !== undefined) fields.allowed_ips = storedAllowlist(input.allowed_ips);
       if (input.rate_limit !== undefined) Object.assign(fields, storedRateLimitColumns(input.rate_limit));
-      const held = parseStoredScopes(row.scopes);
+      // A scope whose lapse has passed is gone for good: a PATCH takes it out of the stored scopes, so no
+      // change of the lapses or of the scopes can bring it back (a lapsed `full` leaves nothing to narrow).
+      const stored = parseStoredScopes(row.scopes);
+      const lapses = row.scope_expires_at === null ? [] : parseStoredScopeExpiry(row.scope_expires_at);
+      const lapsed = new Set(lapses.filter(([, at]) => at.getTime() <= now.getTime()).map(([scope]) => scope));
+      const held = stored.filter((scope) => !lapsed.has(scope));
       let scopes = held;
       if (input.scopes !== undefined) {
         const next = normalizeScopes(input.scopes);
         // `full` holds every scope; otherwise each new scope must be held already (`full` included).
         const widened = held.includes('full') ? [] : next.filter((scope) => !held.includes(scope));
         if (widened.length > 0) throw fieldError('scopes', `can only be narrowed; this key does not hold ${widened.join(', ')} (create a new key for more)`);
-        fields.scopes = JSON.stringify(next);
         scopes = next;
       }
+      if (input.scopes !== undefined || lapsed.size > 0) fields.scopes = JSON.stringify(scopes);
       if (input.scope_expires_at !== undefined) {
         fields.scope_expires_at = storedScopeExpiry(input.scope_expires_at, scopes, row.expires_at, now);
-      } else if (input.scopes !== undefined && row.scope_expires_at !== null) {
-        // A lapse of a scope the key no longer holds goes with it; the others keep their instants.
-        const kept = parseStoredScopeExpiry(row.scope_expires_at).filter(([scope]) => scopes.includes(scope));
+      } else if (input.scopes !== undefined || lapsed.size > 0) {
+        // The lapses of scopes the key no longer holds go with them; the others keep their instants.
+        const kept = lapses.filter(([scope]) => scopes.includes(scope));
         fields.scope_expires_at = kept.length === 0 ? null : JSON.stringify(Object.fromEntries(kept.map(([scope, at]) => [scope, at.toISOString()])));
       }
       if (input.resources !== undefined) fields.resources = await storedResources(input.resources, accountId, deps.unknownResources);
