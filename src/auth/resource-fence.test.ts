@@ -18,6 +18,8 @@ describe('resource fence', () => {
     expect(fenceRuleFor('PATCH', '/clouds/:id')).toEqual({ kind: 'whole-account' });
     expect(fenceRuleFor('GET', '/clouds/:id')).toEqual({ kind: 'cloud', param: 'id' });
     expect(fenceRuleFor('GET', '/me/check')).toEqual({ kind: 'account' });
+    expect(fenceRuleFor('GET', '/api-keys')).toEqual({ kind: 'whole-account' });
+    expect(fenceRuleFor('GET', '/billing')).toEqual({ kind: 'whole-account' });
     expect(() => fenceRuleFor('GET', '/widgets/:id')).toThrow(MissingFenceRuleError);
     expect(() => fenceRuleFor('GET', '/clouds/:id/secrets')).toThrow(MissingFenceRuleError);
   });

@@ -6,7 +6,9 @@
  * - anything else of the account answers exactly as if it did not exist (404), and lists hold only what
  *   the key may see (filtered in SQL by the list's own query);
  * - what changes the whole account (a new cluster or cloud, a cloud's credentials, the GitHub
- *   integration) is refused with 403 resource_not_allowed; an app may be created only on a listed cluster;
+ *   integration), and the account's keys and billing (reads included: other keys' lists name resources
+ *   outside the fence), is refused with 403 resource_not_allowed; an app may be created only on a listed
+ *   cluster;
  * - clouds are read-only, and only those under a listed cluster can be seen.
  * Decided after the credential and the scope (the seed's refusals come first and keep their words).
  */
@@ -39,11 +41,11 @@ export function parseStoredResources(stored: string): ResourceList {
 
 /** What one route touches, named from its method and path (see `fenceRuleFor`). */
 export type FenceRule =
-  /** Not a cluster or app: the caller's identity, keys, billing, the catalogue. */
+  /** Not a cluster or app: the caller's identity, the scope catalogue. */
   | { kind: 'account' }
   /** A list: its query holds only what the key may see. */
   | { kind: 'list' }
-  /** Creates or changes what the whole account shares: refused to a fenced key. */
+  /** Creates or changes what the whole account shares, or reads the account's keys or billing: refused to a fenced key. */
   | { kind: 'whole-account' }
   /** A resource named by a path parameter, and everything under it. */
   | { kind: 'cluster' | 'app' | 'job' | 'cloud'; param: string }
@@ -62,8 +64,13 @@ const ACCOUNT: FenceRule = { kind: 'account' };
 const LIST: FenceRule = { kind: 'list' };
 const WHOLE_ACCOUNT: FenceRule = { kind: 'whole-account' };
 
-/** Route families whose routes are about the account or the caller, never one cluster or app. */
-const ACCOUNT_FAMILIES = new Set(['me', 'api-keys', 'billing', 'scopes']);
+/** Route families about the caller itself (who it is, what it may do): open to a fenced key. */
+const CALLER_FAMILIES = new Set(['me', 'scopes']);
+/**
+ * Route families about the whole account, reads included: the account's keys (whose own `resources` name
+ * clusters and apps outside the fence) and its billing (the usage of every cluster). Refused to a fenced key.
+ */
+const ACCOUNT_WIDE_FAMILIES = new Set(['api-keys', 'billing']);
 
 /**
  * The rule of a route an API key may call, from its method and Fastify path (`/clusters/:id/pods`). Unknown
@@ -73,7 +80,8 @@ export function fenceRuleFor(method: string, url: string): FenceRule {
   const [, family = '', param, ...rest] = url.split('/');
   const id = param?.startsWith(':') ? param.slice(1) : undefined;
   const read = method === 'GET' || method === 'HEAD';
-  if (ACCOUNT_FAMILIES.has(family)) return ACCOUNT;
+  if (CALLER_FAMILIES.has(family)) return ACCOUNT;
+  if (ACCOUNT_WIDE_FAMILIES.has(family)) return WHOLE_ACCOUNT;
   switch (family) {
     case 'clusters':
       if (id !== undefined) return { kind: 'cluster', param: id };
@@ -154,6 +162,3 @@ export async function checkFence(
     }
   }
 }
-
-/** The word for the 404 of a hidden resource: the same as the route's own answer for a missing id. */
-export const HIDDEN_KIND_NAMES = { cluster: 'cluster', app: 'app', job: 'job', cloud: 'cloud' } as const;

@@ -23,8 +23,10 @@ function expectedOutside(route: ExpectedRoute): 'hidden' | 'refused' | 'unfenced
   const family = route.path.split('/')[1];
   // "creating a new top-level resource → 403"; a cloud's credentials are shared by every cluster on it.
   if (family === 'clouds' && route.method !== 'GET') return 'refused';
+  // The account's keys (their own lists name resources outside the fence) and its billing, reads included.
+  if (family === 'api-keys' || family === 'billing') return 'refused';
   if (family === 'clusters' || family === 'apps' || family === 'jobs' || family === 'clouds') return 'hidden';
-  // Keys themselves, billing, the caller: not resources of a cluster or app.
+  // The caller itself (/me, /scopes).
   return 'unfenced';
 }
 
@@ -232,6 +234,13 @@ describe(`API keys limited to some resources (${TEST_DIALECT})`, () => {
       expect(problem.code).toBe('resource_not_allowed');
       expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(await snapshot()).toBe(before);
+    });
+
+    it.each(['/api-keys', '/billing'])('GET %s (the account's keys name other resources; billing counts every cluster) → 403 resource_not_allowed', async (url) => {
+      const response = await get(url, bearer(clusterKey.key));
+      expect(response.statusCode, response.body).toBe(403);
+      expect((response.json() as Problem).code).toBe('resource_not_allowed');
+      expect(response.body).not.toContain(outside.cluster);
     });
 
     it('an account-wide write is refused before its body is read (a malformed one too)', async () => {
