@@ -60,12 +60,12 @@ export function addressRefusal(principal: { type: string; allowedIps?: { allows(
 
 /**
  * After the scope (CONTRACT §7): a key limited to some clusters and apps asked to create or change what
- * the whole account shares (a cluster, a cloud, the GitHub integration), or an app on a cluster it is not
- * given. Reads of resources outside the list are not refused but answered 404, as if absent.
+ * the whole account shares (a cluster, a cloud, the GitHub integration), to read the account's keys or
+ * billing, or to create an app on a cluster it is not given. Reads of resources outside the list are not refused but answered 404, as if absent.
  */
 export const RESOURCE_NOT_ALLOWED = refusal(
   'resource_not_allowed',
-  'This API key is limited to some clusters and apps (its resources); it cannot create or change resources outside them.',
+  'This API key is limited to some clusters and apps (its resources); this request reaches beyond them (the whole account, or a cluster it is not given).',
 );
 
 /**

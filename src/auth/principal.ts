@@ -53,3 +53,8 @@ export function accountOf(userId: string, orgId: string | null): string {
 export function principalId(principal: Principal): string {
   return principal.type === 'user' ? principal.userId : principal.keyId;
 }
+
+/** The clusters and apps the caller is limited to (a fenced API key), or null for the whole account. */
+export function fenceOf(principal: Principal): ResourceFence | null {
+  return principal.type === 'api_key' ? principal.resources : null;
+}

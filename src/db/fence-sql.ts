@@ -1,4 +1,6 @@
 import type { ExpressionBuilder, ExpressionWrapper, SqlBool } from 'kysely';
+import type { ResourceFence } from '../auth/resource-fence.js';
+import type { Database } from './schema.js';
 
 /**
  * `column IN (ids)` as a list of at most one condition, for `eb.or([...])`: an empty set gives no
@@ -11,4 +13,9 @@ export function idsIn<DB, TB extends keyof DB>(
 ): Array<ExpressionWrapper<DB, TB, SqlBool>> {
   if (ids.size === 0) return [];
   return [eb(column, 'in', [...ids] as never) as ExpressionWrapper<DB, TB, SqlBool>];
+}
+
+/** The apps a fenced key may see, for `eb.or([...])` on the apps table: those listed, and those on a listed cluster. */
+export function visibleApps(eb: ExpressionBuilder<Database, 'apps'>, fence: ResourceFence): Array<ExpressionWrapper<Database, 'apps', SqlBool>> {
+  return [...idsIn(eb, 'id', fence.apps), ...idsIn(eb, 'cluster_id', fence.clusters)];
 }

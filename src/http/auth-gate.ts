@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify';
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
 import { addressRefusal, decide, heldScopes, RATE_LIMITED, REPEATED_AUTHORIZATION, RESOURCE_NOT_ALLOWED, TOO_MANY_INVALID_CREDENTIALS, USER_SESSION_REQUIRED, type Refusal } from '../auth/decision.js';
-import type { Principal, RateLimit, UserPrincipal } from '../auth/principal.js';
-import { checkFence, fenceRuleFor, type FenceLookups, type FenceRule, type ResourceFence } from '../auth/resource-fence.js';
+import { fenceOf, type Principal, type RateLimit, type UserPrincipal } from '../auth/principal.js';
+import { checkFence, fenceRuleFor, type FenceLookups, type FenceRule } from '../auth/resource-fence.js';
 import { requiredScope, type AuthRequirement, type Scope } from '../auth/scopes.js';
 import type { HitResult } from '../lib/rate-counters.js';
 import { refuseRequest } from './error-handler.js';
@@ -327,11 +327,6 @@ export function registerAuthGate(app: FastifyInstance, authenticate: Authenticat
 export function principalOf(request: FastifyRequest): Principal {
   if (request.principal === null) throw new Error('principalOf called on a route without authentication');
   return request.principal;
-}
-
-/** The clusters and apps the caller is limited to (a fenced API key), or null for the whole account. */
-export function fenceOf(principal: Principal): ResourceFence | null {
-  return principal.type === 'api_key' ? principal.resources : null;
 }
 
 /** The signed-in user of a user-only route (the gate has refused every API key already: this narrows the type). */

@@ -87,7 +87,7 @@ const WHAT: Partial<Record<ErrorCode, string>> = {
   user_session_required: 'API keys are refused here, whatever their scopes: call it with a user session',
   insufficient_scope: 'the API key has neither `full` nor the required scope',
   ip_not_allowed: 'the API key is used from an address outside its allowed_ips',
-  resource_not_allowed: 'the API key is limited to some clusters and apps (its resources), and this would create or change something outside them',
+  resource_not_allowed: 'the API key is limited to some clusters and apps (its resources), and this reaches beyond them (the whole account, or another cluster)',
   validation_failed: 'a path id, query or body value is refused; `errors` names each',
   not_found: 'no such resource in your account',
   conflict: "the resource's state does not allow it now",

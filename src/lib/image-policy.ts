@@ -10,6 +10,11 @@ export interface ImageSourcePolicy {
   /** Our registry's host[:port] (REGISTRY_SERVICE): on it, an account pulls from its own namespace only. */
   registryService: string;
   accountId: string;
+  /**
+   * For a key limited to some resources (CONTRACT §7): the one app whose repository on our registry it may
+   * deploy from (the app's own), so it cannot run the image of an app its fence hides.
+   */
+  ownApp?: string | undefined;
 }
 
 /**
@@ -61,9 +66,9 @@ export function imageSourceProblem(reference: ImageReference, policy: ImageSourc
   // Our registry on any port is our registry: the namespace rule cannot be stepped around with `:443`.
   if (host === hostOf(policy.registryService.toLowerCase())) {
     const namespace = accountRegistryNamespace(policy.accountId);
-    return reference.repository.startsWith(`${namespace}/`)
-      ? null
-      : `on ${policy.registryService} an account deploys only its own images: ${policy.registryService}/${namespace}/<name>`;
+    if (!reference.repository.startsWith(`${namespace}/`)) return `on ${policy.registryService} an account deploys only its own images: ${policy.registryService}/${namespace}/<name>`;
+    const own = policy.ownApp === undefined ? null : `${namespace}/${policy.ownApp.toLowerCase()}`;
+    return own === null || reference.repository === own ? null : `this API key is limited to some resources: on ${policy.registryService} it deploys only this app's own images, ${policy.registryService}/${own}`;
   }
   const labels = host.split('.');
   const last = labels[labels.length - 1] ?? '';

@@ -1,6 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/lib/ids.js';
+import { registryRepository } from '../../src/modules/registry/registry-service.js';
 import { createCloud, createCluster, waitForJob } from '../helpers/fixtures.js';
 import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import type { Problem } from '../helpers/problem.js';
@@ -156,7 +157,7 @@ describe(`API keys limited to some resources (${TEST_DIALECT})`, () => {
       expect(await snapshot()).toBe(before);
     });
 
-    const reads = fenced.filter((route) => route.method === 'GET');
+    const reads = fenced.filter((route) => route.method === 'GET' && expectedOutside(route) === 'hidden');
     it.each(reads.map((route) => [routeKey(route.method, route.path), route] as const))('%s: the inside ids are served', async (name, route) => {
       const response = await send(route, inside, bearer(clusterKey.key));
       // Clouds of a listed cluster are readable; everything on the cluster is.
@@ -173,6 +174,26 @@ describe(`API keys limited to some resources (${TEST_DIALECT})`, () => {
       expect(own.statusCode, `${name} ${own.body}`).toBeLessThan(400);
       const beside = await send(route, outside, headers);
       expect(beside.statusCode, `${name} ${beside.body}`).toBe(404);
+    });
+
+    it("deploys from our registry only its own app's repository, never that of an app it cannot see", async () => {
+      const service = h.deps.config.registryService;
+      const headers = bearer(appKey.key);
+      const lone = (await get(`/apps/${loneApp}`, a.auth)).json() as { name: string };
+      const beside = (await get(`/apps/${outside.app}`, a.auth)).json() as { name: string };
+      const before = await snapshot();
+      const foreign = await h.inject({ method: 'POST', url: `/apps/${loneApp}/deploys`, headers, payload: { image: `${service}/${registryRepository(a.accountId, beside.name)}:latest` } });
+      expect(foreign.statusCode, foreign.body).toBe(400);
+      expect((foreign.json() as Problem & { errors: Array<{ path: string }> }).errors.map((error) => error.path)).toEqual(['image']);
+      expect(await snapshot()).toBe(before);
+      const own = await h.inject({ method: 'POST', url: `/apps/${loneApp}/deploys`, headers, payload: { image: `${service}/${registryRepository(a.accountId, lone.name)}:v2` } });
+      expect([202, 409], own.body).toContain(own.statusCode);
+      if (own.statusCode === 202) await waitForJob(h, a, (own.json() as { job: { id: string } }).job.id);
+      // The whole-account key of the same account may still deploy any of the account's images.
+      const whole = await h.createKey(a, ['apps:deploy']);
+      const any = await h.inject({ method: 'POST', url: `/apps/${loneApp}/deploys`, headers: bearer(whole.key), payload: { image: `${service}/${registryRepository(a.accountId, beside.name)}:latest` } });
+      expect(any.statusCode, any.body).not.toBe(400);
+      if (any.statusCode === 202) await waitForJob(h, a, (any.json() as { job: { id: string } }).job.id);
     });
 
     it('sees no cluster, no cloud, and only its own app and jobs in lists', async () => {
@@ -236,7 +257,7 @@ describe(`API keys limited to some resources (${TEST_DIALECT})`, () => {
       expect(await snapshot()).toBe(before);
     });
 
-    it.each(['/api-keys', '/billing'])('GET %s (the account's keys name other resources; billing counts every cluster) → 403 resource_not_allowed', async (url) => {
+    it.each(['/api-keys', '/billing'])('GET %s (the account keys name other resources; billing counts every cluster) → 403 resource_not_allowed', async (url) => {
       const response = await get(url, bearer(clusterKey.key));
       expect(response.statusCode, response.body).toBe(403);
       expect((response.json() as Problem).code).toBe('resource_not_allowed');

@@ -1,33 +1,19 @@
 import type { FenceLookups, ResourceList } from '../../auth/resource-fence.js';
 import type { Db } from '../../db/database.js';
-import { LruMap } from '../../lib/lru.js';
-
-/** Owners remembered: an app never moves to another cluster, and a job never changes what it works on. */
-const OWNERS_KEPT = 10_000;
 
 /**
- * The lookups behind a fenced key's checks (auth/resource-fence.ts). Owners are immutable, so they are
- * remembered once found; an id that matched nothing is not (it may be created a moment later).
+ * The lookups behind a fenced key's checks (auth/resource-fence.ts). Nothing is remembered: an owner found
+ * in memory would answer an existing hidden id faster than a missing one (one read each way keeps the 404
+ * of both alike), and only fenced keys on app, job and cloud routes pay for it.
  */
 export function createFenceLookups(db: Db): FenceLookups {
-  const appClusters = new LruMap<string, string>(OWNERS_KEPT);
-  const jobOwners = new LruMap<string, { clusterId: string | null; appId: string | null }>(OWNERS_KEPT);
-
   return {
     async appCluster(accountId, appId) {
-      const key = `${accountId} ${appId}`;
-      const known = appClusters.get(key);
-      if (known !== undefined) return known;
       const row = await db.selectFrom('apps').select('cluster_id').where('account_id', '=', accountId).where('id', '=', appId).executeTakeFirst();
-      if (row === undefined) return null;
-      appClusters.set(key, row.cluster_id);
-      return row.cluster_id;
+      return row?.cluster_id ?? null;
     },
 
     async jobOwner(accountId, jobId) {
-      const key = `${accountId} ${jobId}`;
-      const known = jobOwners.get(key);
-      if (known !== undefined) return known;
       const row = await db
         .selectFrom('jobs')
         .leftJoin('dag_bundles', (join) => join.onRef('dag_bundles.id', '=', 'jobs.resource_id').on('jobs.resource_type', '=', 'dag_bundle'))
@@ -36,9 +22,7 @@ export function createFenceLookups(db: Db): FenceLookups {
         .where('jobs.id', '=', jobId)
         .executeTakeFirst();
       if (row === undefined) return null;
-      const owner = { clusterId: row.cluster_id, appId: row.resource_type === 'app' ? row.resource_id : row.app_id };
-      jobOwners.set(key, owner);
-      return owner;
+      return { clusterId: row.cluster_id, appId: row.resource_type === 'app' ? row.resource_id : row.app_id };
     },
 
     async cloudCarries(accountId, cloudId, clusterIds) {
@@ -48,6 +32,8 @@ export function createFenceLookups(db: Db): FenceLookups {
         .where('account_id', '=', accountId)
         .where('cloud_id', '=', cloudId)
         .where('id', 'in', clusterIds)
+        // A listed cluster that was deleted no longer shows its cloud.
+        .where('deleted_at', 'is', null)
         .limit(1)
         .executeTakeFirst();
       return row !== undefined;

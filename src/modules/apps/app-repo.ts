@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { ResourceFence } from '../../auth/resource-fence.js';
 import type { Db } from '../../db/database.js';
-import { idsIn } from '../../db/fence-sql.js';
+import { visibleApps } from '../../db/fence-sql.js';
 import { newestFirst, type KeysetPage } from '../../db/keyset.js';
 import type { AppTable } from '../../db/schema.js';
 import type { AppSpec } from '../../infra/driver.js';
@@ -40,7 +40,7 @@ export function createAppRepo(db: Db) {
     async list(accountId: string, filter: AppFilter, page: KeysetPage, fence: ResourceFence | null = null): Promise<AppRow[]> {
       let query = db.selectFrom('apps').selectAll().where('account_id', '=', accountId);
       // A fenced key: its apps, and the apps of its clusters.
-      if (fence !== null) query = query.where((eb) => eb.or([...idsIn(eb, 'id', fence.apps), ...idsIn(eb, 'cluster_id', fence.clusters)]));
+      if (fence !== null) query = query.where((eb) => eb.or(visibleApps(eb, fence)));
       // Deleted apps stay readable by id (to follow their delete job) but leave the list unless asked for.
       query = filter.status !== undefined ? query.where('status', '=', filter.status) : query.where('status', '!=', 'deleted');
       if (filter.cluster_id !== undefined) query = query.where('cluster_id', '=', filter.cluster_id);

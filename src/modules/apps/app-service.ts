@@ -1,4 +1,5 @@
 import type { ResourceFence } from '../../auth/resource-fence.js';
+import { fenceOf } from '../../auth/principal.js';
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
 import { isUniqueViolation, type Db } from '../../db/database.js';
@@ -101,7 +102,9 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
       principal: Principal,
       input: { name: string; cluster_id: string; type: AppType; image?: string; config?: { replicas?: number; port?: number } },
     ) {
-      if (input.image !== undefined) checkImage(input.image, { registryService, accountId: principal.accountId });
+      // A fenced key starts a new app only from that app's own repository on our registry (or elsewhere).
+      const ownApp = fenceOf(principal) === null ? undefined : input.name;
+      if (input.image !== undefined) checkImage(input.image, { registryService, accountId: principal.accountId, ownApp });
       if (input.type === 'airflow' && input.config?.port !== undefined) throw portOnAirflow();
       const cluster = await clusters.get(principal.accountId, input.cluster_id);
       if (!cluster) throw notFound('cluster', input.cluster_id);

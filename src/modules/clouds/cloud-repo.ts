@@ -17,7 +17,7 @@ export function createCloudRepo(db: Db) {
       // A fenced key sees the clouds its clusters run on, and no other.
       if (fence !== null) {
         query = query.where((eb) =>
-          eb.or(fence.clusters.size === 0 ? [] : [eb('id', 'in', eb.selectFrom('clusters').select('cloud_id').where('account_id', '=', accountId).where('id', 'in', [...fence.clusters]))]),
+          eb.or(fence.clusters.size === 0 ? [] : [eb('id', 'in', eb.selectFrom('clusters').select('cloud_id').where('account_id', '=', accountId).where('id', 'in', [...fence.clusters]).where('deleted_at', 'is', null))]),
         );
       }
       if (filter.provider !== undefined) query = query.where('provider', '=', filter.provider);

@@ -7,6 +7,7 @@ import type { InfraDriver } from '../../infra/driver.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import { imageSourceProblem, type ImageSourcePolicy } from '../../lib/image-policy.js';
+import { fenceOf } from '../../auth/principal.js';
 import { parseImageReference } from '../../lib/image-reference.js';
 import { createAppRepo, GONE, toAppSpec, type AppRow, type AppStatus } from '../apps/app-repo.js';
 import { loadClusterSpec } from '../clusters/cluster-repo.js';
@@ -180,6 +181,8 @@ export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraD
     async deploy(principal: Principal, appId: string, image: string) {
       checkImage(image, { registryService, accountId: principal.accountId });
       const app = await mustGetApp(principal.accountId, appId);
+      // A fenced key deploys from our registry only its app's own repository (not that of an app it cannot see).
+      if (fenceOf(principal) !== null) checkImage(image, { registryService, accountId: principal.accountId, ownApp: app.name });
       if (GONE.includes(app.status as AppStatus)) throw goneConflict(app);
       const cluster = await loadClusterSpec(db, app.cluster_id);
       const steps = driver.steps({ kind: 'app.deploy', cluster, app: toAppSpec(app), image });

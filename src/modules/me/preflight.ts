@@ -3,7 +3,8 @@ import { RESOURCE_NOT_ALLOWED } from '../../auth/decision.js';
 import type { Principal } from '../../auth/principal.js';
 import { checkFence, type FenceLookups } from '../../auth/resource-fence.js';
 import { requiredScope } from '../../auth/scopes.js';
-import { fenceOf, refusalAfterCredential, type RouteInventory } from '../../http/auth-gate.js';
+import { fenceOf } from '../../auth/principal.js';
+import { refusalAfterCredential, type RouteInventory } from '../../http/auth-gate.js';
 
 type InventoryEntry = RouteInventory[number];
 

@@ -1,6 +1,6 @@
 import type { ResourceFence } from '../../auth/resource-fence.js';
 import type { Db } from '../../db/database.js';
-import { idsIn } from '../../db/fence-sql.js';
+import { visibleApps } from '../../db/fence-sql.js';
 
 /** Apps on their way out: no registry access, and no credentials (app-credentials reads this list too). */
 export const CLOSED_APP_STATUSES: readonly string[] = ['deleting', 'deleted'];
@@ -20,7 +20,7 @@ export function createRegistryRepo(db: Db) {
         .where('name', 'in', [...names])
         .where('deleted_at', 'is', null)
         .where('status', 'not in', [...CLOSED_APP_STATUSES]);
-      if (fence !== null) query = query.where((eb) => eb.or([...idsIn(eb, 'id', fence.apps), ...idsIn(eb, 'cluster_id', fence.clusters)]));
+      if (fence !== null) query = query.where((eb) => eb.or(visibleApps(eb, fence)));
       const rows = await query.execute();
       return new Set(rows.map((row) => row.name));
     },

@@ -1,6 +1,6 @@
 import { decide, heldScopes } from '../../auth/decision.js';
 import type { Principal } from '../../auth/principal.js';
-import { principalId } from '../../auth/principal.js';
+import { fenceOf, principalId } from '../../auth/principal.js';
 import { scope, type Scope } from '../../auth/scopes.js';
 import type { Db } from '../../db/database.js';
 import { accountRegistryNamespace } from '../../lib/image-policy.js';
@@ -68,8 +68,7 @@ export function createRegistryService(deps: { db: Db; issuer: TokenIssuer; now: 
       const prefix = `${accountRegistryNamespace(principal.accountId)}/`;
       const appNameOf = (name: string) => (name.startsWith(prefix) && !name.slice(prefix.length).includes('/') ? name.slice(prefix.length) : null);
       const candidates = requested.filter((access) => access.type === 'repository' && appNameOf(access.name) !== null);
-      const fence = principal.type === 'api_key' ? principal.resources : null;
-      const live = await repo.liveAppNames(principal.accountId, [...new Set(candidates.map((access) => appNameOf(access.name) as string))], fence);
+      const live = await repo.liveAppNames(principal.accountId, [...new Set(candidates.map((access) => appNameOf(access.name) as string))], fenceOf(principal));
       const granted = new Map<string, Set<RegistryAction>>();
       for (const access of candidates) {
         if (!live.has(appNameOf(access.name) as string)) continue;
