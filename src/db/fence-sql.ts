@@ -1,5 +1,4 @@
 import type { ExpressionBuilder, ExpressionWrapper, SqlBool } from 'kysely';
-import type { ResourceFence } from '../auth/resource-fence.js';
 import type { Database } from './schema.js';
 
 /**
@@ -16,6 +15,6 @@ export function idsIn<DB, TB extends keyof DB>(
 }
 
 /** The apps a fenced key may see, for `eb.or([...])` on the apps table: those listed, and those on a listed cluster. */
-export function visibleApps(eb: ExpressionBuilder<Database, 'apps'>, fence: ResourceFence): Array<ExpressionWrapper<Database, 'apps', SqlBool>> {
+export function visibleApps(eb: ExpressionBuilder<Database, 'apps'>, fence: { clusters: ReadonlySet<string>; apps: ReadonlySet<string> }): Array<ExpressionWrapper<Database, 'apps', SqlBool>> {
   return [...idsIn(eb, 'id', fence.apps), ...idsIn(eb, 'cluster_id', fence.clusters)];
 }
