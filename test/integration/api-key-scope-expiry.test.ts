@@ -43,6 +43,8 @@ describe(`scopes that lapse before the key (${TEST_DIALECT})`, () => {
     expect(problem.detail).toBe('API key missing required scope: clusters:read');
     expect(lapsed.headers['www-authenticate']).toBe('Bearer realm="skaledata", error="insufficient_scope", scope="clusters:read"');
     expect((await h.inject({ method: 'GET', url: '/apps', headers: bearer(key.key) })).statusCode).toBe(200);
+    // GET /me names the scopes held now.
+    expect(((await h.inject({ method: 'GET', url: '/me', headers: bearer(key.key) })).json() as { api_key: { scopes: string[] } }).api_key.scopes).toEqual(['apps:read']);
     // The pre-flight agrees with the real request.
     const check = await h.inject({ method: 'GET', url: '/me/check?method=GET&path=/clusters', headers: bearer(key.key) });
     expect(check.json()).toMatchObject({ allowed: false, refused_by: 'scope', required_scope: 'clusters:read', detail: 'API key missing required scope: clusters:read' });

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { heldScopes } from '../../auth/decision.js';
 import { anyPrincipal } from '../../auth/scopes.js';
 import type { FenceLookups } from '../../auth/resource-fence.js';
 import { principalOf, type RouteInventory } from '../../http/auth-gate.js';
@@ -91,7 +92,8 @@ export function registerMeRoutes(root: FastifyInstance, deps: { routes: RouteInv
         account_id: principal.accountId,
         org_id: principal.accountId.startsWith('org_') ? principal.accountId : null,
         email: null,
-        api_key: { id: principal.keyId, name: principal.keyName, scopes: principal.scopes },
+        // The scopes it holds now: one whose scope_expires_at has passed is not among them.
+        api_key: { id: principal.keyId, name: principal.keyName, scopes: principal.scopeLapses === null ? principal.scopes : [...heldScopes(principal, now)] },
       };
     },
   );
