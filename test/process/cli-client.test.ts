@@ -152,12 +152,14 @@ describe(`the skaledata CLI as a client (${TEST_DIALECT})`, () => {
     expect(key.allowed_ips).toEqual(['10.0.0.0/8']);
     expect(key.scope_expires_at).toEqual({ 'jobs:read': at });
 
-    const updated = await skaledata(['keys', 'update', key.id, '--name', 'renamed', '--scope', 'clusters:read', '--any-ip'], env);
+    const updated = await skaledata(['keys', 'update', key.id, '--name', 'renamed', '--scope', 'clusters:read', '--any-ip', '--rate-limit', '600/60'], env);
     expect(updated.code, updated.stderr).toBe(0);
-    expect(updated.stdout).toContain('scopes clusters:read; from any address; the whole account');
+    expect(updated.stdout).toContain('scopes clusters:read; from any address; the whole account; 600 requests per 60 s');
     const stored = await unwrap(user.GET('/api-keys/{id}', { params: { path: { id: key.id } } }));
     // Narrowing dropped jobs:read, and its lapse with it.
-    expect(stored).toMatchObject({ name: 'renamed', scopes: ['clusters:read'], allowed_ips: null, scope_expires_at: null, resources: null });
+    expect(stored).toMatchObject({ name: 'renamed', scopes: ['clusters:read'], allowed_ips: null, scope_expires_at: null, resources: null, rate_limit: { requests: 600, per_seconds: 60 } });
+    const badLimit = await skaledata(['keys', 'update', key.id, '--rate-limit', 'lots'], env);
+    expect(badLimit.code).toBe(2);
 
     const widened = await skaledata(['keys', 'update', key.id, '--scope', 'clusters:write'], env);
     expect(widened.code).toBe(1);

@@ -15,7 +15,7 @@ export async function keys(io: Io, args: string[]): Promise<void> {
   throw usageError(sub ? `unknown command "keys ${sub}"` : 'keys needs a command: create, list, update, revoke or roll');
 }
 
-type Restrictions = Pick<CreateApiKeyBody, 'allowed_ips' | 'resources' | 'scope_expires_at'>;
+type Restrictions = Pick<CreateApiKeyBody, 'allowed_ips' | 'resources' | 'scope_expires_at' | 'rate_limit'>;
 
 /** The restriction flags shared by create and update (CONTRACT §7); the API validates the values. */
 const RESTRICTION_OPTIONS = {
@@ -26,6 +26,8 @@ const RESTRICTION_OPTIONS = {
   'whole-account': { type: 'boolean' },
   'scope-expires': { type: 'string', multiple: true },
   'no-scope-expiry': { type: 'boolean' },
+  'rate-limit': { type: 'string' },
+  'default-rate-limit': { type: 'boolean' },
 } as const;
 
 interface RestrictionValues {
@@ -36,6 +38,8 @@ interface RestrictionValues {
   'whole-account'?: boolean | undefined;
   'scope-expires'?: string[] | undefined;
   'no-scope-expiry'?: boolean | undefined;
+  'rate-limit'?: string | undefined;
+  'default-rate-limit'?: boolean | undefined;
 }
 
 function restrictions(values: RestrictionValues): Restrictions {
@@ -59,6 +63,14 @@ function restrictions(values: RestrictionValues): Restrictions {
     body.scope_expires_at = lapses as Restrictions['scope_expires_at'];
   }
   if (values['no-scope-expiry']) body.scope_expires_at = null;
+  if (values['rate-limit'] && values['default-rate-limit']) throw conflicting('rate-limit', 'default-rate-limit');
+  if (values['rate-limit']) {
+    const match = /^(\d+)\/(\d+)$/.exec(values['rate-limit']);
+    // The API checks the bounds and names the field.
+    if (match === null) throw usageError(`--rate-limit takes REQUESTS/SECONDS, e.g. 600/60 (got "${values['rate-limit']}")`);
+    body.rate_limit = { requests: Number(match[1]), per_seconds: Number(match[2]) };
+  }
+  if (values['default-rate-limit']) body.rate_limit = null;
   return body;
 }
 
@@ -84,6 +96,7 @@ function describeRestrictions(key: ApiKey): string {
     key.allowed_ips ? `allowed from ${key.allowed_ips.join(', ')}` : 'from any address',
     key.resources ? `limited to ${[...key.resources.clusters, ...key.resources.apps].join(', ')}` : 'the whole account',
   ];
+  if (key.rate_limit) parts.push(`${key.rate_limit.requests} requests per ${key.rate_limit.per_seconds} s`);
   if (key.scope_expires_at) parts.push(`lapsing ${Object.entries(key.scope_expires_at).map(([scope, at]) => `${scope} at ${at}`).join(', ')}`);
   return parts.join('; ');
 }

@@ -7,7 +7,8 @@ import { activityIdFloor, type ActivityRow } from './key-activity.js';
 const INSERT_CHUNK = 200;
 /** Rows deleted per purge statement, and statements per purge run: a purge never holds the database long. */
 const PURGE_BATCH = 1000;
-const PURGE_MAX_BATCHES = 100;
+// Up to a million rows an hour: more than a flood leaves (refusals past 100 per key and minute are rolled up).
+const PURGE_MAX_BATCHES = 1000;
 
 export type ActivityKind = KeyActivityTable['kind'];
 
