@@ -83,6 +83,28 @@ export function heldScopes(principal: { scopes: readonly Scope[]; scopeLapses: R
   });
 }
 
+/**
+ * How long (seconds from `nowMs`, at most `maxSeconds`) a credential handed to this caller may live, so it
+ * never outlasts the lapse of the scope that allowed it (`scope_expires_at`): a token minted a minute
+ * before `terminal:exec` lapses lives one minute. The latest lapse among `granting` scopes the key holds
+ * (or of `full`) counts; a user, or a key whose granting scope does not lapse, gets `maxSeconds`.
+ */
+export function lifetimeWithin(
+  principal: { type: string; scopes?: readonly Scope[]; scopeLapses?: ReadonlyMap<Scope, number> | null },
+  granting: readonly Scope[],
+  nowMs: number,
+  maxSeconds: number,
+): number {
+  if (principal.type !== 'api_key' || !principal.scopeLapses || !principal.scopes) return maxSeconds;
+  let until = -Infinity;
+  for (const scope of principal.scopes) {
+    if (scope !== 'full' && !granting.includes(scope)) continue;
+    until = Math.max(until, principal.scopeLapses.get(scope) ?? Infinity);
+  }
+  if (until === Infinity || until === -Infinity) return maxSeconds;
+  return Math.max(1, Math.min(maxSeconds, Math.floor((until - nowMs) / 1000)));
+}
+
 const missingScopes = new Map<Scope, Refusal>();
 
 /** Step 4, in the seed's words: `API key missing required scope: <scope>`. */

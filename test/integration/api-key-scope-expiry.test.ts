@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import { MovableClock } from '../helpers/movable-clock.js';
 import type { Problem } from '../helpers/problem.js';
+import { createRunningApp, type AppFixture } from '../helpers/tokens-fixtures.js';
 
 /**
  * `scope_expires_at` (CONTRACT §7): a scope that lapses before its key. After the instant, the scope's
@@ -131,5 +132,39 @@ describe(`scopes that lapse before the key (${TEST_DIALECT})`, () => {
     expect((response.json() as Problem).code).toBe('validation_failed');
     expect(errorPaths(response).some((found) => found.startsWith(path)), response.body).toBe(true);
     expect(((await h.inject({ method: 'GET', url: '/api-keys?limit=100', headers: a.auth })).json() as { data: unknown[] }).data.length).toBe(before);
+  });
+});
+
+describe(`credentials handed out never outlive the scope that allowed them (${TEST_DIALECT})`, () => {
+  const clock = new MovableClock();
+  let h: Harness;
+  let a: Account;
+  let app: AppFixture;
+
+  beforeAll(async () => {
+    h = await startHarness({ clock, runJobs: true });
+    a = await h.newAccount();
+    app = await createRunningApp(h, a);
+  }, 60_000);
+  afterAll(async () => h?.close());
+
+  it('registry tokens and dev credentials of a key whose apps:deploy lapses in 100 s live at most 100 s; without a lapse, their full time', async () => {
+    const lapse = new Date(clock.now().getTime() + 100_000).toISOString();
+    const lapsing = await h.createKey(a, ['apps:deploy'], { scope_expires_at: { 'apps:deploy': lapse } });
+    const lasting = await h.createKey(a, ['apps:deploy']);
+    const token = async (key: string) => {
+      const response = await h.inject({ method: 'POST', url: `/apps/${app.appId}/registry-token`, headers: bearer(key), payload: {} });
+      expect(response.statusCode, response.body).toBe(200);
+      return response.json() as { expires_in: number; expires_at: string };
+    };
+    const short = await token(lapsing.key);
+    expect(short.expires_in).toBeGreaterThan(95);
+    expect(short.expires_in).toBeLessThanOrEqual(100);
+    expect(Date.parse(short.expires_at)).toBeLessThanOrEqual(Date.parse(lapse));
+    expect((await token(lasting.key)).expires_in).toBe(900);
+
+    const dev = await h.inject({ method: 'POST', url: `/apps/${app.appId}/dev-credentials`, headers: bearer(lapsing.key), payload: {} });
+    expect(dev.statusCode, dev.body).toBe(201);
+    expect(Date.parse((dev.json() as { expires_at: string }).expires_at)).toBeLessThanOrEqual(Date.parse(lapse));
   });
 });

@@ -1,5 +1,6 @@
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
+import { lifetimeWithin } from '../../auth/decision.js';
 import { MAX_TOKEN_TTL_SECONDS } from '../signing-keys/signing-key-store.js';
 import type { TokenIssuer } from '../signing-keys/token-issuer.js';
 import type { RegistryAction } from '../registry/registry-scope.js';
@@ -54,7 +55,7 @@ export function createAppCredentialService(deps: AppCredentialServiceDeps) {
       const app = await openApp(principal.accountId, appId);
       const repository = registryRepository(app.account_id, app.name);
       const granted = (['pull', 'push'] as const).filter((action) => actions.includes(action));
-      const issued = await signRegistryToken(issuer, principal, registryService, [{ type: 'repository', name: repository, actions: granted }]);
+      const issued = await signRegistryToken(issuer, principal, registryService, [{ type: 'repository', name: repository, actions: granted }], clock.now().getTime());
       return {
         token: issued.token,
         access_token: issued.token,
@@ -69,10 +70,12 @@ export function createAppCredentialService(deps: AppCredentialServiceDeps) {
     /** A token scoped to one app plus the settings a local toolchain needs; each issuance is recorded. */
     async devCredentials(principal: Principal, appId: string, ttlSeconds: number) {
       const app = await openApp(principal.accountId, appId);
-      const id = newId('devCredential', clock.now().getTime());
+      const nowMs = clock.now().getTime();
+      const id = newId('devCredential', nowMs);
       const issued = await issuer.sign(
         { app_id: app.id, account: app.account_id, cluster_id: app.cluster_id, token_use: 'app_dev' },
-        { audience: `skaledata:app:${app.id}`, subject: principalId(principal), ttlSeconds, jti: id },
+        // Never longer than apps:deploy is held (scope_expires_at).
+        { audience: `skaledata:app:${app.id}`, subject: principalId(principal), ttlSeconds: lifetimeWithin(principal, ['apps:deploy'], nowMs, ttlSeconds), jti: id },
       );
       // Recorded after signing so the stored expiry is the token's own; the token itself is never stored.
       await repo.recordDevCredential({

@@ -1,4 +1,4 @@
-import { decide, heldScopes } from '../../auth/decision.js';
+import { decide, heldScopes, lifetimeWithin } from '../../auth/decision.js';
 import type { Principal } from '../../auth/principal.js';
 import { fenceOf, principalId } from '../../auth/principal.js';
 import { scope, type Scope } from '../../auth/scopes.js';
@@ -39,14 +39,14 @@ export interface IssuedRegistryToken {
 }
 
 /** A token in the Docker registry token format that Distribution verifies against our certificates. */
-export async function signRegistryToken(issuer: TokenIssuer, principal: Principal, service: string, access: GrantedAccess[]): Promise<IssuedRegistryToken> {
-  const issued = await issuer.sign(
-    { access },
-    { audience: service, subject: principalId(principal), ttlSeconds: REGISTRY_TOKEN_TTL_SECONDS, keyName: 'libtrust' },
-  );
+export async function signRegistryToken(issuer: TokenIssuer, principal: Principal, service: string, access: GrantedAccess[], nowMs: number): Promise<IssuedRegistryToken> {
+  // No longer than the scope that granted it is held: push needs apps:deploy, pull either apps scope.
+  const pushes = access.some((entry) => entry.actions.includes('push'));
+  const ttlSeconds = lifetimeWithin(principal, pushes ? ['apps:deploy'] : ['apps:deploy', 'apps:read'], nowMs, REGISTRY_TOKEN_TTL_SECONDS);
+  const issued = await issuer.sign({ access }, { audience: service, subject: principalId(principal), ttlSeconds, keyName: 'libtrust' });
   return {
     token: issued.token,
-    expires_in: REGISTRY_TOKEN_TTL_SECONDS,
+    expires_in: ttlSeconds,
     issued_at: issued.issuedAt.toISOString(),
     expires_at: issued.expiresAt.toISOString(),
   };
@@ -81,7 +81,7 @@ export function createRegistryService(deps: { db: Db; issuer: TokenIssuer; now: 
       return [...granted].map(([name, actions]) => ({ type: 'repository', name, actions: (['pull', 'push'] as const).filter((a) => actions.has(a)) }));
     },
 
-    issue: (principal: Principal, service: string, access: GrantedAccess[]) => signRegistryToken(deps.issuer, principal, service, access),
+    issue: (principal: Principal, service: string, access: GrantedAccess[]) => signRegistryToken(deps.issuer, principal, service, access, deps.now()),
   };
 }
 

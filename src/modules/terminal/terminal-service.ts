@@ -1,3 +1,4 @@
+import { lifetimeWithin } from '../../auth/decision.js';
 import { createHmac } from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import { principalId } from '../../auth/principal.js';
@@ -41,7 +42,8 @@ export function createTerminalService(deps: TerminalServiceDeps) {
 
   async function reserve(principal: Principal, clusterId: string, id: string, tokenHash: string, now: Date) {
     const nowIso = now.toISOString();
-    const expiresAt = new Date(now.getTime() + TERMINAL_TOKEN_TTL_MS).toISOString();
+    // Never redeemable after terminal:exec lapses (scope_expires_at).
+    const expiresAt = new Date(now.getTime() + lifetimeWithin(principal, ['terminal:exec'], now.getTime(), TERMINAL_TOKEN_TTL_MS / 1000) * 1000).toISOString();
     const reserved = await db.transaction().execute(async (trx) => {
       // Concurrent session requests for one cluster count and insert one after another, on PostgreSQL as on SQLite.
       if (!(await clusters.lockRunning(trx, principal.accountId, clusterId, { idle: false }))) return false;
