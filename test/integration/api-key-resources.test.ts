@@ -5,7 +5,8 @@ import { registryRepository } from '../../src/modules/registry/registry-service.
 import { createCloud, createCluster, waitForJob } from '../helpers/fixtures.js';
 import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import type { Problem } from '../helpers/problem.js';
-import { EXPECTED_ROUTES, expectedForKey, hasPathParameters, routeKey, routeUrl, validBody, type ExpectedRoute, type Ids } from './expected-routes.js';
+import { missingIds, normalised, sendRoute, stableHeaders } from '../helpers/route-requests.js';
+import { EXPECTED_ROUTES, expectedForKey, hasPathParameters, routeKey, type ExpectedRoute, type Ids } from './expected-routes.js';
 
 /**
  * `resources` on an API key (CONTRACT §7, issue 12): a key limited to some clusters and apps sees nothing
@@ -31,28 +32,6 @@ function expectedOutside(route: ExpectedRoute): 'hidden' | 'refused' | 'unfenced
   return 'unfenced';
 }
 
-function missingIds(): Ids {
-  return {
-    key: newId('apiKey'),
-    cloud: newId('cloud'),
-    cluster: newId('cluster'),
-    pool: newId('nodePool'),
-    pod: 'coredns-0123456789-abcde',
-    job: newId('job'),
-    app: newId('app'),
-    deploy: newId('deploy'),
-  };
-}
-
-function normalised(response: LightMyRequestResponse, idSets: Ids[]): Record<string, unknown> {
-  const { request_id: _requestId, ...rest } = response.json() as Problem;
-  let text = JSON.stringify(rest);
-  for (const id of idSets.flatMap((ids) => Object.values(ids))) text = text.split(id).join('<id>');
-  return JSON.parse(text) as Record<string, unknown>;
-}
-
-const VOLATILE_HEADERS = new Set(['date', 'content-length']);
-const stableHeaders = (response: LightMyRequestResponse) => Object.entries(response.headers).filter(([name]) => !VOLATILE_HEADERS.has(name)).sort();
 
 describe(`API keys limited to some resources (${TEST_DIALECT})`, () => {
   let h: Harness;
@@ -98,16 +77,8 @@ describe(`API keys limited to some resources (${TEST_DIALECT})`, () => {
   }
 
   const get = (url: string, headers: Headers) => h.inject({ method: 'GET', url, headers });
+  const send = (route: ExpectedRoute, ids: Ids, headers: Headers) => sendRoute(h, route, ids, headers);
 
-  function send(route: ExpectedRoute, ids: Ids, headers: Headers): Promise<LightMyRequestResponse> {
-    const body = validBody(route, ids);
-    return h.inject({
-      method: route.method,
-      url: routeUrl(route, ids),
-      headers: { ...headers, ...body?.headers },
-      ...(body === undefined ? {} : { payload: body.payload }),
-    });
-  }
 
   /** Every row of the outside estate's tables: what the fenced key's attempts must leave as they were. */
   async function snapshot(): Promise<string> {

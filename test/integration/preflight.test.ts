@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCloud, createCluster } from '../helpers/fixtures.js';
 import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import type { Problem } from '../helpers/problem.js';
+import { sendRoute } from '../helpers/route-requests.js';
 import {
   EXPECTED_ROUTES,
   expectedForKey,
@@ -9,9 +10,7 @@ import {
   KEY_SCOPE_SETS,
   MISSING_IDS,
   routeKey,
-  routeUrl,
   scopeNeeded,
-  validBody,
   type ExpectedRoute,
   type Ids,
 } from './expected-routes.js';
@@ -47,16 +46,8 @@ describe(`pre-flight (${TEST_DIALECT})`, () => {
     return response.json() as Preflight;
   };
 
-  const send = (route: ExpectedRoute, headers: Record<string, string>, remoteAddress?: string) => {
-    const body = validBody(route, ids);
-    return h.inject({
-      method: route.method,
-      url: routeUrl(route, ids),
-      headers: { ...headers, ...body?.headers },
-      ...(body === undefined ? {} : { payload: body.payload }),
-      ...(remoteAddress ? { remoteAddress } : {}),
-    });
-  };
+
+  const send = (route: ExpectedRoute, headers: Record<string, string>, remoteAddress?: string) => sendRoute(h, route, ids, headers, remoteAddress);
 
   beforeAll(async () => {
     h = await startHarness();

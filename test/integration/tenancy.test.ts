@@ -4,6 +4,7 @@ import { newId } from '../../src/lib/ids.js';
 import { AWS_CREDENTIALS, createCloud, createCluster, waitForJob } from '../helpers/fixtures.js';
 import { bearer, startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import type { Problem } from '../helpers/problem.js';
+import { missingIds, normalised, sendRoute, stableHeaders } from '../helpers/route-requests.js';
 import {
   ACCOUNT_TABLES,
   COUNTED_TABLES,
@@ -12,7 +13,6 @@ import {
   hasPathParameters,
   routeKey,
   routeUrl,
-  validBody,
   type ExpectedRoute,
   type Ids,
 } from './expected-routes.js';
@@ -32,31 +32,6 @@ const ID_ROUTES = EXPECTED_ROUTES.filter(hasPathParameters);
 /** Reads without a parameter in the path: lists, and the account-wide reads (/me, /billing, ...). */
 const READS_WITHOUT_ID = EXPECTED_ROUTES.filter((route) => route.method === 'GET' && !hasPathParameters(route));
 
-/** Ids of the right kinds and shape that name nothing stored; fresh for each use, like real ones. */
-function missingIds(): Ids {
-  return {
-    key: newId('apiKey'),
-    cloud: newId('cloud'),
-    cluster: newId('cluster'),
-    pool: newId('nodePool'),
-    pod: 'coredns-0123456789-abcde',
-    job: newId('job'),
-    app: newId('app'),
-    deploy: newId('deploy'),
-  };
-}
-
-/** The problem body with what legitimately differs between two calls (request id, the ids asked for) blanked out. */
-function normalised(response: LightMyRequestResponse, idSets: Ids[]): Record<string, unknown> {
-  const { request_id: _requestId, ...rest } = response.json() as Problem;
-  let text = JSON.stringify(rest);
-  for (const id of idSets.flatMap((ids) => Object.values(ids))) text = text.split(id).join('<id>');
-  return JSON.parse(text) as Record<string, unknown>;
-}
-
-/** Headers that differ between any two calls (the date) or follow from the body already compared. */
-const VOLATILE_HEADERS = new Set(['date', 'content-length']);
-const stableHeaders = (response: LightMyRequestResponse) => Object.entries(response.headers).filter(([name]) => !VOLATILE_HEADERS.has(name)).sort();
 
 function expectProblem(response: LightMyRequestResponse, status: number, code: string, context = ''): Problem {
   expect(response.statusCode, `${context} ${response.body}`).toBe(status);
@@ -229,16 +204,8 @@ describe(`tenancy (${TEST_DIALECT})`, () => {
   /** Route keys each caller has actually sent A's ids and missing ids to (read by the coverage test). */
   const exercised = new Map(callers.map((caller) => [caller.name, new Set<string>()]));
 
-  function send(route: ExpectedRoute, ids: Ids, headers: Headers): Promise<LightMyRequestResponse> {
-    // The route's valid body: validation passes, so only the gate or the lookup can decide the answer.
-    const body = validBody(route, ids);
-    return h.inject({
-      method: route.method,
-      url: routeUrl(route, ids),
-      headers: { ...headers, ...body?.headers },
-      ...(body === undefined ? {} : { payload: body.payload }),
-    });
-  }
+
+  const send = (route: ExpectedRoute, ids: Ids, headers: Headers) => sendRoute(h, route, ids, headers);
 
   for (const caller of callers) {
     describe(`${caller.name} on every route with an id`, () => {
