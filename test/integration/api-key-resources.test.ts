@@ -177,6 +177,8 @@ describe(`API keys limited to some resources (${TEST_DIALECT})`, () => {
       const restart = await h.inject({ method: 'POST', url: `/apps/${loneApp}/restart`, headers });
       // Restarting is a write on its own app: allowed (the simulated driver may find it not running: 409).
       expect([202, 409]).toContain(restart.statusCode);
+      // Its job must be over before later tests compare snapshots of the account.
+      if (restart.statusCode === 202) await waitForJob(h, a, (restart.json() as { job: { id: string } }).job.id);
       const jobs = (await get('/jobs?limit=100', headers)).json() as { data: Array<{ resource_type: string; resource_id: string }> };
       for (const job of jobs.data) expect(job).toMatchObject({ resource_type: 'app', resource_id: loneApp });
     });
