@@ -123,6 +123,24 @@ export function rollupId(minuteMs: number, keyId: string, method: string, route:
 /** The smallest `act_` id of rows at or after `atMs`: ids sort by time, so a window is a range of ids. */
 export const activityIdFloor = (atMs: number): string => `act_${toBase62(atMs, 9)}`;
 
+/** The row of one request (or the first of a roll-up) at `atMs`; its count starts at 1. */
+function activityRow(id: string, atMs: number, event: Omit<ActivityEvent, 'kind'> & { kind: ActivityRow['kind'] }): ActivityRow {
+  return {
+    id,
+    key_id: event.keyId,
+    at: new Date(atMs).toISOString(),
+    kind: event.kind,
+    method: event.method,
+    route: event.route,
+    status: event.status,
+    code: event.code,
+    missing_scope: event.missingScope,
+    client_ip: event.clientIp,
+    user_agent: event.userAgent === null ? null : event.userAgent.slice(0, MAX_USER_AGENT),
+    count: 1,
+  };
+}
+
 export class KeyActivityRecorder {
   readonly #options: ActivityRecorderOptions;
   readonly #buffer: DropOldestBuffer<Pending>;
@@ -170,40 +188,14 @@ export class KeyActivityRecorder {
     }
     const singles = this.#singles.get(event.keyId) ?? 0;
     if (singles >= SINGLES_PER_KEY_MINUTE) {
-      this.#countInto(`${event.kind} ${event.keyId} ${minuteMs} ${event.method} ${event.route} ${event.status} ${event.code ?? ''} ${event.missingScope ?? ''}`, () => ({
-        id: rollupId(minuteMs, event.keyId, `${event.kind} ${event.method}`, `${event.route} ${event.code ?? ''} ${event.missingScope ?? ''}`, event.status),
-        key_id: event.keyId,
-        at: new Date(minuteMs).toISOString(),
-        kind: event.kind,
-        method: event.method,
-        route: event.route,
-        status: event.status,
-        code: event.code,
-        missing_scope: event.missingScope,
-        client_ip: null,
-        user_agent: null,
-        count: 1,
-      }));
+      // A roll-up keeps the code and missing scope, not one request's address or agent.
+      const rolled = { ...event, clientIp: null, userAgent: null };
+      const id = rollupId(minuteMs, event.keyId, `${event.kind} ${event.method}`, `${event.route} ${event.code ?? ''} ${event.missingScope ?? ''}`, event.status);
+      this.#countInto(`${event.kind} ${event.keyId} ${minuteMs} ${event.method} ${event.route} ${event.status} ${event.code ?? ''} ${event.missingScope ?? ''}`, () => activityRow(id, minuteMs, rolled));
       return;
     }
     this.#singles.set(event.keyId, singles + 1);
-    this.#push({
-      row: {
-        id: newId('keyActivity', atMs),
-        key_id: event.keyId,
-        at: new Date(atMs).toISOString(),
-        kind: event.kind,
-        method: event.method,
-        route: event.route,
-        status: event.status,
-        code: event.code,
-        missing_scope: event.missingScope,
-        client_ip: event.clientIp,
-        user_agent: event.userAgent === null ? null : event.userAgent.slice(0, MAX_USER_AGENT),
-        count: 1,
-      },
-      bucket: null,
-    });
+    this.#push({ row: activityRow(newId('keyActivity', atMs), atMs, event), bucket: null });
   }
 
   /** One more in an open roll-up, or a new roll-up row (made by `row`) for its bucket. */
@@ -221,20 +213,8 @@ export class KeyActivityRecorder {
   /** A read: one more in its minute's roll-up. */
   countRead(keyId: string, method: string, route: string, status: number): void {
     const minuteMs = Math.floor(this.#options.now() / MINUTE_MS) * MINUTE_MS;
-    this.#countInto(`reads ${keyId} ${minuteMs} ${method} ${route} ${status}`, () => ({
-      id: rollupId(minuteMs, keyId, method, route, status),
-      key_id: keyId,
-      at: new Date(minuteMs).toISOString(),
-      kind: 'reads',
-      method,
-      route,
-      status,
-      code: null,
-      missing_scope: null,
-      client_ip: null,
-      user_agent: null,
-      count: 1,
-    }));
+    const read = { keyId, kind: 'reads' as const, method, route, status, code: null, missingScope: null, clientIp: null, userAgent: null };
+    this.#countInto(`reads ${keyId} ${minuteMs} ${method} ${route} ${status}`, () => activityRow(rollupId(minuteMs, keyId, method, route, status), minuteMs, read));
   }
 
   #push(pending: Pending): void {
