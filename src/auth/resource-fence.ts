@@ -126,17 +126,13 @@ const appInside = async (fence: ResourceFence, lookups: FenceLookups, accountId:
   return cluster !== null && fence.clusters.has(cluster);
 };
 
+type FenceTarget = { accountId: string; params: Readonly<Record<string, string | undefined>>; clusterId?: string | undefined };
+
 /**
- * Whether a fenced key may go on to a route (its rule, the path parameters, the body's cluster_id for a
- * new app). A missing resource and one outside the fence give the same answer.
+ * The outcome when no owner needs to be read (every rule but app, job and cloud), or null. The gate uses it
+ * to decide those routes without a promise; checkFence starts with it.
  */
-export async function checkFence(
-  fence: ResourceFence,
-  rule: FenceRule,
-  target: { accountId: string; params: Readonly<Record<string, string | undefined>>; clusterId?: string | undefined },
-  lookups: FenceLookups,
-): Promise<FenceOutcome> {
-  const { accountId } = target;
+export function fenceOutcomeAtOnce(fence: ResourceFence, rule: FenceRule, target: FenceTarget): FenceOutcome | null {
   switch (rule.kind) {
     case 'account':
     case 'list':
@@ -145,11 +141,25 @@ export async function checkFence(
       return 'refused';
     case 'new-app':
       return target.clusterId !== undefined && fence.clusters.has(target.clusterId) ? 'through' : 'refused';
+    case 'cluster':
+      return fence.clusters.has(target.params[rule.param] ?? '') ? 'through' : 'hidden';
+    default:
+      return null;
   }
+}
+
+/**
+ * Whether a fenced key may go on to a route (its rule, the path parameters, the body's cluster_id for a
+ * new app). A missing resource and one outside the fence give the same answer.
+ */
+export async function checkFence(fence: ResourceFence, rule: FenceRule, target: FenceTarget, lookups: FenceLookups): Promise<FenceOutcome> {
+  const atOnce = fenceOutcomeAtOnce(fence, rule, target);
+  if (atOnce !== null || !('param' in rule)) return atOnce ?? 'through';
+  const { accountId } = target;
   const id = target.params[rule.param] ?? '';
   switch (rule.kind) {
     case 'cluster':
-      return fence.clusters.has(id) ? 'through' : 'hidden';
+      return 'through'; // decided at once above
     case 'app':
       return (await appInside(fence, lookups, accountId, id)) ? 'through' : 'hidden';
     case 'cloud':

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
 import { addressRefusal, decide, heldScopes, RATE_LIMITED, REPEATED_AUTHORIZATION, RESOURCE_NOT_ALLOWED, TOO_MANY_INVALID_CREDENTIALS, USER_SESSION_REQUIRED, type Refusal } from '../auth/decision.js';
 import { fenceOf, type Principal, type RateLimit, type UserPrincipal } from '../auth/principal.js';
-import { checkFence, fenceRuleFor, type FenceLookups, type FenceRule } from '../auth/resource-fence.js';
+import { checkFence, fenceOutcomeAtOnce, fenceRuleFor, type FenceLookups, type FenceOutcome, type FenceRule } from '../auth/resource-fence.js';
 import { requiredScope, type AuthRequirement, type Scope } from '../auth/scopes.js';
 import type { HitResult } from '../lib/rate-counters.js';
 import { refuseRequest } from './error-handler.js';
@@ -239,18 +239,17 @@ function fenceFor(rule: FenceRule, lookups: FenceLookups): preHandlerHookHandler
     const principal = request.principal;
     if (principal === null || principal.type !== 'api_key' || principal.resources === null) return done();
     const params = request.params as Record<string, string | undefined>;
-    // A cluster's own routes need no lookup: decided at once.
-    if (rule.kind === 'cluster') {
-      const id = params[rule.param] ?? '';
-      return principal.resources.clusters.has(id) ? done() : done(notFound('cluster', id));
-    }
     const body = request.body as { cluster_id?: unknown } | null | undefined;
-    const clusterId = typeof body?.cluster_id === 'string' ? body.cluster_id : undefined;
-    checkFence(principal.resources, rule, { accountId: principal.accountId, params, clusterId }, lookups).then((outcome) => {
+    const target = { accountId: principal.accountId, params, clusterId: typeof body?.cluster_id === 'string' ? body.cluster_id : undefined };
+    const settleFence = (outcome: FenceOutcome) => {
       if (outcome === 'refused') return done(refusalError(RESOURCE_NOT_ALLOWED));
       if (outcome === 'hidden' && 'param' in rule) return done(notFound(rule.kind, params[rule.param] ?? ''));
       done();
-    }, done);
+    };
+    // A cluster's own routes and a new app need no lookup: decided at once, without a promise.
+    const atOnce = fenceOutcomeAtOnce(principal.resources, rule, target);
+    if (atOnce !== null) return settleFence(atOnce);
+    checkFence(principal.resources, rule, target, lookups).then(settleFence, done);
   };
 }
 
