@@ -25,6 +25,8 @@ import * as clouds from './modules/clouds/index.js';
 import * as clusters from './modules/clusters/index.js';
 import * as dags from './modules/dags/index.js';
 import * as dataPlane from './modules/data-plane/index.js';
+import * as events from './modules/events/index.js';
+import { createEventLog } from './modules/events/event-log.js';
 import * as deploys from './modules/deploys/index.js';
 import * as github from './modules/github/index.js';
 import * as jobs from './modules/jobs/index.js';
@@ -55,6 +57,7 @@ const MODULES = [
   dags, //            /apps/{id}/dags, and their sync jobs
   github, //          /integrations/github
   billing, //         /billing
+  events, //          /events
   signingKeys, //     /.well-known/jwks.json
   appCredentials, //  /apps/{id}/registry-token, /dev-credentials, /deploy-script
   registry, //        /registry/token (the Docker token realm), /.well-known/registry-certs.pem
@@ -67,7 +70,9 @@ export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActi
 /** Builds a ready API from explicit dependencies. It does not listen; main.ts (or a test) decides that. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   // API keys (their caches, and the change feed that keeps them exact across instances) and sessions.
-  const keys = createApiKeyStore({ database: deps.database, config: deps.config, pepper: deps.pepper });
+  // The audit trail: every change below records its event through it, in the change's transaction.
+  const eventLog = createEventLog({ db: deps.database.db, clock: deps.clock });
+  const keys = createApiKeyStore({ database: deps.database, config: deps.config, pepper: deps.pepper, events: eventLog });
   const authenticate = createAuthenticator({
     keys: keys.lookup,
     verifySession: deps.verifySession,
@@ -117,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     shutdown,
     routes,
     fenceLookups,
+    events: eventLog,
     keys,
     authenticate,
     limits,

@@ -68,9 +68,10 @@ const WHOLE_ACCOUNT: FenceRule = { kind: 'whole-account' };
 const CALLER_FAMILIES = new Set(['me', 'scopes']);
 /**
  * Route families about the whole account, reads included: the account's keys (whose own `resources` name
- * clusters and apps outside the fence) and its billing (the usage of every cluster). Refused to a fenced key.
+ * clusters and apps outside the fence), its billing (the usage of every cluster), its audit trail and its
+ * webhooks (events about every resource). Refused to a fenced key.
  */
-const ACCOUNT_WIDE_FAMILIES = new Set(['api-keys', 'billing']);
+const ACCOUNT_WIDE_FAMILIES = new Set(['api-keys', 'billing', 'events', 'webhooks']);
 
 /**
  * The rule of a route an API key may call, from its method and Fastify path (`/clusters/:id/pods`). Unknown

@@ -28,6 +28,12 @@ export interface ApiKeyTable {
   /** The key's own rate limit: requests per window (both set or both null = RATE_LIMIT_DEFAULT). */
   rate_limit_requests: number | null;
   rate_limit_per_seconds: number | null;
+  /** Why it was revoked (migration 0008): `revoked` (by a user), `leaked`, `owner_removed`; null while live. */
+  revoked_reason: string | null;
+  /** 1: a canary key (CONTRACT §7): every use answers like an unknown key and raises `api_key.canary_used`. */
+  canary: number;
+  /** 1: the previous secret is dropped the first time the current one is used (roll with `retire_old: on_first_use`). */
+  previous_retires_on_first_use: number;
 }
 
 export interface CloudTable {
@@ -256,6 +262,26 @@ export interface KeyActivityTable {
   count: number;
 }
 
+/** One entry of the account's audit trail (migration 0008), written in the transaction of its change. */
+export interface EventTable {
+  id: string;
+  account_id: string;
+  type: string;
+  actor_type: string;
+  actor_id: string | null;
+  client_ip: string | null;
+  user_agent: string | null;
+  subject_type: string;
+  subject_id: string;
+  /** The key the event is about, or the key that did it (the `?api_key_id=` filter). */
+  api_key_id: string | null;
+  /** JSON object: a few facts of the change, never a secret. */
+  data: string;
+  created_at: string;
+  /** Set for events that may be raised more than once for one fact (expiry notices): unique. */
+  dedupe_key: string | null;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   clouds: CloudTable;
@@ -275,5 +301,6 @@ export interface Database {
   signing_keys: SigningKeyTable;
   settings: SettingTable;
   key_activity: KeyActivityTable;
+  events: EventTable;
 }
 

@@ -49,6 +49,8 @@ export const TAGS = [
   { name: 'App credentials', description: 'What a pipeline or a developer needs to build and ship an app: registry tokens, dev credentials, the deploy script.' },
   { name: 'Terminal', description: 'Short-lived terminal sessions in a cluster.' },
   { name: 'Billing', description: "The account's plan and usage. Changing either needs a user session." },
+  { name: 'Events', description: "The account's audit trail: who changed what, from where. Written with each change, never without it." },
+  { name: 'Webhooks', description: "Endpoints that receive the account's events, signed per Standard Webhooks, and the endpoints SkaleData receives from GitHub secret scanning and Clerk." },
 ] as const;
 
 export class OpenApiDeclarationError extends Error {

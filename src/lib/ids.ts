@@ -18,6 +18,7 @@ export const ID_PREFIXES = {
   signingKey: 'sk',
   request: 'req',
   keyActivity: 'act',
+  event: 'evt',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -86,6 +86,8 @@ export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   // CONTRACT §7 (issue 12), "Seeing what a key does": read like the key itself, so keys need `full`.
   { method: 'GET', path: '/api-keys/{id}/activity', auth: 'full' },
   { method: 'GET', path: '/api-keys/{id}/usage', auth: 'full' },
+  // CONTRACT §7 (issue 13), "Lifecycle and response": the account's audit trail needs `full`.
+  { method: 'GET', path: '/events', auth: 'full' },
 
   // clusters:read "List and get clusters, clouds, node pools, pod list/logs"; clusters:write "Manage clouds".
   { method: 'GET', path: '/clouds', auth: clustersRead },

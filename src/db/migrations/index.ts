@@ -6,6 +6,7 @@ import * as keyRestrictions from './0004-key-restrictions.js';
 import * as keyResources from './0005-key-resources.js';
 import * as keyActivity from './0006-key-activity.js';
 import * as keyRateLimit from './0007-key-rate-limit.js';
+import * as events from './0008-events.js';
 
 /**
  * Every migration, by name, in the order they run (Kysely sorts by name). A new migration is a file in
@@ -19,4 +20,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005-key-resources': keyResources,
   '0006-key-activity': keyActivity,
   '0007-key-rate-limit': keyRateLimit,
+  '0008-events': events,
 };

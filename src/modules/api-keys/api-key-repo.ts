@@ -137,10 +137,10 @@ export function createApiKeyRepo(db: Db) {
     },
 
     /** Sets revoked_at once (a second revoke keeps the first instant); true when this call revoked it. */
-    async revoke(trx: Db, accountId: string, id: string, at: string): Promise<boolean> {
+    async revoke(trx: Db, accountId: string, id: string, at: string, reason: string): Promise<boolean> {
       const result = await trx
         .updateTable('api_keys')
-        .set({ revoked_at: at, previous_hash: null, previous_expires_at: null })
+        .set({ revoked_at: at, revoked_reason: reason, previous_hash: null, previous_expires_at: null })
         .where('account_id', '=', accountId)
         .where('id', '=', id)
         .where('revoked_at', 'is', null)

@@ -8,6 +8,7 @@ import { IdParams } from '../../http/schemas.js';
 import type { Clock } from '../../lib/clock.js';
 import type { DatabaseHandle } from '../../db/database.js';
 import type { ApiKeyStore } from './api-key-store.js';
+import { actorOf } from '../events/actor.js';
 import { unknownResources } from './key-resources-repo.js';
 import { ApiKey, ApiKeyWithSecret, CreateApiKeyBody, RollApiKeyBody, UpdateApiKeyBody } from './api-key-schemas.js';
 import { createApiKeyService } from './api-key-service.js';
@@ -48,7 +49,8 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
     },
     async (request, reply) => {
       reply.code(201);
-      return service.create(userOf(request), request.body);
+      const user = userOf(request);
+      return service.create(user, actorOf(request, user), request.body);
     },
   );
 
@@ -65,14 +67,18 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
         response: { 200: ApiKey },
       },
     },
-    async (request) => service.update(principalOf(request).accountId, request.params.id, request.body),
+    async (request) => {
+      const user = userOf(request);
+      return service.update(user.accountId, request.params.id, actorOf(request, user), request.body);
+    },
   );
 
   app.delete(
     '/api-keys/:id',
     { config: { auth: userOnly }, schema: { operationId: 'deleteApiKey', tags, summary: 'Revoke an API key (refused from the next request on)', params: IdParams, response: { 204: Type.Null() } } },
     async (request, reply) => {
-      await service.revoke(principalOf(request).accountId, request.params.id);
+      const user = userOf(request);
+      await service.revoke(user.accountId, request.params.id, actorOf(request, user));
       return reply.code(204).send(null);
     },
   );
@@ -91,7 +97,9 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
         response: { 200: ApiKeyWithSecret },
       },
     },
-    async (request) =>
-      service.roll(principalOf(request).accountId, request.params.id, request.body?.expires_in_seconds ?? 0),
+    async (request) => {
+      const user = userOf(request);
+      return service.roll(user.accountId, request.params.id, actorOf(request, user), request.body?.expires_in_seconds ?? 0);
+    },
   );
 }

@@ -7,6 +7,7 @@ import { AppError, conflict, notFound } from '../../http/errors.js';
 import { pageRequest, toPage } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
+import type { Actor } from '../events/event-types.js';
 import type { ApiKeyRow, KeyUpdate } from './api-key-repo.js';
 import type { ApiKeyStore } from './api-key-store.js';
 
@@ -142,7 +143,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unk
   }
 
   return {
-    async create(user: UserPrincipal, input: KeyInput & { name: string; expires_at?: string | undefined }) {
+    async create(user: UserPrincipal, by: Actor, input: KeyInput & { name: string; expires_at?: string | undefined; canary?: boolean | undefined }) {
       const now = clock.now();
       const expiresAt = input.expires_at === undefined ? null : futureInstant(input.expires_at, now, 'expires_at');
       const scopes = normalizeScopes(input.scopes ?? ['full']);
@@ -161,7 +162,8 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unk
         resources,
         scope_expires_at: scopeExpiresAt,
         ...storedRateLimitColumns(input.rate_limit ?? null),
-      });
+        canary: input.canary === true ? 1 : 0,
+      }, by);
       // The plaintext leaves only after the row is committed, and only in this response.
       return { ...presentApiKey(row), key: secret };
     },
@@ -176,7 +178,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unk
     },
 
     /** Rename, narrow the scopes, change the restrictions (CONTRACT §7): a key never gains a scope it was not created with. */
-    async update(accountId: string, id: string, input: KeyInput & { name?: string | undefined }) {
+    async update(accountId: string, id: string, by: Actor, input: KeyInput & { name?: string | undefined }) {
       const row = await mustGet(accountId, id);
       const now = clock.now();
       if (row.revoked_at !== null) throw conflict(`API key ${id} is revoked; it can no longer be changed.`);
@@ -210,16 +212,16 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unk
         fields.scope_expires_at = kept.length === 0 ? null : JSON.stringify(Object.fromEntries(kept.map(([scope, at]) => [scope, at.toISOString()])));
       }
       if (input.resources !== undefined) fields.resources = await storedResources(input.resources, accountId, deps.unknownResources);
-      if (!(await keys.update(accountId, id, fields))) throw conflict(`API key ${id} changed while updating it; try again.`);
+      if (!(await keys.update(accountId, id, fields, by))) throw conflict(`API key ${id} changed while updating it; try again.`);
       return presentApiKey(await mustGet(accountId, id));
     },
 
-    async revoke(accountId: string, id: string): Promise<void> {
+    async revoke(accountId: string, id: string, by: Actor): Promise<void> {
       await mustGet(accountId, id);
-      await keys.revoke(accountId, id, clock.now().toISOString());
+      await keys.revoke(accountId, id, clock.now().toISOString(), { by, reason: 'revoked' });
     },
 
-    async roll(accountId: string, id: string, graceSeconds: number) {
+    async roll(accountId: string, id: string, by: Actor, graceSeconds: number) {
       const row = await mustGet(accountId, id);
       const now = clock.now();
       if (row.revoked_at !== null) throw conflict(`API key ${id} is revoked; create a new key instead.`);
@@ -227,7 +229,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unk
         throw conflict(`API key ${id} has expired; create a new key instead.`);
       }
       const graceEndsAt = graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1000).toISOString() : null;
-      const secret = await keys.roll(accountId, id, { graceEndsAt, at: now.toISOString() }, row.key_hash);
+      const secret = await keys.roll(accountId, id, { graceEndsAt, at: now.toISOString() }, row.key_hash, by);
       if (secret === null) throw conflict(`API key ${id} changed while rolling it; try again.`);
       return { ...presentApiKey(await mustGet(accountId, id)), key: secret };
     },

@@ -8,6 +8,8 @@ import type { Config } from '../../config.js';
 import type { DatabaseHandle, Db } from '../../db/database.js';
 import type { KeysetPage } from '../../db/keyset.js';
 import { createChangeFeed, type ChangeFeedOptions } from '../../db/notifications.js';
+import type { EventLog } from '../events/event-log.js';
+import type { Actor, EventData, EventInput, EventType } from '../events/event-types.js';
 import { createApiKeyRepo, type ApiKeyRow, type KeyUpdate } from './api-key-repo.js';
 import { LastUsedWriter } from './last-used.js';
 
@@ -17,23 +19,36 @@ export const API_KEY_CHANNEL = 'skaledata_api_keys';
 /** What the caller decides about a new key; the store makes its secret. */
 export type NewApiKey = Pick<
   ApiKeyRow,
-  'id' | 'account_id' | 'name' | 'scopes' | 'created_at' | 'created_by' | 'expires_at' | 'allowed_ips' | 'resources' | 'scope_expires_at' | 'rate_limit_requests' | 'rate_limit_per_seconds'
+  'id' | 'account_id' | 'name' | 'scopes' | 'created_at' | 'created_by' | 'expires_at' | 'allowed_ips' | 'resources' | 'scope_expires_at' | 'rate_limit_requests' | 'rate_limit_per_seconds' | 'canary'
 >;
+
+/** Why a key is revoked: by a user, found leaked (GitHub secret scanning), or its creator left (Clerk). */
+export type RevokeReason = 'revoked' | 'leaked' | 'owner_removed';
+
+const REVOKE_EVENTS: Record<RevokeReason, EventType> = { revoked: 'api_key.revoked', leaked: 'api_key.leaked', owner_removed: 'api_key.owner_removed' };
+
+/** Who revokes a key and why, as its event records it. */
+export interface RevokeCause {
+  by: Actor;
+  reason: RevokeReason;
+  /** More facts for the event (where a leaked key was found). */
+  data?: EventData;
+}
 
 export interface ApiKeyStore {
   /** How the authenticator finds keys: from the cache, the digest filter, or the database. */
   readonly lookup: KeyLookup;
   /** Stores a new key and returns it with its secret, which is nowhere else (shown once, never stored). */
-  create(key: NewApiKey): Promise<{ row: ApiKeyRow; secret: string }>;
+  create(key: NewApiKey, by: Actor): Promise<{ row: ApiKeyRow; secret: string }>;
   /** Renames, re-scopes or re-fences a live key (lists as stored: JSON); false when no live key of the account has this id. */
-  update(accountId: string, id: string, fields: KeyUpdate): Promise<boolean>;
-  /** Revokes a live key (a revoked one keeps its first revocation instant). */
-  revoke(accountId: string, id: string, at: string): Promise<void>;
+  update(accountId: string, id: string, fields: KeyUpdate, by: Actor): Promise<boolean>;
+  /** Revokes a live key (a revoked one keeps its first revocation instant and reason); true when this call revoked it. */
+  revoke(accountId: string, id: string, at: string, cause: RevokeCause): Promise<boolean>;
   /**
    * Gives a live key still on `expectedHash` a new secret; the old one is accepted until `graceEndsAt`
    * (null: refused at once). Null when the key changed meanwhile (revoked, rolled by someone else).
    */
-  roll(accountId: string, id: string, roll: { graceEndsAt: string | null; at: string }, expectedHash: string): Promise<string | null>;
+  roll(accountId: string, id: string, roll: { graceEndsAt: string | null; at: string }, expectedHash: string, by: Actor): Promise<string | null>;
   list(accountId: string, page: KeysetPage): Promise<ApiKeyRow[]>;
   get(accountId: string, id: string): Promise<ApiKeyRow | undefined>;
   /** Starts hearing other instances' changes (onReady); the cache stays suspended until it does. */
@@ -45,6 +60,8 @@ export interface ApiKeyStore {
 export interface ApiKeyStoreDeps {
   database: Pick<DatabaseHandle, 'db' | 'capabilities' | 'commitsElsewhere'>;
   config: Pick<Config, 'database' | 'authCache'>;
+  /** The audit trail: every key change records its event in the change's own transaction. */
+  events: Pick<EventLog, 'record'>;
   /** HMAC pepper for the stored digests (kept out of the database). */
   pepper: Buffer;
   feed?: ChangeFeedOptions;
@@ -96,11 +113,16 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
   );
   const findByDigest = (digest: string) => repo.findByDigest(digest);
 
-  /** Runs `write` and its announcement in one transaction; after the commit, this instance's caches learn it. */
-  async function change(write: (trx: Db) => Promise<KeyChange | null>): Promise<boolean> {
+  /**
+   * Runs `write`, its event and its announcement in one transaction (a change is never stored without
+   * its event, nor an event without its change); after the commit, this instance's caches learn it.
+   */
+  async function change(write: (trx: Db) => Promise<KeyChange | null>, event: EventInput): Promise<boolean> {
     const announced = await db.transaction().execute(async (trx) => {
       const changed = await write(trx);
-      if (changed !== null) await feed.publish(trx, encodeKeyChange(changed));
+      if (changed === null) return null;
+      await deps.events.record(trx, event);
+      await feed.publish(trx, encodeKeyChange(changed));
       return changed;
     });
     if (announced === null) return false;
@@ -109,6 +131,14 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
     cache.apply(announced);
     return true;
   }
+
+  const keyEvent = (type: EventType, accountId: string, keyId: string, by: Actor, data: EventData): EventInput => ({
+    accountId,
+    type,
+    actor: by,
+    subject: { type: 'api_key', id: keyId },
+    data,
+  });
 
   const newSecret = () => {
     const secret = generateApiKey();
@@ -130,7 +160,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
       noteUsed: (keyId, atMs) => lastUsed.note(keyId, atMs),
     },
 
-    async create(key) {
+    async create(key, by) {
       const { secret, digest, prefix, lastFour } = newSecret();
       const row: ApiKeyRow = {
         ...key,
@@ -142,28 +172,41 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
         last_used_at: null,
         revoked_at: null,
         rolled_at: null,
+        revoked_reason: null,
+        previous_retires_on_first_use: 0,
       };
-      await change(async (trx) => {
-        await repo.insert(trx, row);
-        return { keyId: row.id, newDigests: [digest] };
-      });
+      await change(
+        async (trx) => {
+          await repo.insert(trx, row);
+          return { keyId: row.id, newDigests: [digest] };
+        },
+        keyEvent('api_key.created', row.account_id, row.id, by, { name: row.name, scopes: JSON.parse(row.scopes) as string[], expires_at: row.expires_at, canary: row.canary === 1 }),
+      );
       return { row, secret };
     },
 
-    async update(accountId, id, fields) {
+    async update(accountId, id, fields, by) {
       // Announced like a revocation: every instance drops its cached principal, so a narrowed scope
       // is refused from the next request on.
-      return change(async (trx) => ((await repo.update(trx, accountId, id, fields)) ? { keyId: id, newDigests: [] } : null));
+      return change(
+        async (trx) => ((await repo.update(trx, accountId, id, fields)) ? { keyId: id, newDigests: [] } : null),
+        keyEvent('api_key.changed', accountId, id, by, { changed: Object.keys(fields).sort() }),
+      );
     },
 
-    async revoke(accountId, id, at) {
-      await change(async (trx) => ((await repo.revoke(trx, accountId, id, at)) ? { keyId: id, newDigests: [] } : null));
+    async revoke(accountId, id, at, cause) {
+      return change(
+        async (trx) => ((await repo.revoke(trx, accountId, id, at, cause.reason)) ? { keyId: id, newDigests: [] } : null),
+        keyEvent(REVOKE_EVENTS[cause.reason], accountId, id, cause.by, { reason: cause.reason, ...cause.data }),
+      );
     },
 
-    async roll(accountId, id, roll, expectedHash) {
+    async roll(accountId, id, roll, expectedHash, by) {
       const { secret, digest, prefix, lastFour } = newSecret();
-      const rolled = await change(async (trx) =>
-        (await repo.roll(trx, accountId, id, { keyHash: digest, prefix, lastFour, ...roll }, expectedHash)) ? { keyId: id, newDigests: [digest] } : null,
+      const rolled = await change(
+        async (trx) =>
+          (await repo.roll(trx, accountId, id, { keyHash: digest, prefix, lastFour, ...roll }, expectedHash)) ? { keyId: id, newDigests: [digest] } : null,
+        keyEvent('api_key.rolled', accountId, id, by, { old_secret_works_until: roll.graceEndsAt }),
       );
       return rolled ? secret : null;
     },
