@@ -11,6 +11,7 @@ import { createServer } from './http/server.js';
 import { createRateCounters } from './lib/rate-counters.js';
 import { randomBase62 } from './lib/ids.js';
 import { createApiKeyStore } from './modules/api-keys/api-key-store.js';
+import { createExpiryNotices, type ExpiryNotices } from './modules/api-keys/expiry-notices.js';
 import { KeyActivityRecorder, keyActivityHook } from './modules/api-keys/key-activity.js';
 import { createKeyActivityRepo } from './modules/api-keys/key-activity-repo.js';
 import { createJobRunner, type JobRunner } from './modules/jobs/job-runner.js';
@@ -65,7 +66,7 @@ const MODULES = [
   dataPlane, //       /clusters/{id}/data-plane-token
 ];
 
-export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActivityRecorder };
+export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActivityRecorder; expiryNotices: ExpiryNotices };
 
 /** Builds a ready API from explicit dependencies. It does not listen; main.ts (or a test) decides that. */
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -147,7 +148,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reclaimAllOnStart: !deps.database.capabilities.sharedByInstances,
     handlers: context.jobHandlers,
   });
+  // Background work (jobs, expiry notices) runs where jobs run; tests that only read leave it off.
+  const expiryNotices = createExpiryNotices({ db: deps.database.db, clock: deps.clock, events: eventLog });
   if (deps.runJobs) app.addHook('onReady', async () => jobRunner.start());
+  if (deps.runJobs) app.addHook('onReady', async () => expiryNotices.start(app.log));
+  app.addHook('onClose', async () => expiryNotices.stop());
   app.addHook('onReady', async () => keys.start(app.log));
   app.addHook('onReady', async () => keyActivity.start(app.log));
   // Before the database closes (graceful shutdown closes it after the app): the last notes are written.
@@ -161,5 +166,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   await app.ready();
-  return Object.assign(app, { jobRunner, keyActivity });
+  return Object.assign(app, { jobRunner, keyActivity, expiryNotices });
 }

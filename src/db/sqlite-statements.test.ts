@@ -16,6 +16,27 @@ describe('withStatementCache', () => {
     for (const file of opened.splice(0)) if (file.open) file.close();
   });
 
+  it('a ROLLBACK after SQLite rolled back by itself keeps the error that said why (a transaction still open is rolled back)', async () => {
+    const file = open();
+    const db = new Kysely<{ t: { id: number; name: string } }>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
+    // What SQLITE_FULL does inside a transaction: the transaction is gone when the error reaches Kysely.
+    const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ id: 10, name: 'lost' }).execute();
+        file.exec('rollback');
+        throw full;
+      }),
+    ).rejects.toBe(full);
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('t').values({ id: 11, name: 'undone' }).execute();
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    expect(file.prepare('select count(*) as n from t where id >= 10').get()).toEqual({ n: 0 });
+  });
+
   it('prepares each SQL text once and reuses the statement', () => {
     const file = open();
     const prepare = vi.spyOn(file, 'prepare');

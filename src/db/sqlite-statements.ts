@@ -61,6 +61,20 @@ class KeptStatement implements SqliteStatement {
 }
 
 const SCHEMA_CHANGE = /^\s*(create|alter|drop)\b/i;
+const ROLLBACK = /^\s*rollback\s*;?\s*$/i;
+
+/**
+ * A ROLLBACK with no transaction left to roll back. On some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM)
+ * SQLite has already rolled the transaction back by itself; Kysely then sends ROLLBACK, whose own error
+ * ("cannot rollback - no transaction is active") would replace the one that says why, turning a disk-full
+ * 503 into a 500. There is nothing left to undo, so it does nothing.
+ */
+const NOTHING_TO_ROLL_BACK: SqliteStatement = {
+  reader: false,
+  all: () => [],
+  run: () => ({ changes: 0, lastInsertRowid: 0 }),
+  *iterate() {},
+};
 
 /**
  * The database as Kysely's SQLite dialect sees it, with prepared statements reused: Kysely prepares the
@@ -77,6 +91,7 @@ export function withStatementCache(file: BetterSqlite3.Database, capacity = PREP
       file.close();
     },
     prepare(sql: string): SqliteStatement {
+      if (!file.inTransaction && ROLLBACK.test(sql)) return NOTHING_TO_ROLL_BACK;
       if (SCHEMA_CHANGE.test(sql)) {
         const statement = file.prepare(sql);
         return {

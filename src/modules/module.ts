@@ -1,6 +1,7 @@
 import type { DatabaseHandle } from '../db/database.js';
 import type { InfraDriver } from '../infra/driver.js';
 import type { Clock } from '../lib/clock.js';
+import type { EventLog } from './events/event-log.js';
 
 /**
  * What most feature modules are built from. A module (src/modules/<name>/index.ts) exports one
@@ -11,4 +12,6 @@ export interface ModuleDeps {
   database: Pick<DatabaseHandle, 'db'>;
   clock: Clock;
   driver: InfraDriver;
+  /** The audit trail: a change records its event through it, in the change's own transaction. */
+  events: EventLog;
 }

@@ -32,6 +32,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('events_account_idx').on('events').columns(['account_id', 'id']).execute();
   await db.schema.createIndex('events_account_type_idx').on('events').columns(['account_id', 'type', 'id']).execute();
   await db.schema.createIndex('events_account_key_idx').on('events').columns(['account_id', 'api_key_id', 'id']).execute();
+  // The expiry notices look for live keys expiring within 7 days.
+  await db.schema.createIndex('api_keys_expires_at_idx').on('api_keys').column('expires_at').execute();
   await db.schema.alterTable('api_keys').addColumn('revoked_reason', 'text').execute();
   await db.schema.alterTable('api_keys').addColumn('canary', 'integer', (c) => c.notNull().defaultTo(0)).execute();
   await db.schema.alterTable('api_keys').addColumn('previous_retires_on_first_use', 'integer', (c) => c.notNull().defaultTo(0)).execute();
@@ -41,5 +43,6 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('api_keys').dropColumn('previous_retires_on_first_use').execute();
   await db.schema.alterTable('api_keys').dropColumn('canary').execute();
   await db.schema.alterTable('api_keys').dropColumn('revoked_reason').execute();
+  await db.schema.dropIndex('api_keys_expires_at_idx').ifExists().execute();
   await db.schema.dropTable('events').ifExists().execute();
 }

@@ -9,6 +9,7 @@ import { pageSchema } from '../../http/pagination.js';
 import type { ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
 import { App, AppAccepted, AppHealth, AppListQuery, CreateAppBody, UpdateAppBody } from './app-schemas.js';
+import { actorOf } from '../events/actor.js';
 import { createAppService } from './app-service.js';
 
 const tags = ['Apps'];
@@ -16,7 +17,7 @@ const tags = ['Apps'];
 export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { responses: ResponseCache; config: Pick<Config, 'registryService'> }): void {
   const { responses } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createAppService({ db: deps.database.db, clock: deps.clock, driver: deps.driver, registryService: deps.config.registryService });
+  const service = createAppService({ db: deps.database.db, clock: deps.clock, driver: deps.driver, registryService: deps.config.registryService, events: deps.events });
   // Seed: apps:read "List and get applications, health checks"; apps:manage "Create, update, delete, restart applications".
   const read = { auth: scope('apps:read') };
   const manage = { auth: scope('apps:manage') };
@@ -45,7 +46,8 @@ export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { re
       schema: { operationId: 'createApp', tags, summary: 'Create an application on a running cluster (with an image, its first deploy is queued)', body: CreateAppBody, response: { 201: App } },
     },
     async (request, reply) => {
-      const created = await service.create(principalOf(request), request.body);
+      const principal = principalOf(request);
+      const created = await service.create(principal, actorOf(request, principal), request.body);
       reply.code(201);
       return created;
     },
@@ -61,7 +63,8 @@ export function registerAppRoutes(root: FastifyInstance, deps: ModuleDeps & { re
     '/apps/:id',
     { config: { ...manage, problems: ['conflict'] }, schema: { operationId: 'deleteApp', tags, summary: 'Delete an application (asynchronous teardown)', params: IdParams, response: { 202: AppAccepted } } },
     async (request, reply) => {
-      const result = await service.remove(principalOf(request), request.params.id);
+      const principal = principalOf(request);
+      const result = await service.remove(principal, actorOf(request, principal), request.params.id);
       reply.code(202);
       return result;
     },

@@ -12,7 +12,9 @@ import { createClusterRepo, loadClusterSpec } from '../clusters/cluster-repo.js'
 import { createDeployRepo } from '../deploys/deploy-repo.js';
 import { checkImage, planDeploy } from '../deploys/deploy-service.js';
 import { createJobRepo } from '../jobs/job-repo.js';
-import { createJobStarter, type StartedJob } from '../jobs/job-starter.js';
+import type { EventLog } from '../events/event-log.js';
+import type { Actor, EventInput } from '../events/event-types.js';
+import { createJobStarter, type JobRequest, type StartedJob } from '../jobs/job-starter.js';
 import { createAppRepo, GONE, parseConfig, toAppSpec, type AppConfig, type AppFilter, type AppRow, type AppStatus, type AppType } from './app-repo.js';
 
 export function presentApp(row: AppRow) {
@@ -50,13 +52,13 @@ const DEFAULT_SERVICE_PORT = 8080;
 
 const portOnAirflow = () => validationFailed([{ path: 'config.port', message: 'applies to service apps only' }]);
 
-export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriver; registryService: string }) {
+export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriver; registryService: string; events: Pick<EventLog, 'record'> }) {
   const { db, clock, driver, registryService } = deps;
   const repo = createAppRepo(db);
   const clusters = createClusterRepo(db);
   const deploys = createDeployRepo(db);
   const jobs = createJobRepo(db);
-  const startJob = createJobStarter({ db, clock });
+  const startJob = createJobStarter({ db, clock, events: deps.events });
 
   async function mustGet(accountId: string, id: string, q: Db = db): Promise<AppRow> {
     const row = await repo.get(accountId, id, q);
@@ -80,11 +82,18 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
   const accepted = ({ resource, job }: StartedJob<AppRow>) => ({ app: presentApp(resource), job });
 
   /** Claims the app and queues its job in one transaction; 409 when another job or its status is in the way. */
-  async function startAppJob(principal: Principal, app: AppRow, type: 'app.restart' | 'app.delete', allowed: readonly AppStatus[], status: AppStatus, verb: string) {
+  async function startAppJob(
+    principal: Principal,
+    app: AppRow,
+    job: { type: 'app.restart' | 'app.delete'; allowed: readonly AppStatus[]; status: AppStatus; verb: string },
+    events?: JobRequest<'app.restart' | 'app.delete', AppRow>['events'],
+  ) {
+    const { type, allowed, status, verb } = job;
     const steps = driver.steps({ kind: type, cluster: await loadClusterSpec(db, app.cluster_id), app: toAppSpec(app) });
     const started = await startJob({
       type,
       principal,
+      events,
       resource: { type: 'app', id: app.id },
       clusterId: app.cluster_id,
       claim: async (trx, job) => {
@@ -100,6 +109,7 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
   return {
     async create(
       principal: Principal,
+      actor: Actor,
       input: { name: string; cluster_id: string; type: AppType; image?: string; config?: { replicas?: number; port?: number } },
     ) {
       // A fenced key starts a new app only from that app's own repository on our registry (or elsewhere).
@@ -132,29 +142,37 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
       // Created on a running cluster that no job holds: the lock makes a concurrent destroy wait, and
       // count this app once it has.
       const lockCluster = (trx: Db) => clusters.lockRunning(trx, principal.accountId, cluster.id, { idle: true });
+      const appCreated = (jobId: string | null): Omit<EventInput, 'accountId'> => ({
+        type: 'app.created',
+        actor,
+        subject: { type: 'app', id: row.id },
+        data: { name: row.name, cluster_id: cluster.id, type: row.type, job_id: jobId },
+      });
       let created: AppRow | null;
       try {
         if (input.image === undefined) {
           created = await db.transaction().execute(async (trx) => {
             if (!(await lockCluster(trx))) return null;
             await repo.insert(trx, row);
+            await deps.events.record(trx, { ...appCreated(null), accountId: principal.accountId });
             return mustGet(principal.accountId, row.id, trx);
           });
         } else {
           // With an image, the app is born held by its first deploy, queued in the same transaction.
           const image = input.image;
           const steps = driver.steps({ kind: 'app.deploy', cluster: await loadClusterSpec(db, cluster.id), app: { ...toAppSpec(row), image: null }, image });
+          const deployId = newId('deploy', Date.parse(now));
           const started = await startJob({
             type: 'app.deploy',
             principal,
             resource: { type: 'app', id: row.id },
             clusterId: cluster.id,
             now,
+            events: (job) => [appCreated(job.id), { type: 'deploy.created', actor, subject: { type: 'deploy', id: deployId }, data: { app_id: row.id, image, job_id: job.id } }],
             claim: async (trx, job) => {
               if (!(await lockCluster(trx))) return null;
               const held: AppRow = { ...row, status: 'deploying', active_job_id: job.id };
               await repo.insert(trx, held);
-              const deployId = newId('deploy', Date.parse(job.now));
               return planDeploy(trx, deploys, { principal, app: held, image, deployId, job, steps, previous: { status: 'pending', status_reason: null } });
             },
             readBack: (trx) => mustGet(principal.accountId, row.id, trx),
@@ -204,14 +222,16 @@ export function createAppService(deps: { db: Db; clock: Clock; driver: InfraDriv
       return presentApp(await mustGet(accountId, id));
     },
 
-    async remove(principal: Principal, id: string) {
+    async remove(principal: Principal, actor: Actor, id: string) {
       const app = await mustGet(principal.accountId, id);
-      return startAppJob(principal, app, 'app.delete', ['pending', 'running', 'failed'], 'deleting', 'delete');
+      return startAppJob(principal, app, { type: 'app.delete', allowed: ['pending', 'running', 'failed'], status: 'deleting', verb: 'delete' }, (job) => [
+        { type: 'app.deleted', actor, subject: { type: 'app', id }, data: { name: app.name, cluster_id: app.cluster_id, job_id: job.id } },
+      ]);
     },
 
     async restart(principal: Principal, id: string) {
       const app = await mustGet(principal.accountId, id);
-      return startAppJob(principal, app, 'app.restart', ['running'], 'restarting', 'restart');
+      return startAppJob(principal, app, { type: 'app.restart', allowed: ['running'], status: 'restarting', verb: 'restart' });
     },
 
     async health(accountId: string, id: string) {

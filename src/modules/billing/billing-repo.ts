@@ -81,8 +81,8 @@ export function createBillingRepo(db: Db) {
       return row.plan as PlanId;
     },
 
-    async setPlan(accountId: string, plan: PlanId, status: BillingStatus, now: string): Promise<void> {
-      await db.updateTable('billing_accounts').set({ plan, status, updated_at: now }).where('account_id', '=', accountId).execute();
+    async setPlan(trx: Db, accountId: string, plan: PlanId, status: BillingStatus, now: string): Promise<void> {
+      await trx.updateTable('billing_accounts').set({ plan, status, updated_at: now }).where('account_id', '=', accountId).execute();
     },
 
     /** The account's usage records that overlap the period (open ones included). */

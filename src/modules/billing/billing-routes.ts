@@ -6,6 +6,7 @@ import { fullOnly, publicRoute, userOnly } from '../../auth/scopes.js';
 import { principalOf, userOf } from '../../http/auth-gate.js';
 import type { ModuleDeps } from '../module.js';
 import { Billing, ChangeSubscriptionBody, LocalPortalQuery, PortalSession, PortalSessionBody } from './billing-schemas.js';
+import { actorOf } from '../events/actor.js';
 import { createBillingService } from './billing-service.js';
 import { createLocalPaymentProvider, LOCAL_PORTAL_PATH } from './local-payment-provider.js';
 
@@ -24,7 +25,7 @@ payment details, so there is nothing to manage here.</p>
 export function registerBillingRoutes(root: FastifyInstance, deps: Omit<ModuleDeps, 'driver'> & { config: Pick<Config, 'publicUrl'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const provider = createLocalPaymentProvider({ clock: deps.clock, publicUrl: deps.config.publicUrl });
-  const service = createBillingService({ db: deps.database.db, clock: deps.clock, provider });
+  const service = createBillingService({ db: deps.database.db, clock: deps.clock, provider, events: deps.events });
 
   app.get(
     '/billing',
@@ -39,7 +40,10 @@ export function registerBillingRoutes(root: FastifyInstance, deps: Omit<ModuleDe
       config: { auth: userOnly },
       schema: { operationId: 'changeSubscription', tags, summary: 'Change plan (asking for the current plan changes nothing)', body: ChangeSubscriptionBody, response: { 200: Billing } },
     },
-    async (request) => service.changePlan(userOf(request), request.body.plan),
+    async (request) => {
+      const user = userOf(request);
+      return service.changePlan(user, actorOf(request, user), request.body.plan);
+    },
   );
 
   app.post(

@@ -1,6 +1,8 @@
 import type { UserPrincipal } from '../../auth/principal.js';
 import type { Db } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';
+import type { EventLog } from '../events/event-log.js';
+import type { Actor } from '../events/event-types.js';
 import { createBillingRepo, type BillingAccountRow } from './billing-repo.js';
 import type { PaymentProvider } from './payment-provider.js';
 import { planOf, type PlanId } from './plans.js';
@@ -10,6 +12,7 @@ export interface BillingServiceDeps {
   db: Db;
   clock: Clock;
   provider: PaymentProvider;
+  events: Pick<EventLog, 'record'>;
 }
 
 export function createBillingService(deps: BillingServiceDeps) {
@@ -45,12 +48,16 @@ export function createBillingService(deps: BillingServiceDeps) {
     },
 
     /** Idempotent: asking for the current plan changes nothing and calls no provider. */
-    async changePlan(principal: UserPrincipal, to: PlanId) {
+    async changePlan(principal: UserPrincipal, actor: Actor, to: PlanId) {
       const row = await repo.ensure(principal.accountId, clock.now());
       if (row.plan !== to) {
         const customerId = await customerOf(principal, row);
         const { status } = await provider.changeSubscription({ customerId, accountId: principal.accountId, from: planOf(row.plan).id, to });
-        await repo.setPlan(principal.accountId, to, status, clock.now().toISOString());
+        const from = planOf(row.plan).id;
+        await deps.db.transaction().execute(async (trx) => {
+          await repo.setPlan(trx, principal.accountId, to, status, clock.now().toISOString());
+          await deps.events.record(trx, { accountId: principal.accountId, type: 'billing.plan_changed', actor, subject: { type: 'billing', id: principal.accountId }, data: { from, to, status } });
+        });
       }
       const now = clock.now();
       return present(await repo.ensure(principal.accountId, now), now);

@@ -8,8 +8,8 @@ export type CloudRow = Selectable<CloudTable>;
 
 export function createCloudRepo(db: Db) {
   return {
-    async insert(row: CloudRow): Promise<void> {
-      await db.insertInto('clouds').values(row).execute();
+    async insert(trx: Db, row: CloudRow): Promise<void> {
+      await trx.insertInto('clouds').values(row).execute();
     },
 
     async list(accountId: string, filter: { provider?: string | undefined }, page: KeysetPage, fence: ResourceFence | null = null): Promise<CloudRow[]> {

@@ -9,6 +9,7 @@ import { pageSchema } from '../../http/pagination.js';
 import type { ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
 import { Cloud, CloudListQuery, CreateCloudBody, UpdateCloudBody } from './cloud-schemas.js';
+import { actorOf } from '../events/actor.js';
 import { createCloudService } from './cloud-service.js';
 
 const tags = ['Clouds'];
@@ -16,7 +17,7 @@ const tags = ['Clouds'];
 export function registerCloudRoutes(root: FastifyInstance, deps: Omit<ModuleDeps, 'driver'> & { encryptionKey: Buffer; responses: ResponseCache }): void {
   const { responses } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createCloudService({ db: deps.database.db, clock: deps.clock, encryptionKey: deps.encryptionKey });
+  const service = createCloudService({ db: deps.database.db, clock: deps.clock, encryptionKey: deps.encryptionKey, events: deps.events });
 
   app.get(
     '/clouds',
@@ -40,7 +41,8 @@ export function registerCloudRoutes(root: FastifyInstance, deps: Omit<ModuleDeps
     { config: { auth: scope('clusters:write'), problems: ['conflict'] }, schema: { operationId: 'createCloud', tags, summary: 'Connect a cloud account', body: CreateCloudBody, response: { 201: Cloud } } },
     async (request, reply) => {
       reply.code(201);
-      return service.create(principalOf(request).accountId, request.body);
+      const principal = principalOf(request);
+      return service.create(principal.accountId, actorOf(request, principal), request.body);
     },
   );
 
@@ -54,7 +56,8 @@ export function registerCloudRoutes(root: FastifyInstance, deps: Omit<ModuleDeps
     '/clouds/:id',
     { config: { auth: scope('clusters:write'), problems: ['conflict'] }, schema: { operationId: 'deleteCloud', tags, summary: 'Remove a cloud account (409 while clusters use it)', params: IdParams, response: { 204: Type.Null() } } },
     async (request, reply) => {
-      await service.remove(principalOf(request).accountId, request.params.id);
+      const principal = principalOf(request);
+      await service.remove(principal.accountId, request.params.id, actorOf(request, principal));
       return reply.code(204).send(null);
     },
   );

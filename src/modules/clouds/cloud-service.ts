@@ -6,6 +6,8 @@ import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import { seal } from '../../lib/secret-box.js';
 import { checkCredentials, checkRegion, type Provider } from './cloud-credentials.js';
+import type { EventLog } from '../events/event-log.js';
+import type { Actor } from '../events/event-types.js';
 import { createCloudRepo, type CloudRow } from './cloud-repo.js';
 
 export function presentCloud(row: CloudRow) {
@@ -22,7 +24,7 @@ export function presentCloud(row: CloudRow) {
 
 const nameTaken = (name: string) => conflict(`A cloud named "${name}" already exists in this account.`);
 
-export function createCloudService(deps: { db: Db; clock: Clock; encryptionKey: Buffer }) {
+export function createCloudService(deps: { db: Db; clock: Clock; encryptionKey: Buffer; events: Pick<EventLog, 'record'> }) {
   const repo = createCloudRepo(deps.db);
 
   function sealCredentials(provider: Provider, raw: Record<string, unknown>, cloudId: string, errors: FieldError[]) {
@@ -41,7 +43,7 @@ export function createCloudService(deps: { db: Db; clock: Clock; encryptionKey: 
   }
 
   return {
-    async create(accountId: string, input: { name: string; provider: Provider; region: string; credentials: Record<string, unknown> }) {
+    async create(accountId: string, actor: Actor, input: { name: string; provider: Provider; region: string; credentials: Record<string, unknown> }) {
       const now = deps.clock.now();
       const id = newId('cloud', now.getTime());
       const errors: FieldError[] = [];
@@ -62,7 +64,16 @@ export function createCloudService(deps: { db: Db; clock: Clock; encryptionKey: 
         deleted_at: null,
       };
       try {
-        await repo.insert(row);
+        await deps.db.transaction().execute(async (trx) => {
+          await repo.insert(trx, row);
+          await deps.events.record(trx, {
+            accountId,
+            type: 'cloud.created',
+            actor,
+            subject: { type: 'cloud', id },
+            data: { name: row.name, provider: row.provider, region: row.region },
+          });
+        });
       } catch (error) {
         if (isUniqueViolation(error)) throw nameTaken(input.name);
         throw error;
@@ -110,7 +121,7 @@ export function createCloudService(deps: { db: Db; clock: Clock; encryptionKey: 
       return presentCloud(await mustGet(accountId, id));
     },
 
-    async remove(accountId: string, id: string): Promise<void> {
+    async remove(accountId: string, id: string, actor: Actor): Promise<void> {
       await deps.db.transaction().execute(async (trx) => {
         if (!(await repo.lockLive(trx, accountId, id))) throw notFound('cloud', id);
         const clusters = await repo.liveClusterCount(trx, id);
@@ -118,6 +129,7 @@ export function createCloudService(deps: { db: Db; clock: Clock; encryptionKey: 
           throw new AppError('conflict', `Cloud ${id} is used by ${clusters} cluster(s); destroy them first.`, { clusters });
         }
         await repo.markDeleted(trx, id, deps.clock.now().toISOString());
+        await deps.events.record(trx, { accountId, type: 'cloud.deleted', actor, subject: { type: 'cloud', id } });
       });
     },
 

@@ -8,6 +8,7 @@ import { pageSchema } from '../../http/pagination.js';
 import type { ResponseCache } from '../../http/response-cache.js';
 import { IdParams } from '../../http/schemas.js';
 import { Cluster, ClusterAccepted, ClusterListQuery, CreateClusterBody, UpdateClusterBody, UpgradeClusterBody } from './cluster-schemas.js';
+import { actorOf } from '../events/actor.js';
 import { createClusterService } from './cluster-service.js';
 
 const tags = ['Clusters'];
@@ -15,7 +16,7 @@ const tags = ['Clusters'];
 export function registerClusterRoutes(root: FastifyInstance, deps: ModuleDeps & { responses: ResponseCache }): void {
   const { responses } = deps;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createClusterService({ db: deps.database.db, clock: deps.clock, driver: deps.driver });
+  const service = createClusterService({ db: deps.database.db, clock: deps.clock, driver: deps.driver, events: deps.events });
   const read = { auth: scope('clusters:read') };
   const write = { auth: scope('clusters:write') };
 
@@ -41,7 +42,8 @@ export function registerClusterRoutes(root: FastifyInstance, deps: ModuleDeps & 
     { config: { ...write, problems: ['not_found', 'conflict', 'plan_limit_reached'] }, schema: { operationId: 'createCluster', tags, summary: 'Create a cluster (asynchronous: follow the job)', body: CreateClusterBody, response: { 202: ClusterAccepted } } },
     async (request, reply) => {
       reply.code(202);
-      return service.create(principalOf(request), request.body);
+      const principal = principalOf(request);
+      return service.create(principal, actorOf(request, principal), request.body);
     },
   );
 
@@ -65,7 +67,8 @@ export function registerClusterRoutes(root: FastifyInstance, deps: ModuleDeps & 
     { config: { ...write, problems: ['conflict'] }, schema: { operationId: 'deleteCluster', tags, summary: 'Destroy a cluster and its node pools (asynchronous)', params: IdParams, response: { 202: ClusterAccepted } } },
     async (request, reply) => {
       reply.code(202);
-      return service.destroy(principalOf(request), request.params.id);
+      const principal = principalOf(request);
+      return service.destroy(principal, actorOf(request, principal), request.params.id);
     },
   );
 }

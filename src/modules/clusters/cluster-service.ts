@@ -10,7 +10,9 @@ import { checkRegion, type Provider } from '../clouds/cloud-credentials.js';
 import { createBillingRepo } from '../billing/billing-repo.js';
 import { nextPlanFor, planOf, type Plan } from '../billing/plans.js';
 import { createCloudRepo } from '../clouds/cloud-repo.js';
-import { createJobStarter, type StartedJob } from '../jobs/job-starter.js';
+import type { EventLog } from '../events/event-log.js';
+import type { Actor } from '../events/event-types.js';
+import { createJobStarter, type JobRequest, type StartedJob } from '../jobs/job-starter.js';
 import type { JobInputs } from '../jobs/job-types.js';
 import { markPoolsDeleting } from '../node-pools/node-pool-repo.js';
 import { createClusterRepo, loadClusterSpec, type ClusterRow, type ClusterStatus } from './cluster-repo.js';
@@ -60,6 +62,7 @@ export interface ClusterServiceDeps {
   db: Db;
   clock: Clock;
   driver: InfraDriver;
+  events: Pick<EventLog, 'record'>;
 }
 
 export function createClusterService(deps: ClusterServiceDeps) {
@@ -67,7 +70,7 @@ export function createClusterService(deps: ClusterServiceDeps) {
   const repo = createClusterRepo(db);
   const clouds = createCloudRepo(db);
   const billing = createBillingRepo(db);
-  const startJob = createJobStarter({ db, clock });
+  const startJob = createJobStarter({ db, clock, events: deps.events });
 
   async function mustGet(accountId: string, id: string, q: Db = db): Promise<ClusterRow> {
     const row = await repo.get(accountId, id, q);
@@ -91,10 +94,12 @@ export function createClusterService(deps: ClusterServiceDeps) {
     cluster: ClusterRow,
     job: { type: T; verb: string; allowed: readonly ClusterStatus[]; status: ClusterStatus; steps: readonly string[] },
     plan: (trx: Db, now: string) => Promise<JobInputs[T]>,
+    events?: JobRequest<T, ClusterRow>['events'],
   ) {
     const started = await startJob({
       type: job.type,
       principal,
+      events,
       resource: { type: 'cluster', id: cluster.id },
       clusterId: cluster.id,
       claim: async (trx, { id, now }) => {
@@ -110,6 +115,7 @@ export function createClusterService(deps: ClusterServiceDeps) {
   return {
     async create(
       principal: Principal,
+      actor: Actor,
       input: { name: string; cloud_id: string; kubernetes_version?: string; region?: string; labels?: Record<string, string>; auto_upgrade?: boolean },
     ) {
       const cloud = await clouds.get(principal.accountId, input.cloud_id);
@@ -133,6 +139,14 @@ export function createClusterService(deps: ClusterServiceDeps) {
           resource: { type: 'cluster', id },
           clusterId: id,
           now,
+          events: (job) => [
+            {
+              type: 'cluster.created',
+              actor,
+              subject: { type: 'cluster', id },
+              data: { name: input.name, cloud_id: cloud.id, region, kubernetes_version: kubernetesVersion, job_id: job.id },
+            },
+          ],
           // The cluster is born held by its create job.
           claim: async (trx, job) => {
             // Counted under the account's plan lock: of two concurrent creates past the limit, one waits and then sees the other.
@@ -205,7 +219,7 @@ export function createClusterService(deps: ClusterServiceDeps) {
       }));
     },
 
-    async destroy(principal: Principal, id: string) {
+    async destroy(principal: Principal, actor: Actor, id: string) {
       const cluster = await mustGet(principal.accountId, id);
       const steps = driver.steps({ kind: 'cluster.destroy', cluster: await loadClusterSpec(db, id) });
       const job = { type: 'cluster.destroy', verb: 'destroy', allowed: ['running', 'failed'], status: 'deleting', steps } as const;
@@ -215,7 +229,7 @@ export function createClusterService(deps: ClusterServiceDeps) {
         if (apps > 0) throw conflict(`Cluster ${id} still runs ${apps} application(s); delete them first.`, { apps });
         // Each pool's status is kept: a destroy canceled or failed before it removed the pools puts them back.
         return { pool_statuses: await markPoolsDeleting(trx, id, now), previous_status: cluster.status };
-      });
+      }, (started) => [{ type: 'cluster.deleted', actor, subject: { type: 'cluster', id }, data: { name: cluster.name, job_id: started.id } }]);
     },
 
     mustGet,

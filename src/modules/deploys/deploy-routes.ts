@@ -7,13 +7,14 @@ import { principalOf } from '../../http/auth-gate.js';
 import { pageSchema } from '../../http/pagination.js';
 import { IdParams } from '../../http/schemas.js';
 import { CreateDeployBody, Deploy, DeployAccepted, DeployListQuery, DeployParams } from './deploy-schemas.js';
+import { actorOf } from '../events/actor.js';
 import { createDeployService } from './deploy-service.js';
 
 const tags = ['Deploys'];
 
 export function registerDeployRoutes(root: FastifyInstance, deps: ModuleDeps & { config: Pick<Config, 'registryService'> }): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const service = createDeployService({ db: deps.database.db, clock: deps.clock, driver: deps.driver, registryService: deps.config.registryService });
+  const service = createDeployService({ db: deps.database.db, clock: deps.clock, driver: deps.driver, registryService: deps.config.registryService, events: deps.events });
 
   app.post(
     '/apps/:id/deploys',
@@ -29,7 +30,8 @@ export function registerDeployRoutes(root: FastifyInstance, deps: ModuleDeps & {
       },
     },
     async (request, reply) => {
-      const result = await service.deploy(principalOf(request), request.params.id, request.body.image);
+      const principal = principalOf(request);
+      const result = await service.deploy(principal, actorOf(request, principal), request.params.id, request.body.image);
       reply.code(202);
       return result;
     },

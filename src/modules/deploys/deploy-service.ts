@@ -12,6 +12,8 @@ import { parseImageReference } from '../../lib/image-reference.js';
 import { createAppRepo, GONE, toAppSpec, type AppRow, type AppStatus } from '../apps/app-repo.js';
 import { loadClusterSpec } from '../clusters/cluster-repo.js';
 import { createJobRepo } from '../jobs/job-repo.js';
+import type { EventLog } from '../events/event-log.js';
+import type { Actor } from '../events/event-types.js';
 import { createJobStarter, type JobPlan } from '../jobs/job-starter.js';
 import { toJob } from '../jobs/job-types.js';
 import { createDeployRepo, settleDeploy, type DeployRepo, type DeployRow } from './deploy-repo.js';
@@ -106,12 +108,12 @@ export async function planDeploy(trx: Db, deploys: DeployRepo, request: DeployRe
 /** How many times a deploy is tried when the app keeps changing under it (or the database breaks a lock cycle). */
 const MAX_ATTEMPTS = 3;
 
-export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraDriver; registryService: string }) {
+export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraDriver; registryService: string; events: Pick<EventLog, 'record'> }) {
   const { db, clock, driver, registryService } = deps;
   const apps = createAppRepo(db);
   const deploys = createDeployRepo(db);
   const jobs = createJobRepo(db);
-  const startJob = createJobStarter({ db, clock });
+  const startJob = createJobStarter({ db, clock, events: deps.events });
 
   async function mustGetApp(accountId: string, id: string): Promise<AppRow> {
     const app = await apps.get(accountId, id);
@@ -131,13 +133,15 @@ export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraD
    * a deploy that is still queued (that deploy is superseded and its job canceled, so only the newest
    * image rolls out). Null: the app changed under a stale read, or the database broke a lock cycle; try again.
    */
-  async function attempt(principal: Principal, app: Pick<AppRow, 'id' | 'cluster_id'>, image: string, steps: readonly string[]) {
+  async function attempt(principal: Principal, actor: Actor, app: Pick<AppRow, 'id' | 'cluster_id'>, image: string, steps: readonly string[]) {
     let deployId = '';
     const work = startJob({
       type: 'app.deploy',
       principal,
       resource: { type: 'app', id: app.id },
       clusterId: app.cluster_id,
+      // Called after the claim, which named the deploy.
+      events: (job) => [{ type: 'deploy.created', actor, subject: { type: 'deploy', id: deployId }, data: { app_id: app.id, image, job_id: job.id } }],
       async claim(trx, job) {
         if (!(await apps.lock(trx, principal.accountId, app.id))) throw notFound('app', app.id);
         const locked = await apps.get(principal.accountId, app.id, trx);
@@ -178,7 +182,7 @@ export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraD
   }
 
   return {
-    async deploy(principal: Principal, appId: string, image: string) {
+    async deploy(principal: Principal, actor: Actor, appId: string, image: string) {
       checkImage(image, { registryService, accountId: principal.accountId });
       const app = await mustGetApp(principal.accountId, appId);
       // A fenced key deploys from our registry only its app's own repository (not that of an app it cannot see).
@@ -187,7 +191,7 @@ export function createDeployService(deps: { db: Db; clock: Clock; driver: InfraD
       const cluster = await loadClusterSpec(db, app.cluster_id);
       const steps = driver.steps({ kind: 'app.deploy', cluster, app: toAppSpec(app), image });
       for (let i = 0; i < MAX_ATTEMPTS; i++) {
-        const started = await attempt(principal, app, image, steps);
+        const started = await attempt(principal, actor, app, image, steps);
         if (started !== null) return { deploy: presentDeploy(started.resource), job: started.job };
       }
       throw conflict(`App ${appId} kept changing while this deploy was being queued; send it again.`);

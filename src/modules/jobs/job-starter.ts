@@ -2,6 +2,8 @@ import { principalId, type Principal } from '../../auth/principal.js';
 import type { Db } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
+import type { EventLog } from '../events/event-log.js';
+import type { EventInput } from '../events/event-types.js';
 import { createJobRepo } from './job-repo.js';
 import { presentJob, type JobView } from './job-service.js';
 import type { JobInputs, JobResourceType, JobType } from './job-types.js';
@@ -29,6 +31,8 @@ export interface JobRequest<T extends JobType, R> {
   claim(trx: Db, job: { id: string; now: string }): Promise<JobPlan<T> | null>;
   /** Inside the same transaction, once the job is queued: the resource as the job now holds it. */
   readBack(trx: Db): Promise<R>;
+  /** The audit events the operation records (in the principal's account), in the same transaction as its job. */
+  events?: (job: { id: string; now: string }) => Array<Omit<EventInput, 'accountId'>>;
 }
 
 export interface StartedJob<R> {
@@ -43,7 +47,7 @@ export interface StartedJob<R> {
  * resource is never held by a job that does not exist, nor a job queued for a resource it does not hold.
  * Nothing slow happens inside: the caller has asked the driver for the steps before.
  */
-export function createJobStarter(deps: { db: Db; clock: Clock }) {
+export function createJobStarter(deps: { db: Db; clock: Clock; events?: Pick<EventLog, 'record'> }) {
   const jobs = createJobRepo(deps.db);
 
   return async function startJob<T extends JobType, R>(request: JobRequest<T, R>): Promise<StartedJob<R> | null> {
@@ -64,6 +68,9 @@ export function createJobStarter(deps: { db: Db; clock: Clock }) {
         steps: plan.steps,
         now,
       });
+      const recorded = request.events?.({ id, now }) ?? [];
+      if (recorded.length > 0 && deps.events === undefined) throw new Error(`job ${request.type} records events, but its starter has no event log`);
+      for (const event of recorded) await deps.events?.record(trx, { ...event, accountId: request.principal.accountId });
       return { resource: await request.readBack(trx), job: presentJob(queued.row, queued.steps) };
     });
   };
