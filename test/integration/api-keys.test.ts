@@ -15,8 +15,8 @@ import { bearer, startHarness, TEST_DIALECT, waitFor, type Account, type Harness
 import { MovableClock } from '../helpers/movable-clock.js';
 
 const KEY_REGEX = /^skd_[0-9A-Za-z]{38}$/;
-// CONTRACT §4's fields, plus §7's restrictions (issue 12).
-const OBJECT_FIELDS = ['id', 'name', 'scopes', 'prefix', 'last_four', 'created_at', 'created_by', 'last_used_at', 'expires_at', 'revoked_at', 'allowed_ips', 'resources', 'scope_expires_at', 'rate_limit'];
+// CONTRACT §4's fields, plus §7's restrictions (issue 12) and why a key was revoked (issue 13).
+const OBJECT_FIELDS = ['id', 'name', 'scopes', 'prefix', 'last_four', 'created_at', 'created_by', 'last_used_at', 'expires_at', 'revoked_at', 'revoked_reason', 'allowed_ips', 'resources', 'scope_expires_at', 'rate_limit'];
 const INVALID_TOKEN_CHALLENGE = 'Bearer realm="skaledata", error="invalid_token"';
 
 
@@ -112,6 +112,7 @@ describe(`API keys (${TEST_DIALECT})`, () => {
         last_used_at: null,
         expires_at: null,
         revoked_at: null,
+        revoked_reason: null,
       });
       const createdAt = Date.parse(body.created_at);
       expect(createdAt).toBeGreaterThanOrEqual(before - 1000);
@@ -313,6 +314,7 @@ describe(`API keys (${TEST_DIALECT})`, () => {
 
       const shown = (await getKey(user, id)).json() as ApiKeyBody;
       expect(shown.revoked_at).not.toBeNull();
+      expect(shown).toMatchObject({ revoked_reason: 'revoked' });
       expect(Math.abs(Date.parse(shown.revoked_at ?? '') - clock.now().getTime())).toBeLessThan(5000);
 
       clock.advance(10_000);

@@ -16,6 +16,11 @@ export const ApiKey = Type.Object({
   last_used_at: Nullable(Timestamp),
   expires_at: Nullable(Timestamp),
   revoked_at: Nullable(Timestamp),
+  revoked_reason: Nullable(
+    Type.Union([Type.Literal('revoked'), Type.Literal('leaked'), Type.Literal('owner_removed')], {
+      description: 'Why the key was revoked: by a user (`revoked`), found in public by GitHub secret scanning (`leaked`), or its creator left the organisation or was deleted (`owner_removed`); null while live.',
+    }),
+  ),
   allowed_ips: Nullable(Type.Array(Type.String(), { description: 'The addresses (CIDRs) the key may be used from; null = any.' })),
   resources: Nullable(
     Type.Object(

@@ -9,7 +9,7 @@ import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import type { Actor } from '../events/event-types.js';
 import type { ApiKeyRow, KeyUpdate } from './api-key-repo.js';
-import type { ApiKeyStore } from './api-key-store.js';
+import type { ApiKeyStore, RevokeReason } from './api-key-store.js';
 
 export interface ApiKeyView {
   id: string;
@@ -22,6 +22,7 @@ export interface ApiKeyView {
   last_used_at: string | null;
   expires_at: string | null;
   revoked_at: string | null;
+  revoked_reason: RevokeReason | null;
   allowed_ips: string[] | null;
   resources: ResourceList | null;
   scope_expires_at: Record<string, string> | null;
@@ -43,6 +44,7 @@ export function presentApiKey(row: ApiKeyRow): ApiKeyView {
     last_used_at: row.last_used_at,
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
+    revoked_reason: row.revoked_reason as RevokeReason | null,
     allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
     resources: row.resources === null ? null : parseStoredResources(row.resources),
     scope_expires_at: row.scope_expires_at === null ? null : Object.fromEntries(parseStoredScopeExpiry(row.scope_expires_at).map(([scope, at]) => [scope, at.toISOString()])),
