@@ -333,7 +333,13 @@ describe(`deploys while jobs wait (${TEST_DIALECT})`, () => {
     await h.app.jobRunner.start();
     try {
       const jobId = app.active_job_id ?? '';
-      await waitFor(async () => ((await jobOf(jobId)).status === 'running' ? true : undefined));
+      // Running, and its deploy marked in progress (the job's first write after its claim): from then on
+      // only the refused request could change the snapshot.
+      await waitFor(async () => {
+        if ((await jobOf(jobId)).status !== 'running') return undefined;
+        const deploys = await getJson<{ data: Array<{ status: string }> }>(h, account.auth, `/apps/${app.id}/deploys`);
+        return deploys.data[0]?.status === 'in_progress' ? true : undefined;
+      });
       const before = await snapshot(h, account.accountId);
       const response = await postDeploy(h, account.auth, app.id, IMAGE_V2);
       expect(response.statusCode).toBe(409);
