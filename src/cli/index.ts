@@ -1,5 +1,6 @@
 import { apps, dags } from './commands/apps.js';
 import { clusters } from './commands/clusters.js';
+import { events } from './commands/events.js';
 import { jobs, logs } from './commands/jobs.js';
 import { keys } from './commands/keys.js';
 import { login, logout, whoami } from './commands/session.js';
@@ -24,13 +25,15 @@ export const CLIENT_USAGE = `Client commands (talk to an API; credentials from l
   skaledata dags push <app id|name> <folder|bundle.zip|bundle.tar.gz> [--wait] [--timeout SECONDS]
   skaledata jobs wait <job id> [--timeout SECONDS]
   skaledata logs <cluster id|name> <pod> [--follow] [--tail N]
+  skaledata events [--type T] [--key <key id>] [--since ISO] [--limit N]
+                                        the account's audit trail, newest first (a full key or a user session)
 Every client command takes --json (machine-readable stdout). Exit codes: 0 success, 1 refused by the API,
 2 usage error, 3 API unreachable, 4 not logged in or credential refused, 5 the work failed or was canceled,
 6 --wait timed out, 7 --wait impossible with this key (the work goes on).`;
 
 type Command = (io: Io, args: string[]) => Promise<void> | void;
 
-const COMMANDS: Record<string, Command> = { login, logout, whoami, keys, clusters, apps, dags, jobs, logs };
+const COMMANDS: Record<string, Command> = { login, logout, whoami, keys, clusters, apps, dags, jobs, logs, events };
 
 export const isClientCommand = (name: string): boolean => Object.hasOwn(COMMANDS, name);
 

@@ -267,6 +267,25 @@ describe(`the skaledata CLI as a client (${TEST_DIALECT})`, () => {
     expect(asJson.stdout.trimEnd().split('\n').map((line) => (JSON.parse(line) as { line: string }).line)).toHaveLength(2);
   });
 
+  it('events prints the audit trail, newest first, filtered by type or key; a key without full is refused', async () => {
+    const clouds = await skaledata(['events', '--type', 'cloud.created', '--json'], env);
+    expect(clouds.code, clouds.stderr).toBe(0);
+    expect(json<{ data: Array<{ type: string; subject: { id: string } }> }>(clouds).data.map((event) => [event.type, event.subject.id])).toEqual([['cloud.created', cloudId]]);
+    const monitoring = keys.get('monitoring')?.id ?? '';
+    const byKey = await skaledata(['events', '--key', monitoring, '--json'], env);
+    expect(json<{ data: Array<{ type: string }> }>(byKey).data.map((event) => event.type)).toContain('api_key.created');
+    const text = await skaledata(['events', '--limit', '2'], env);
+    expect(text.code, text.stderr).toBe(0);
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^TIME +TYPE +ACTOR +SUBJECT +FROM$/);
+    expect(lines).toHaveLength(3);
+    expect((await skaledata(['events', '--type', 'cluster.exploded'], env)).code).toBe(1);
+    expect((await skaledata(['events', '--since', 'yesterday'], env)).code).toBe(2);
+    const refused = await skaledata(['events'], withKey('monitoring'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('API key missing required scope: full');
+  });
+
   it('bad input: a bad flag or command exits 2, a revoked or expired key exits 4, each with one line and no stack trace', async () => {
     const flag = await skaledata(['clusters', 'list', '--bogus'], env);
     expect(flag.code).toBe(2);
