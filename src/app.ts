@@ -35,6 +35,7 @@ import * as me from './modules/me/index.js';
 import * as nodePools from './modules/node-pools/index.js';
 import * as pods from './modules/pods/index.js';
 import * as registry from './modules/registry/index.js';
+import * as secretScanning from './modules/secret-scanning/index.js';
 import * as signingKeys from './modules/signing-keys/index.js';
 import * as system from './modules/system/index.js';
 import * as terminal from './modules/terminal/index.js';
@@ -64,6 +65,7 @@ const MODULES = [
   registry, //        /registry/token (the Docker token realm), /.well-known/registry-certs.pem
   terminal, //        /clusters/{id}/terminal, /terminal-sessions/redeem
   dataPlane, //       /clusters/{id}/data-plane-token
+  secretScanning, //  /secret-scanning/github (GitHub calls it)
 ];
 
 export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActivityRecorder; expiryNotices: ExpiryNotices };
