@@ -22,6 +22,7 @@ import * as apiKeys from './modules/api-keys/index.js';
 import * as appCredentials from './modules/app-credentials/index.js';
 import * as apps from './modules/apps/index.js';
 import * as billing from './modules/billing/index.js';
+import * as clerkWebhooks from './modules/clerk-webhooks/index.js';
 import * as clouds from './modules/clouds/index.js';
 import * as clusters from './modules/clusters/index.js';
 import * as dags from './modules/dags/index.js';
@@ -66,6 +67,7 @@ const MODULES = [
   terminal, //        /clusters/{id}/terminal, /terminal-sessions/redeem
   dataPlane, //       /clusters/{id}/data-plane-token
   secretScanning, //  /secret-scanning/github (GitHub calls it)
+  clerkWebhooks, //   /webhooks/clerk (Clerk calls it)
 ];
 
 export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActivityRecorder; expiryNotices: ExpiryNotices };
