@@ -1,7 +1,7 @@
 import { parseCidr } from './auth/ip-allowlist.js';
 import type { RateLimit } from './auth/principal.js';
 import { parseRateSpec, RateLimitError } from './auth/rate-limits.js';
-import { parseGithubScanningKeys, type GithubScanningKey } from './modules/secret-scanning/github-public-keys.js';
+import { parseGithubScanningKeys, type GithubScanningKey } from './auth/github-scanning-keys.js';
 import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 

@@ -3,7 +3,7 @@ import { isWellFormedApiKey } from '../../auth/api-key-format.js';
 import type { Clock } from '../../lib/clock.js';
 import type { ApiKeyStore } from '../api-keys/api-key-store.js';
 import { systemActor } from '../events/actor.js';
-import type { GithubScanningKey } from './github-public-keys.js';
+import type { GithubScanningKey } from '../../auth/github-scanning-keys.js';
 import type { ScanningAlert, ScanningVerdict } from './github-scanning-schemas.js';
 
 /** Base64 as GitHub sends its DER signatures (a P-256 DER signature is at most 72 bytes). */
