@@ -22,6 +22,7 @@ import * as apiKeys from './modules/api-keys/index.js';
 import * as appCredentials from './modules/app-credentials/index.js';
 import * as apps from './modules/apps/index.js';
 import * as billing from './modules/billing/index.js';
+import * as clerkWebhooks from './modules/clerk-webhooks/index.js';
 import * as clouds from './modules/clouds/index.js';
 import * as clusters from './modules/clusters/index.js';
 import * as dags from './modules/dags/index.js';
@@ -35,6 +36,7 @@ import * as me from './modules/me/index.js';
 import * as nodePools from './modules/node-pools/index.js';
 import * as pods from './modules/pods/index.js';
 import * as registry from './modules/registry/index.js';
+import * as secretScanning from './modules/secret-scanning/index.js';
 import * as signingKeys from './modules/signing-keys/index.js';
 import * as system from './modules/system/index.js';
 import * as terminal from './modules/terminal/index.js';
@@ -64,6 +66,8 @@ const MODULES = [
   registry, //        /registry/token (the Docker token realm), /.well-known/registry-certs.pem
   terminal, //        /clusters/{id}/terminal, /terminal-sessions/redeem
   dataPlane, //       /clusters/{id}/data-plane-token
+  secretScanning, //  /secret-scanning/github (GitHub calls it)
+  clerkWebhooks, //   /webhooks/clerk (Clerk calls it)
 ];
 
 export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActivityRecorder; expiryNotices: ExpiryNotices };

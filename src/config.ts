@@ -1,6 +1,7 @@
 import { parseCidr } from './auth/ip-allowlist.js';
 import type { RateLimit } from './auth/principal.js';
 import { parseRateSpec, RateLimitError } from './auth/rate-limits.js';
+import { parseGithubScanningKeys, type GithubScanningKey } from './auth/github-scanning-keys.js';
 import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 
@@ -49,6 +50,13 @@ export interface Config {
     redisUrl: string | null;
     /** REDIS_KEY_PREFIX: the prefix of our Redis keys (default `skd:rl`), for deployments sharing one Redis. */
     redisKeyPrefix: string;
+  };
+  /** Signed calls SkaleData receives (CONTRACT §7); null = that endpoint answers 404. */
+  inbound: {
+    /** GITHUB_SECRET_SCANNING_KEYS: the keys GitHub signs secret-scanning alerts with. */
+    githubScanningKeys: GithubScanningKey[] | null;
+    /** CLERK_WEBHOOK_SECRET: the Svix signing secret (`whsec_…`) of the Clerk webhook endpoint. */
+    clerkWebhookSecret: string | null;
   };
   /** In-process authentication caches (src/auth/key-cache.ts, session-cache.ts). */
   authCache: {
@@ -177,6 +185,24 @@ function parseClerkKey(raw: string | undefined): string | null {
   return pem;
 }
 
+function inboundSettings(env: Env): Config['inbound'] {
+  const keys = read(env, 'GITHUB_SECRET_SCANNING_KEYS');
+  let githubScanningKeys: GithubScanningKey[] | null = null;
+  if (keys !== undefined) {
+    try {
+      githubScanningKeys = parseGithubScanningKeys(keys);
+    } catch (error) {
+      throw new ConfigError('GITHUB_SECRET_SCANNING_KEYS', error instanceof Error ? error.message : 'is invalid');
+    }
+  }
+  const clerkWebhookSecret = read(env, 'CLERK_WEBHOOK_SECRET') ?? null;
+  // Svix secrets are `whsec_` + base64 of at least 24 random bytes (the Clerk dashboard shows them so).
+  if (clerkWebhookSecret !== null && !(/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(clerkWebhookSecret) && Buffer.from(clerkWebhookSecret.slice(6), 'base64').length >= 24)) {
+    throw new ConfigError('CLERK_WEBHOOK_SECRET', 'must be the signing secret of the Clerk webhook endpoint (whsec_ followed by base64)');
+  }
+  return { githubScanningKeys, clerkWebhookSecret };
+}
+
 /** PUBLIC_URL: an http(s) origin with an optional path, defaulting to where the server listens. */
 function parsePublicUrl(raw: string | undefined, host: string, port: number): string {
   const fallback = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -293,6 +319,7 @@ export function loadConfig(env: Env = process.env): Config {
       redisUrl: redisUrl(env),
       redisKeyPrefix: redisKeyPrefix(env),
     },
+    inbound: inboundSettings(env),
     authCache: {
       ttlMs: integer(env, 'AUTH_CACHE_TTL_MS', 10_000, 0, 60_000),
       maxKeys: integer(env, 'AUTH_CACHE_MAX_KEYS', 10_000, 0, 1_000_000),

@@ -282,6 +282,13 @@ export interface EventTable {
   dedupe_key: string | null;
 }
 
+/** A Clerk (Svix) delivery already accepted (migration 0010): its id refuses a replay on every instance. */
+export interface ClerkWebhookDeliveryTable {
+  /** The `svix-id` header. */
+  id: string;
+  received_at: string;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   clouds: CloudTable;
@@ -302,5 +309,6 @@ export interface Database {
   settings: SettingTable;
   key_activity: KeyActivityTable;
   events: EventTable;
+  clerk_webhook_deliveries: ClerkWebhookDeliveryTable;
 }
 

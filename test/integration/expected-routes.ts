@@ -159,6 +159,9 @@ export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   { method: 'POST', path: '/billing/portal-session', auth: 'user-only' },
   // Our addition: the local payment provider's stand-in portal page (no account data, takes no payments).
   { method: 'GET', path: '/billing/local-portal', auth: 'public', query: 'session=0123456789abcdefghijABCDEFGHIJkl' },
+  // CONTRACT §7 (issue 13): called by GitHub and by Clerk, who prove themselves by signing the body.
+  { method: 'POST', path: '/secret-scanning/github', auth: 'public' },
+  { method: 'POST', path: '/webhooks/clerk', auth: 'public' },
 ];
 
 /** Routes registered by a plugin we do not write (@fastify/swagger-ui): public by prefix, not in the table. */
@@ -379,6 +382,17 @@ export function validBody(route: ExpectedRoute, ids: Readonly<Ids>): RequestBody
       return json({ installation_id: 12345, repository: 'acme/dags', branch: 'main', dag_path: 'dags/' });
     case 'POST /billing/subscription':
       return json({ plan: 'team' });
+    // Signed bodies are read as raw JSON bytes; unsigned (as here) they are refused before anything is read.
+    case 'POST /secret-scanning/github':
+      return {
+        payload: Buffer.from(JSON.stringify([{ token: 'skd_0000000000000000000000000000000000000', type: 'skaledata_api_key', url: 'https://github.com/acme/app/blob/main/.env', source: 'content' }])),
+        headers: { 'content-type': 'application/json' },
+      };
+    case 'POST /webhooks/clerk':
+      return {
+        payload: Buffer.from(JSON.stringify({ type: 'organization.deleted', object: 'event', data: { id: 'org_leaked', deleted: true } })),
+        headers: { 'content-type': 'application/json' },
+      };
     default:
       throw new Error(`${key}: no valid body; add one to validBody in expected-routes.ts (or to WRITES_WITHOUT_BODY)`);
   }

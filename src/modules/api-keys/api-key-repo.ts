@@ -136,6 +136,18 @@ export function createApiKeyRepo(db: Db) {
       return db.selectFrom('api_keys').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
     },
 
+    /**
+     * Live keys created by `createdBy` and/or in `accountId` (at least one is given): the keys a user who
+     * left an organisation, a deleted user or a deleted organisation leaves behind (Clerk webhooks).
+     */
+    async liveKeysOf(owner: { createdBy?: string; accountId?: string }): Promise<Array<{ id: string; account_id: string }>> {
+      if (owner.createdBy === undefined && owner.accountId === undefined) throw new Error('liveKeysOf needs a creator or an account');
+      let query = db.selectFrom('api_keys').select(['id', 'account_id']).where('revoked_at', 'is', null);
+      if (owner.createdBy !== undefined) query = query.where('created_by', '=', owner.createdBy);
+      if (owner.accountId !== undefined) query = query.where('account_id', '=', owner.accountId);
+      return query.orderBy('id').execute();
+    },
+
     /** Sets revoked_at once (a second revoke keeps the first instant); true when this call revoked it. */
     async revoke(trx: Db, accountId: string, id: string, at: string, reason: string): Promise<boolean> {
       const result = await trx

@@ -49,6 +49,14 @@ export interface ApiKeyStore {
    * (null: refused at once). Null when the key changed meanwhile (revoked, rolled by someone else).
    */
   roll(accountId: string, id: string, roll: { graceEndsAt: string | null; at: string }, expectedHash: string, by: Actor): Promise<string | null>;
+  /**
+   * A secret found in public (GitHub secret scanning): the key it is the current or rolled-away secret of
+   * is revoked with reason `leaked`. A key revoked before still gets its `api_key.leaked` event (data:
+   * `already_revoked: true`), so the account learns where its secret was seen. Null when no key has it.
+   */
+  revokeLeaked(secret: string, at: string, found: { by: Actor; data: EventData }): Promise<{ accountId: string; keyId: string; wasLive: boolean } | null>;
+  /** Live keys created by a user and/or in an account (Clerk webhooks: who left, what they leave behind). */
+  liveKeysOf(owner: { createdBy?: string; accountId?: string }): Promise<Array<{ id: string; account_id: string }>>;
   list(accountId: string, page: KeysetPage): Promise<ApiKeyRow[]>;
   get(accountId: string, id: string): Promise<ApiKeyRow | undefined>;
   /** Starts hearing other instances' changes (onReady); the cache stays suspended until it does. */
@@ -146,7 +154,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
     return { secret, digest: digestApiKey(secret, pepper), prefix, lastFour };
   };
 
-  return {
+  const store: ApiKeyStore = {
     lookup: {
       find(key) {
         const lookup = keyLookupId(key);
@@ -211,6 +219,22 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
       return rolled ? secret : null;
     },
 
+    async revokeLeaked(secret, at, found) {
+      const key = await repo.findByDigest(digestApiKey(secret, pepper));
+      if (key === null) return null;
+      const revoked = await store.revoke(key.accountId, key.id, at, { by: found.by, reason: 'leaked', data: found.data });
+      if (!revoked) {
+        // Nothing to write on the key, but the leak is news to the account: the event alone (announced
+        // like a change; a cache holding the key evicts it, which costs one lookup).
+        await change(
+          async () => ({ keyId: key.id, newDigests: [] }),
+          keyEvent('api_key.leaked', key.accountId, key.id, found.by, { reason: 'leaked', already_revoked: true, ...found.data }),
+        );
+      }
+      return { accountId: key.accountId, keyId: key.id, wasLive: revoked };
+    },
+
+    liveKeysOf: (owner) => repo.liveKeysOf(owner),
     list: (accountId, page) => repo.list(accountId, page),
     get: (accountId, id) => repo.get(accountId, id),
 
@@ -230,4 +254,5 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
       }
     },
   };
+  return store;
 }
