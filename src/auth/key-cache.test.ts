@@ -8,7 +8,7 @@ const DIGEST_C = 'c'.repeat(64);
 const lk = (digest: string) => `lookup:${digest.slice(0, 8)}`;
 
 function stored(id: string, extra: Partial<StoredKeyForAuth> = {}): StoredKeyForAuth {
-  return { id, accountId: 'user_1', name: 'n', scopes: ['clusters:read'], createdBy: 'user_1', graceEndsAt: null, expiresAt: null, revokedAt: null, allowedIps: null, resources: null, scopeExpiresAt: null, rateLimit: null, ...extra };
+  return { id, accountId: 'user_1', name: 'n', scopes: ['clusters:read'], createdBy: 'user_1', graceEndsAt: null, expiresAt: null, revokedAt: null, allowedIps: null, resources: null, scopeExpiresAt: null, rateLimit: null, canary: false, retiresPrevious: null, ...extra };
 }
 
 /** A cache on a hand-moved monotonic clock, and a lookup that can be held open. */
