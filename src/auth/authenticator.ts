@@ -1,5 +1,6 @@
 import { API_KEY_PREFIX, isWellFormedApiKey } from './api-key-format.js';
 import { INVALID_TOKEN, UNAUTHENTICATED, type Refusal } from './decision.js';
+import type { CanaryTrip } from './canary.js';
 import type { CachedKey } from './key-cache.js';
 import type { Principal } from './principal.js';
 import { sessionCacheKey, type SessionCache } from './session-cache.js';
@@ -20,32 +21,6 @@ export interface KeyLookup {
    * committed, announced write) and forgets the cached entries of the key, so `find` reads it again.
    */
   retirePrevious(entry: CachedKey): Promise<void>;
-}
-
-/**
- * A canary key was presented (CONTRACT §7). The caller was answered exactly as for an unknown key; this
- * says which tripwire it was, so the caller can report the use with the request's address and route.
- */
-export interface CanaryTrip {
-  readonly type: 'canary';
-  readonly keyId: string;
-  readonly accountId: string;
-}
-
-/** The request a canary was presented on, as far as its event records it (a FastifyRequest is one). */
-export interface CanaryRequest {
-  readonly ip: string;
-  readonly method: string;
-  readonly url: string;
-  readonly headers: { readonly 'user-agent'?: string | undefined };
-  /** The matched route (`url`: its template, `/clusters/:id`); no url when no route matched. */
-  readonly routeOptions?: { readonly url?: string | undefined } | undefined;
-}
-
-/** Where the callers of the authenticator report a canary's use, after answering it (modules/api-keys/canary-alarm.ts). */
-export interface CanaryReporter {
-  /** Notes the use in memory; never throws, never waits. */
-  trip(trip: CanaryTrip, request: CanaryRequest): void;
 }
 
 export interface AuthenticatorDeps {
@@ -133,7 +108,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     if (entry === null) return INVALID_TOKEN;
     const now = deps.now().getTime();
     if (now >= entry.refusedFromMs) return INVALID_TOKEN;
-    if (entry.canary) return { type: 'canary', keyId: entry.keyId, accountId: entry.principal.accountId };
+    if (entry.canary !== null) return entry.canary;
     const retires = entry.retiresPrevious;
     if (retires !== null && now < retires.untilMs && !retried) {
       return keys.retirePrevious(entry).then(() => findAndAdmit(key, true));

@@ -39,6 +39,18 @@ describe('toCachedKey', () => {
   });
 });
 
+describe('toCachedKey: canary and retire on first use', () => {
+  it('a canary carries its trip (built once, frozen); a pending retire its digest and the end of the grace', () => {
+    const canary = toCachedKey(stored('key_1', { canary: true }), 0);
+    expect(canary.canary).toEqual({ type: 'canary', keyId: 'key_1', accountId: 'user_1' });
+    expect(Object.isFrozen(canary.canary)).toBe(true);
+    expect(toCachedKey(stored('key_1'), 0).canary).toBeNull();
+    const rolled = toCachedKey(stored('key_1', { retiresPrevious: { digest: DIGEST_A, until: new Date(7000) } }), 0);
+    expect(rolled.retiresPrevious).toEqual({ digest: DIGEST_A, untilMs: 7000 });
+    expect(toCachedKey(stored('key_1'), 0).retiresPrevious).toBeNull();
+  });
+});
+
 describe('KeyCache', () => {
   it('answers known and unknown digests from memory until the TTL, then reads again', async () => {
     const { cache, rows, find, reads, advance } = setup();

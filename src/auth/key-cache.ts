@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { LruMap } from '../lib/lru.js';
 import { ipAllowlist } from './ip-allowlist.js';
 import type { ApiKeyPrincipal, RateLimit } from './principal.js';
+import type { CanaryTrip } from './canary.js';
 import { resourceFence, type ResourceList } from './resource-fence.js';
 import type { Scope } from './scopes.js';
 
@@ -72,8 +73,8 @@ export interface CachedKey {
   readonly refusedFromMs: number;
   /** When the database read that produced this entry began (monotonic ms). */
   readonly loadedAt: number;
-  /** A canary key: refused as unknown and reported, never admitted. */
-  readonly canary: boolean;
+  /** A canary key's trip (refused as unknown and reported, never admitted), built once per load; null for every other key. */
+  readonly canary: CanaryTrip | null;
   /**
    * The first use of this (new) secret retires the rolled-away one until `untilMs` (the app's clock; after
    * it the old one is refused anyway). Kept on the entry, not the principal, so every cached use sees it
@@ -115,7 +116,7 @@ export function toCachedKey(stored: StoredKeyForAuth, loadedAt: number): CachedK
     principal,
     refusedFromMs: stored.revokedAt !== null ? -Infinity : earliest(stored.expiresAt, stored.graceEndsAt),
     loadedAt,
-    canary: stored.canary,
+    canary: stored.canary ? Object.freeze({ type: 'canary' as const, keyId: stored.id, accountId: stored.accountId }) : null,
     retiresPrevious: stored.retiresPrevious === null ? null : { digest: stored.retiresPrevious.digest, untilMs: stored.retiresPrevious.until.getTime() },
   };
 }

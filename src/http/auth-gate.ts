@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify';
-import type { Authentication, Authenticator, CanaryReporter, CanaryTrip } from '../auth/authenticator.js';
+import type { Authentication, Authenticator } from '../auth/authenticator.js';
+import type { CanaryReporter, CanaryTrip } from '../auth/canary.js';
 import { addressRefusal, decide, heldScopes, RATE_LIMITED, REPEATED_AUTHORIZATION, RESOURCE_NOT_ALLOWED, TOO_MANY_INVALID_CREDENTIALS, USER_SESSION_REQUIRED, type Refusal } from '../auth/decision.js';
 import { fenceOf, type Principal, type RateLimit, type UserPrincipal } from '../auth/principal.js';
 import { checkFence, fenceOutcomeAtOnce, fenceRuleFor, type FenceLookups, type FenceOutcome, type FenceRule } from '../auth/resource-fence.js';

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Authenticator, CanaryReporter } from '../auth/authenticator.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { CanaryReporter } from '../auth/canary.js';
 import { TOO_MANY_INVALID_CREDENTIALS } from '../auth/decision.js';
 import type { Config } from '../config.js';
 import type { StorageFaults } from '../db/faults.js';

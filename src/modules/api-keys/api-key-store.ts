@@ -156,7 +156,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
         if (cached !== undefined) {
           // A canary costs what an unknown key costs (no timing an outsider could measure): where the
           // digest filter turns unknown keys away, they pay for the digest and the filter, so a canary does too.
-          if (cached?.canary === true && knownDigests !== null) knownDigests.mightExist(digestApiKey(key, pepper));
+          if (cached !== null && cached.canary !== null && knownDigests !== null) knownDigests.mightExist(digestApiKey(key, pepper));
           return cached;
         }
         // Only a miss pays for the peppered digest the database is searched by.

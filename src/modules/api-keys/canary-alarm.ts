@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { CanaryReporter, CanaryRequest, CanaryTrip } from '../../auth/authenticator.js';
+import type { CanaryReporter, CanaryRequest, CanaryTrip } from '../../auth/canary.js';
 import type { EventInput } from '../events/event-types.js';
 
 /**
@@ -42,12 +42,13 @@ export class CanaryAlarm implements CanaryReporter {
   readonly #options: CanaryAlarmOptions;
   readonly #capacity: number;
   readonly #queue: EventInput[] = [];
-  /** Dedupe keys queued in the current minute (cleared when it changes). */
-  readonly #seen = new Set<string>();
+  /** Key id → client addresses already queued in the current minute (cleared when it changes): no string built per use. */
+  readonly #seen = new Map<string, Set<string>>();
   #seenMinute = -1;
   #flushing: Promise<void> | null = null;
   #scheduled = false;
   #dropped = 0;
+  #dropLoggedMinute = -1;
   #log: FastifyBaseLogger | null = null;
 
   constructor(options: CanaryAlarmOptions) {
@@ -72,23 +73,30 @@ export class CanaryAlarm implements CanaryReporter {
       this.#seenMinute = minute;
       this.#seen.clear();
     }
-    const dedupeKey = canaryDedupeKey(trip.keyId, request.ip, atMs);
-    if (this.#seen.has(dedupeKey)) return;
+    const ip = request.ip;
+    const seen = this.#seen.get(trip.keyId);
+    if (seen?.has(ip) === true) return;
     if (this.#queue.length >= this.#capacity) {
       this.#dropped++;
-      this.#log?.warn({ dropped_total: this.#dropped }, 'canary key alarm queue is full; this use is not recorded');
+      // One line per minute at most: the flood that fills the queue must not flood the log too.
+      if (this.#dropLoggedMinute !== minute) {
+        this.#dropLoggedMinute = minute;
+        this.#log?.warn({ dropped_total: this.#dropped }, 'canary key alarm queue is full; uses beyond it are not recorded');
+      }
       return;
     }
-    this.#seen.add(dedupeKey);
+    if (seen === undefined) this.#seen.set(trip.keyId, new Set([ip]));
+    else seen.add(ip);
+    const dedupeKey = canaryDedupeKey(trip.keyId, ip, atMs);
     const agent = request.headers['user-agent'];
     const userAgent = typeof agent === 'string' ? agent.slice(0, MAX_TEXT) : null;
     this.#queue.push({
       accountId: trip.accountId,
       type: 'api_key.canary_used',
       // The server raises it; the address and agent are the intruder's, as the event's actor shows them.
-      actor: { type: 'system', id: 'canary', clientIp: request.ip, userAgent },
+      actor: { type: 'system', id: 'canary', clientIp: ip, userAgent },
       subject: { type: 'api_key', id: trip.keyId },
-      data: { client_ip: request.ip, user_agent: userAgent, method: request.method, route: canaryRoute(request) },
+      data: { client_ip: ip, user_agent: userAgent, method: request.method, route: canaryRoute(request) },
       dedupeKey,
     });
     this.#schedule();

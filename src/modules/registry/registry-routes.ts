@@ -1,7 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Authentication, Authenticator, CanaryReporter, CanaryTrip } from '../../auth/authenticator.js';
+import type { Authentication, Authenticator } from '../../auth/authenticator.js';
+import type { CanaryReporter, CanaryTrip } from '../../auth/canary.js';
 import { publicRoute } from '../../auth/scopes.js';
 import type { Config } from '../../config.js';
 import { AppError, basicChallenge, refusalError, validationFailed } from '../../http/errors.js';
