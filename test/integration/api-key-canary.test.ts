@@ -142,6 +142,13 @@ describe(`canary keys (${TEST_DIALECT})`, () => {
     events = await canaryEvents(h, account, key.id);
     expect(events).toHaveLength(3);
     expect(events[0]).toMatchObject({ data: { client_ip: '203.0.113.7', route: '/me' } });
+    // The registry token realm (Basic auth, its own authentication) raises it too.
+    const basic = `Basic ${Buffer.from(`docker:${key.key}`).toString('base64')}`;
+    const realm = await h.inject({ method: 'GET', url: '/registry/token?service=registry.skaledata.local', headers: { authorization: basic, 'user-agent': 'docker/27.0' }, remoteAddress: '192.0.2.44' });
+    expect(realm.statusCode).toBe(401);
+    events = await canaryEvents(h, account, key.id);
+    expect(events).toHaveLength(4);
+    expect(events[0]).toMatchObject({ data: { client_ip: '192.0.2.44', user_agent: 'docker/27.0', method: 'GET', route: '/registry/token' } });
     // Never a secret in an event.
     expect(JSON.stringify(events)).not.toContain(key.key.slice(4));
   });
