@@ -13,6 +13,7 @@ import { randomBase62 } from './lib/ids.js';
 import { createApiKeyStore } from './modules/api-keys/api-key-store.js';
 import { createExpiryNotices, type ExpiryNotices } from './modules/api-keys/expiry-notices.js';
 import { KeyActivityRecorder, keyActivityHook } from './modules/api-keys/key-activity.js';
+import { CanaryAlarm } from './modules/api-keys/canary-alarm.js';
 import { createKeyActivityRepo } from './modules/api-keys/key-activity-repo.js';
 import { createJobRunner, type JobRunner } from './modules/jobs/job-runner.js';
 import { JobHandlerRegistry } from './modules/jobs/job-types.js';
@@ -70,7 +71,7 @@ const MODULES = [
   clerkWebhooks, //   /webhooks/clerk (Clerk calls it)
 ];
 
-export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActivityRecorder; expiryNotices: ExpiryNotices };
+export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActivityRecorder; expiryNotices: ExpiryNotices; canaries: CanaryAlarm };
 
 /** Builds a ready API from explicit dependencies. It does not listen; main.ts (or a test) decides that. */
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -98,7 +99,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     keyDefault: rateLimits.keyDefault,
     authFailures: rateLimits.authFailures,
   });
-  const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate, limits, faults: deps.database.faults });
+  // Uses of canary keys, reported after their refusal is sent: one event each, in its own transaction.
+  const canaries = new CanaryAlarm({
+    write: (event) => deps.database.db.transaction().execute(async (trx) => void (await eventLog.record(trx, event))),
+    now: () => deps.clock.now().getTime(),
+  });
+  const { app, shutdown } = createServer({ config: deps.config, logger: deps.logger, authenticate, limits, canaries, faults: deps.database.faults });
   log = app.log;
   app.addHook('onClose', async () => limits.close());
   // Before any route: every route declares its auth, and the OpenAPI document records it.
@@ -108,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     now: () => deps.clock.now().getTime(),
     fence: fenceLookups,
     limits,
+    canaries,
   });
   await registerOpenApi(app, { publicUrl: deps.config.publicUrl });
   // What each API key does, refused requests included: noted after the response, written behind it.
@@ -130,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     events: eventLog,
     keys,
     authenticate,
+    canaries,
     limits,
     signingKeys: signing,
     issuer: createTokenIssuer({ keys: signing, clock: deps.clock, issuer: deps.config.publicUrl }),
@@ -159,8 +167,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onClose', async () => expiryNotices.stop());
   app.addHook('onReady', async () => keys.start(app.log));
   app.addHook('onReady', async () => keyActivity.start(app.log));
+  app.addHook('onReady', async () => canaries.start(app.log));
   // Before the database closes (graceful shutdown closes it after the app): the last notes are written.
   app.addHook('onClose', async () => keyActivity.stop());
+  app.addHook('onClose', async () => canaries.flush());
   app.addHook('onClose', async () => {
     try {
       await jobRunner.stop();
@@ -170,5 +180,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   await app.ready();
-  return Object.assign(app, { jobRunner, keyActivity, expiryNotices });
+  return Object.assign(app, { jobRunner, keyActivity, expiryNotices, canaries });
 }

@@ -21,6 +21,11 @@ export const SCENARIOS = [
   { name: 'key-forbidden', path: '/clusters', credential: 'appsReadKey', expect: 403 },
   { name: 'key-invalid', path: '/me', keys: 'bad-checksum', expect: 401 },
   { name: 'key-unknown', path: '/me', keys: 'unknown', expect: 401 },
+  // Issue 13: a canary key must cost what an unknown key costs (no timing an outsider could measure).
+  // key-unknown sends a new key each time; key-unknown-repeated one unknown key again and again, which is
+  // what key-canary sends too (one key, cached after its first use): compare those two.
+  { name: 'key-unknown-repeated', path: '/me', credential: 'repeatedUnknownKey', expect: 401, check: (body) => body?.code === 'invalid_token' },
+  { name: 'key-canary', path: '/me', credential: 'canaryKey', expect: 401, check: (body) => body?.code === 'invalid_token' },
   // Issue 12: a key with every restriction a key can carry (seed.mjs KEY_RESTRICTIONS: 10 CIDRs that
   // hold 127.0.0.1, a rate limit far above the load), and a key over its rate limit, answered 429 (its
   // counter lives in Redis with --db postgres, in the server otherwise).

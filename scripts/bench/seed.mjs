@@ -96,6 +96,12 @@ export async function seedFixtures(server) {
   const rateLimitedKey = await createKey(owner, 'bench-rate-limited', ['clusters:read'], { rate_limit: SPENT_RATE_LIMIT });
   await expectStatus(baseUrl, 'GET', '/clusters', rateLimitedKey, undefined, 200);
   await createKey(neighbour, 'neighbour-full', ['full']);
+  // Issue 13: a canary key, answered 401 like an unknown key; its first use here puts it in the cache, as
+  // the repeated unknown key's does, so key-canary and key-unknown-repeated compare cached lookups.
+  const canaryKey = await createKey(owner, 'bench-canary', ['full'], { canary: true });
+  await expectStatus(baseUrl, 'GET', '/me', canaryKey, undefined, 401);
+  const repeatedUnknownKey = unknownKey();
+  await expectStatus(baseUrl, 'GET', '/me', repeatedUnknownKey, undefined, 401);
 
   const createCloud = async (token) =>
     (await expectStatus(baseUrl, 'POST', '/clouds', token, { name: 'bench', provider: 'aws', region: 'us-east-1', credentials: AWS_CREDENTIALS }, 201)).id;
@@ -111,7 +117,7 @@ export async function seedFixtures(server) {
   // Provisioning jobs must be over before measuring: a running job would take CPU from the server.
   await waitForClusters(baseUrl, owner, SCOPED_LIST_CLUSTERS);
   await waitForClusters(baseUrl, neighbour, 1);
-  return { sessionToken: owner, fullKey, clustersReadKey, appsReadKey, restrictedKey, rateLimitedKey };
+  return { sessionToken: owner, fullKey, clustersReadKey, appsReadKey, restrictedKey, rateLimitedKey, canaryKey, repeatedUnknownKey };
 }
 
 const COLUMNS = [

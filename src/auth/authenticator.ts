@@ -1,5 +1,6 @@
 import { API_KEY_PREFIX, isWellFormedApiKey } from './api-key-format.js';
 import { INVALID_TOKEN, UNAUTHENTICATED, type Refusal } from './decision.js';
+import type { CanaryTrip } from './canary.js';
 import type { CachedKey } from './key-cache.js';
 import type { Principal } from './principal.js';
 import { sessionCacheKey, type SessionCache } from './session-cache.js';
@@ -15,6 +16,11 @@ export interface KeyLookup {
   find(key: string): CachedKey | null | Promise<CachedKey | null>;
   /** Records use at `atMs` (the app's clock); implementations write behind and never per request. */
   noteUsed(keyId: string, atMs: number): void;
+  /**
+   * The first use of a new secret rolled with `retire_old: on_first_use`: retires the old secret (one
+   * committed, announced write) and forgets the cached entries of the key, so `find` reads it again.
+   */
+  retirePrevious(entry: CachedKey): Promise<void>;
 }
 
 export interface AuthenticatorDeps {
@@ -79,26 +85,48 @@ export type Authentication = Principal | Refusal;
  * key or session, or a malformed header, is answered before `authenticate` returns (no promise, no
  * microtask: the hot path); the rest once the database or the verifier has answered.
  */
-export type Authenticator = (authorization: string | undefined, onResult: (result: Authentication) => void, onError: (error: Error) => void) => void;
+export type Authenticator = (
+  authorization: string | undefined,
+  /** `canary`: set when the refusal is a canary key's (answered like any invalid token; reported by the caller). */
+  onResult: (result: Authentication, canary?: CanaryTrip) => void,
+  onError: (error: Error) => void,
+) => void;
+
+/** What the key path decides: a principal, a refusal, or a canary (refused as invalid_token, then reported). */
+type KeyOutcome = Authentication | CanaryTrip;
 
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   const { keys, sessionCache } = deps;
 
-  /** Revocation, expiry and the end of a roll's grace, against the clock: a cached entry never outlives its key. */
-  function admitKey(entry: CachedKey | null): Authentication {
+  /**
+   * Revocation, expiry and the end of a roll's grace, against the clock: a cached entry never outlives its
+   * key. A live canary is refused like an unknown key (a revoked or expired one is just refused: disarmed).
+   * The first use of a secret rolled with `retire_old: on_first_use` retires the old secret before it is
+   * admitted, then is decided again on the key as stored now (`retried`: at most once).
+   */
+  function admitKey(key: string, entry: CachedKey | null, retried: boolean): KeyOutcome | Promise<KeyOutcome> {
     if (entry === null) return INVALID_TOKEN;
     const now = deps.now().getTime();
     if (now >= entry.refusedFromMs) return INVALID_TOKEN;
+    if (entry.canary !== null) return entry.canary;
+    const retires = entry.retiresPrevious;
+    if (retires !== null && now < retires.untilMs && !retried) {
+      return keys.retirePrevious(entry).then(() => findAndAdmit(key, true));
+    }
     keys.noteUsed(entry.keyId, now);
     return entry.principal;
   }
 
-  function authenticateKey(key: string): Authentication | Promise<Authentication> {
+  function findAndAdmit(key: string, retried: boolean): KeyOutcome | Promise<KeyOutcome> {
+    const found = keys.find(key);
+    return found instanceof Promise ? found.then((entry) => admitKey(key, entry, retried)) : admitKey(key, found, retried);
+  }
+
+  function authenticateKey(key: string): KeyOutcome | Promise<KeyOutcome> {
     // The checksum is checked before any hashing or lookup: a mistyped or invented key costs nothing.
     // Its pattern admits base62 only, so a refused one is the only kind whose characters need a look.
     if (!isWellFormedApiKey(key)) return isVisibleAscii(key) ? INVALID_TOKEN : UNAUTHENTICATED;
-    const found = keys.find(key);
-    return found instanceof Promise ? found.then(admitKey) : admitKey(found);
+    return findAndAdmit(key, false);
   }
 
   function authenticateSession(token: string): Authentication | Promise<Authentication> {
@@ -114,16 +142,23 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     });
   }
 
-  function identify(authorization: string | undefined): Authentication | Promise<Authentication> {
+  function identify(authorization: string | undefined): KeyOutcome | Promise<KeyOutcome> {
     if (authorization === undefined) return UNAUTHENTICATED;
     const token = bearerTokenUnchecked(authorization);
     if (token === null) return UNAUTHENTICATED;
     return token.startsWith(API_KEY_PREFIX) ? authenticateKey(token) : authenticateSession(token);
   }
 
+  // A canary answers with the very refusal an unknown key gets (same object, so the same bytes).
+  const settle = (result: KeyOutcome, onResult: (result: Authentication, canary?: CanaryTrip) => void): void =>
+    result.type === 'canary' ? onResult(INVALID_TOKEN, result) : onResult(result);
+
   return (authorization, onResult, onError) => {
     const result = identify(authorization);
-    if (!(result instanceof Promise)) return onResult(result);
-    result.then(onResult, (error: unknown) => onError(error instanceof Error ? error : new Error(String(error))));
+    if (!(result instanceof Promise)) return settle(result, onResult);
+    result.then(
+      (outcome) => settle(outcome, onResult),
+      (error: unknown) => onError(error instanceof Error ? error : new Error(String(error))),
+    );
   };
 }

@@ -8,7 +8,7 @@ const DIGEST_C = 'c'.repeat(64);
 const lk = (digest: string) => `lookup:${digest.slice(0, 8)}`;
 
 function stored(id: string, extra: Partial<StoredKeyForAuth> = {}): StoredKeyForAuth {
-  return { id, accountId: 'user_1', name: 'n', scopes: ['clusters:read'], createdBy: 'user_1', graceEndsAt: null, expiresAt: null, revokedAt: null, allowedIps: null, resources: null, scopeExpiresAt: null, rateLimit: null, ...extra };
+  return { id, accountId: 'user_1', name: 'n', scopes: ['clusters:read'], createdBy: 'user_1', graceEndsAt: null, expiresAt: null, revokedAt: null, allowedIps: null, resources: null, scopeExpiresAt: null, rateLimit: null, canary: false, retiresPrevious: null, ...extra };
 }
 
 /** A cache on a hand-moved monotonic clock, and a lookup that can be held open. */
@@ -36,6 +36,18 @@ describe('toCachedKey', () => {
     expect(Object.isFrozen(entry.principal)).toBe(true);
     expect(Object.isFrozen(entry.principal.scopes)).toBe(true);
     expect(entry.principal).toEqual({ type: 'api_key', keyId: 'key_1', keyName: 'n', accountId: 'user_1', scopes: ['clusters:read'], userId: 'user_1', allowedIps: null, resources: null, scopeLapses: null, rateLimit: null });
+  });
+});
+
+describe('toCachedKey: canary and retire on first use', () => {
+  it('a canary carries its trip (built once, frozen); a pending retire its digest and the end of the grace', () => {
+    const canary = toCachedKey(stored('key_1', { canary: true }), 0);
+    expect(canary.canary).toEqual({ type: 'canary', keyId: 'key_1', accountId: 'user_1' });
+    expect(Object.isFrozen(canary.canary)).toBe(true);
+    expect(toCachedKey(stored('key_1'), 0).canary).toBeNull();
+    const rolled = toCachedKey(stored('key_1', { retiresPrevious: { digest: DIGEST_A, until: new Date(7000) } }), 0);
+    expect(rolled.retiresPrevious).toEqual({ digest: DIGEST_A, untilMs: 7000 });
+    expect(toCachedKey(stored('key_1'), 0).retiresPrevious).toBeNull();
   });
 });
 

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { LruMap } from '../lib/lru.js';
 import { ipAllowlist } from './ip-allowlist.js';
 import type { ApiKeyPrincipal, RateLimit } from './principal.js';
+import type { CanaryTrip } from './canary.js';
 import { resourceFence, type ResourceList } from './resource-fence.js';
 import type { Scope } from './scopes.js';
 
@@ -25,6 +26,14 @@ export interface StoredKeyForAuth {
   scopeExpiresAt: ReadonlyArray<readonly [Scope, Date]> | null;
   /** The key's own rate limit; null = the server default. */
   rateLimit: RateLimit | null;
+  /** A canary (tripwire) key: every use is refused as if unknown, and reported (CONTRACT §7). */
+  canary: boolean;
+  /**
+   * Set when the digest matched the current secret of a key rolled with `retire_old: on_first_use` whose
+   * old secret still works: this use retires it. `digest` is the current secret's (the retire is
+   * conditional on it), `until` when the old secret's grace ends anyway.
+   */
+  retiresPrevious: { digest: string; until: Date } | null;
 }
 
 /**
@@ -64,6 +73,14 @@ export interface CachedKey {
   readonly refusedFromMs: number;
   /** When the database read that produced this entry began (monotonic ms). */
   readonly loadedAt: number;
+  /** A canary key's trip (refused as unknown and reported, never admitted), built once per load; null for every other key. */
+  readonly canary: CanaryTrip | null;
+  /**
+   * The first use of this (new) secret retires the rolled-away one until `untilMs` (the app's clock; after
+   * it the old one is refused anyway). Kept on the entry, not the principal, so every cached use sees it
+   * until the retire is committed and the entry evicted (api-key-store.ts).
+   */
+  readonly retiresPrevious: { readonly digest: string; readonly untilMs: number } | null;
 }
 
 /** What a change feed message says: the key whose cached answers are void, and digests that now exist. */
@@ -99,6 +116,8 @@ export function toCachedKey(stored: StoredKeyForAuth, loadedAt: number): CachedK
     principal,
     refusedFromMs: stored.revokedAt !== null ? -Infinity : earliest(stored.expiresAt, stored.graceEndsAt),
     loadedAt,
+    canary: stored.canary ? Object.freeze({ type: 'canary' as const, keyId: stored.id, accountId: stored.accountId }) : null,
+    retiresPrevious: stored.retiresPrevious === null ? null : { digest: stored.retiresPrevious.digest, untilMs: stored.retiresPrevious.until.getTime() },
   };
 }
 

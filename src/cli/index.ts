@@ -13,12 +13,12 @@ export const CLIENT_USAGE = `Client commands (talk to an API; credentials from l
   skaledata logout                      remove the stored credential
   skaledata whoami                      who the credential is
   skaledata keys create --name N [--preset ci-deploy|monitoring|cluster-automation|dag-sync-bot | --scope S ...] [--expires-at ISO]
-                        [--allow-ip CIDR ...] [--cluster ID ...] [--app ID ...] [--scope-expires SCOPE=ISO ...] [--rate-limit N/S]
-                                        create an API key (user session); prints the secret once
+                        [--allow-ip CIDR ...] [--cluster ID ...] [--app ID ...] [--scope-expires SCOPE=ISO ...] [--rate-limit N/S] [--canary]
+                                        create an API key (user session); prints the secret once (--canary: a tripwire key)
   skaledata keys update <id> [--name N] [--scope S ... (narrower only)] [--allow-ip CIDR ... | --any-ip]
                         [--cluster ID ... --app ID ... | --whole-account] [--scope-expires SCOPE=ISO ... | --no-scope-expiry]
                         [--rate-limit N/S | --default-rate-limit]
-  skaledata keys list | keys revoke <id> | keys roll <id> [--grace SECONDS]
+  skaledata keys list | keys revoke <id> | keys roll <id> [--grace SECONDS] [--retire-old-on-first-use]
   skaledata clusters list [--status S]
   skaledata clusters create --name N --cloud <id|name> [--region R] [--kubernetes-version V] [--label k=v ...] [--auto-upgrade] [--wait] [--timeout SECONDS]
   skaledata apps deploy <app id|name> --image IMAGE [--wait] [--timeout SECONDS]

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify';
 import type { Authentication, Authenticator } from '../auth/authenticator.js';
+import type { CanaryReporter, CanaryTrip } from '../auth/canary.js';
 import { addressRefusal, decide, heldScopes, RATE_LIMITED, REPEATED_AUTHORIZATION, RESOURCE_NOT_ALLOWED, TOO_MANY_INVALID_CREDENTIALS, USER_SESSION_REQUIRED, type Refusal } from '../auth/decision.js';
 import { fenceOf, type Principal, type RateLimit, type UserPrincipal } from '../auth/principal.js';
 import { checkFence, fenceOutcomeAtOnce, fenceRuleFor, type FenceLookups, type FenceOutcome, type FenceRule } from '../auth/resource-fence.js';
@@ -133,7 +134,15 @@ function refuseRateLimited(request: FastifyRequest, reply: FastifyReply, limit: 
  * over it is refused at once until its window ends. A failing check (the
  * database down during a lookup) goes to the error handler.
  */
-function gateFor(auth: AuthRequirement, authenticate: Authenticator, now: () => number, checksAddress: boolean, fence: FenceRule | null, limits: RequestLimits | null): onRequestHookHandler {
+function gateFor(
+  auth: AuthRequirement,
+  authenticate: Authenticator,
+  now: () => number,
+  checksAddress: boolean,
+  fence: FenceRule | null,
+  limits: RequestLimits | null,
+  canaries: CanaryReporter | null,
+): onRequestHookHandler {
   /** After the address and the rate limit: the scope held now, then the account-wide fence rule. */
   function decideScope(request: FastifyRequest, reply: FastifyReply, principal: Principal, done: HookHandlerDoneFunction): void {
     const refused = refusalAfterCredential(auth, principal, null, now, fence);
@@ -145,11 +154,13 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator, now: () => 
     done();
   }
 
-  function settle(request: FastifyRequest, reply: FastifyReply, result: Authentication, done: HookHandlerDoneFunction): void {
+  function settle(request: FastifyRequest, reply: FastifyReply, result: Authentication, done: HookHandlerDoneFunction, canary: CanaryTrip | undefined): void {
     if (result.type === 'refusal') {
       // Counted per client address behind the answer: enough of them and the address is throttled.
       if (result.code === 'invalid_token' && limits !== null) limits.noteInvalidCredential(request.ip);
       refuseRequest(request, reply, refusalError(result));
+      // A canary was answered as an unknown key (the same refusal); only then is its use noted.
+      if (canary !== undefined) canaries?.trip(canary, request);
       return;
     }
     // Named in the log before the decision, so a refusal says whose it was.
@@ -199,7 +210,7 @@ function gateFor(auth: AuthRequirement, authenticate: Authenticator, now: () => 
         return;
       }
     }
-    authenticate(authorization, (result) => settle(request, reply, result, done), done);
+    authenticate(authorization, (result, canary) => settle(request, reply, result, done, canary), done);
   };
 }
 
@@ -226,6 +237,8 @@ export interface AuthGateOptions {
   fence: FenceLookups;
   /** Per-key rate limits and the invalid-credential throttle (CONTRACT §7); none when absent. */
   limits?: RequestLimits;
+  /** Where uses of canary keys are reported (CONTRACT §7). */
+  canaries?: CanaryReporter;
 }
 
 /**
@@ -264,6 +277,7 @@ export function registerAuthGate(app: FastifyInstance, authenticate: Authenticat
   const thirdPartyPublic = options.thirdPartyPublicPrefixes ?? [];
   const { now } = options;
   const limits = options.limits ?? null;
+  const canaries = options.canaries ?? null;
   const inventory: RouteInventory = [];
 
   app.addHook('onRoute', (route: RouteOptions) => {
@@ -283,7 +297,7 @@ export function registerAuthGate(app: FastifyInstance, authenticate: Authenticat
     const keysMayCall = auth.kind !== 'public' && auth.kind !== 'userOnly';
     const methods = [route.method].flat().filter((method) => method !== 'HEAD');
     const fence = keysMayCall ? fenceRuleFor(methods[0] ?? 'GET', route.url) : null;
-    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate, now, route.config?.reportsAddress !== true, fence, limits), ...[route.onRequest ?? []].flat()];
+    if (auth.kind !== 'public') route.onRequest = [gateFor(auth, authenticate, now, route.config?.reportsAddress !== true, fence, limits, canaries), ...[route.onRequest ?? []].flat()];
     if (fence !== null && ('param' in fence || fence.kind === 'new-app')) route.preHandler = [fenceFor(fence, options.fence), ...[route.preHandler ?? []].flat()];
     if (fence?.kind === 'whole-account' || fence?.kind === 'new-app') {
       route.config = { ...route.config, problems: [...(route.config?.problems ?? []), 'resource_not_allowed'] };

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { CanaryReporter } from '../auth/canary.js';
 import { TOO_MANY_INVALID_CREDENTIALS } from '../auth/decision.js';
 import type { Config } from '../config.js';
 import type { StorageFaults } from '../db/faults.js';
@@ -23,6 +24,8 @@ export interface ServerOptions {
   authenticate: Authenticator;
   /** The invalid-credential throttle applies to router-level refusals too (they answer credentials first). */
   limits?: Pick<RequestLimits, 'throttledFor' | 'noteInvalidCredential'>;
+  /** Canary keys are reported on router-level refusals too (every route answers them alike). */
+  canaries?: CanaryReporter;
   /** Storage faults met by requests are noted here (the database handle's), for readiness. */
   faults: StorageFaults;
 }
@@ -76,9 +79,10 @@ export function createServer(options: ServerOptions): { app: FastifyInstance; sh
       try {
         authenticate(
           request.headers.authorization,
-          (result) => {
+          (result, canary) => {
             if (result.type === 'refusal' && result.code === 'invalid_token') limits?.noteInvalidCredential(request.ip);
             sendProblem(reply, result.type === 'refusal' ? refusalError(result) : malformed);
+            if (canary !== undefined) options.canaries?.trip(canary, request);
           },
           () => sendProblem(reply, malformed),
         );

@@ -57,4 +57,5 @@ export type Pod = ItemOf<'/clusters/{id}/pods'>;
 export type CreateClusterBody = NonNullable<paths['/clusters']['post']['requestBody']>['content']['application/json'];
 export type CreateApiKeyBody = NonNullable<paths['/api-keys']['post']['requestBody']>['content']['application/json'];
 export type UpdateApiKeyBody = NonNullable<paths['/api-keys/{id}']['patch']['requestBody']>['content']['application/json'];
+export type RollApiKeyBody = NonNullable<paths['/api-keys/{id}/roll']['post']['requestBody']>['content']['application/json'];
 export type Scope = NonNullable<CreateApiKeyBody['scopes']>[number];

@@ -15,8 +15,8 @@ import { bearer, startHarness, TEST_DIALECT, waitFor, type Account, type Harness
 import { MovableClock } from '../helpers/movable-clock.js';
 
 const KEY_REGEX = /^skd_[0-9A-Za-z]{38}$/;
-// CONTRACT §4's fields, plus §7's restrictions (issue 12) and why a key was revoked (issue 13).
-const OBJECT_FIELDS = ['id', 'name', 'scopes', 'prefix', 'last_four', 'created_at', 'created_by', 'last_used_at', 'expires_at', 'revoked_at', 'revoked_reason', 'allowed_ips', 'resources', 'scope_expires_at', 'rate_limit'];
+// CONTRACT §4's fields, plus §7's restrictions (issue 12), why a key was revoked and canary (issue 13).
+const OBJECT_FIELDS = ['id', 'name', 'scopes', 'prefix', 'last_four', 'created_at', 'created_by', 'last_used_at', 'expires_at', 'revoked_at', 'revoked_reason', 'allowed_ips', 'resources', 'scope_expires_at', 'rate_limit', 'canary'];
 const INVALID_TOKEN_CHALLENGE = 'Bearer realm="skaledata", error="invalid_token"';
 
 

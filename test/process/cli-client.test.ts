@@ -171,6 +171,38 @@ describe(`the skaledata CLI as a client (${TEST_DIALECT})`, () => {
     expect(firstLine(both)).toBe('error: pass --allow-ip or --any-ip, not both (usage)');
   });
 
+  it('keys create --canary makes a tripwire key; keys roll --retire-old-on-first-use keeps the old secret until the new one is used', async () => {
+    const created = await skaledata(['keys', 'create', '--name', 'tripwire', '--canary', '--json'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const canary = json<{ id: string; key: string; canary: boolean }>(created);
+    expect(canary.canary).toBe(true);
+    const refused = await skaledata(['whoami'], { ...env, SKALEDATA_API_KEY: canary.key });
+    expect(refused.code).toBe(4);
+    expect(firstLine(refused)).toContain('(invalid_token)');
+    const listed = await skaledata(['keys', 'list'], env);
+    expect(listed.stdout).toMatch(new RegExp(`${canary.id}.*canary, active`));
+
+    const plain = await skaledata(['keys', 'create', '--name', 'rolling', '--scope', 'clusters:read', '--json'], env);
+    const old = json<{ id: string; key: string }>(plain);
+    const rolled = await skaledata(['keys', 'roll', old.id, '--retire-old-on-first-use'], env);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    expect(rolled.stderr).toContain('the old one works until the new one is first used, or 7 days at most');
+    const fresh = rolled.stdout.trim();
+    expect(fresh).toMatch(/^skd_[A-Za-z0-9]{38}$/);
+    const status = (key: string) =>
+      createClient({ baseUrl: server.baseUrl, apiKey: key })
+        .GET('/me')
+        .then(
+          (answer) => answer.response.status,
+          (error: unknown) => (error as { status?: number }).status,
+        );
+    expect(await status(old.key)).toBe(200);
+    expect(await status(fresh)).toBe(200);
+    expect(await status(old.key)).toBe(401);
+    const noGrace = await skaledata(['keys', 'roll', old.id, '--retire-old-on-first-use', '--grace', '0'], env);
+    expect(noGrace.code).toBe(2);
+  });
+
   it('clusters create --wait with a cluster-automation key follows the cluster (no jobs:read) and says so; a failure exits 5', async () => {
     const run = await skaledata(['clusters', 'create', '--name', 'auto', '--cloud', 'main', '--wait', '--json'], withKey('cluster-automation'));
     expect(run.code, run.stderr).toBe(0);

@@ -1,4 +1,4 @@
-import { PRESET_NAMES, SCOPE_PRESETS, unwrap, type ApiKey, type CreateApiKeyBody, type PresetName, type UpdateApiKeyBody } from '../../sdk/index.js';
+import { PRESET_NAMES, SCOPE_PRESETS, unwrap, type ApiKey, type CreateApiKeyBody, type PresetName, type RollApiKeyBody, type UpdateApiKeyBody } from '../../sdk/index.js';
 import { usageError } from '../errors.js';
 import { parse, session, table, wholeNumber, type Io } from '../io.js';
 
@@ -104,7 +104,14 @@ function describeRestrictions(key: ApiKey): string {
 async function create(io: Io, args: string[]): Promise<void> {
   const { values } = parse(
     args,
-    { name: { type: 'string' }, preset: { type: 'string' }, scope: { type: 'string', multiple: true }, 'expires-at': { type: 'string' }, ...RESTRICTION_OPTIONS },
+    {
+      name: { type: 'string' },
+      preset: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      'expires-at': { type: 'string' },
+      canary: { type: 'boolean' },
+      ...RESTRICTION_OPTIONS,
+    },
     { min: 0, max: 0, names: '' },
   );
   if (!values.name) throw usageError('--name is required');
@@ -122,10 +129,12 @@ async function create(io: Io, args: string[]): Promise<void> {
     if (Number.isNaN(at.getTime())) throw usageError(`--expires-at must be an ISO 8601 time, e.g. 2027-01-31T00:00:00Z (got "${values['expires-at']}")`);
     body.expires_at = at.toISOString();
   }
+  if (values.canary) body.canary = true;
   const { client, out } = session(io, values);
   const created = await unwrap(client.POST('/api-keys', { body }));
   // stdout is the secret alone, so `KEY=$(skaledata keys create …)` works; the rest goes to stderr.
-  out.note(`created ${created.id} "${created.name}" with scopes ${created.scopes.join(', ')}${created.expires_at ? `, expires ${created.expires_at}` : ''}`);
+  out.note(`created ${created.canary ? 'canary ' : ''}${created.id} "${created.name}" with scopes ${created.scopes.join(', ')}${created.expires_at ? `, expires ${created.expires_at}` : ''}`);
+  if (created.canary && !out.json) out.note('a canary: every use is refused as unknown and raises api_key.canary_used (see GET /events, or a webhook)');
   if (!out.json) out.note('the secret is shown once, below: store it now');
   out.result(created, () => created.key);
 }
@@ -152,17 +161,25 @@ async function revoke(io: Io, args: string[]): Promise<void> {
 }
 
 async function roll(io: Io, args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { grace: { type: 'string' } }, { min: 1, max: 1, names: 'the key id (key_…)' });
+  const { values, positionals } = parse(
+    args,
+    { grace: { type: 'string' }, 'retire-old-on-first-use': { type: 'boolean' } },
+    { min: 1, max: 1, names: 'the key id (key_…)' },
+  );
   const id = positionals[0] ?? '';
-  const grace = wholeNumber(values.grace, '--grace', 0, MAX_GRACE_SECONDS) ?? 0;
+  const onFirstUse = values['retire-old-on-first-use'] === true;
+  const grace = wholeNumber(values.grace, '--grace', onFirstUse ? 1 : 0, MAX_GRACE_SECONDS);
+  const body: RollApiKeyBody = onFirstUse ? { retire_old: 'on_first_use', ...(grace === undefined ? {} : { expires_in_seconds: grace }) } : { expires_in_seconds: grace ?? 0 };
   const { client, out } = session(io, values);
-  const rolled = await unwrap(client.POST('/api-keys/{id}/roll', { params: { path: { id } }, body: { expires_in_seconds: grace } }));
-  out.note(grace > 0 ? `new secret for ${id}; the old one works for ${grace} s more` : `new secret for ${id}; the old one is refused from now on`);
+  const rolled = await unwrap(client.POST('/api-keys/{id}/roll', { params: { path: { id } }, body }));
+  if (onFirstUse) out.note(`new secret for ${id}; the old one works until the new one is first used, or ${grace === undefined ? '7 days' : `${grace} s`} at most`);
+  else out.note(grace ? `new secret for ${id}; the old one works for ${grace} s more` : `new secret for ${id}; the old one is refused from now on`);
   out.result(rolled, () => rolled.key);
 }
 
 function state(key: ApiKey): string {
   if (key.revoked_at) return `revoked ${key.revoked_at}`;
   if (key.expires_at && Date.parse(key.expires_at) <= Date.now()) return `expired ${key.expires_at}`;
-  return key.expires_at ? `active until ${key.expires_at}` : 'active';
+  const canary = key.canary ? 'canary, ' : '';
+  return key.expires_at ? `${canary}active until ${key.expires_at}` : `${canary}active`;
 }

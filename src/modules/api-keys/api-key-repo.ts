@@ -20,6 +20,8 @@ export interface RolledSecret {
   lastFour: string;
   /** null: the old secret is refused at once. */
   graceEndsAt: string | null;
+  /** The old secret also stops at the new one's first use (`retire_old: on_first_use`). */
+  retiresOnFirstUse: boolean;
   at: string;
 }
 
@@ -52,6 +54,7 @@ export function createApiKeyRepo(db: Db) {
     .select([
       'id', 'account_id', 'name', 'scopes', 'created_by', 'key_hash', 'previous_expires_at', 'expires_at', 'revoked_at',
       'allowed_ips', 'resources', 'scope_expires_at', 'rate_limit_requests', 'rate_limit_per_seconds',
+      'canary', 'previous_hash', 'previous_retires_on_first_use',
     ])
     .where((eb) => eb.or([eb('key_hash', '=', DIGEST_PLACEHOLDER), eb('previous_hash', '=', DIGEST_PLACEHOLDER)]))
     .limit(1)
@@ -65,6 +68,7 @@ export function createApiKeyRepo(db: Db) {
       const { rows } = await db.executeQuery(bound);
       const row = rows[0];
       if (row === undefined) return null;
+      const current = row.key_hash === digest;
       return {
         id: row.id,
         accountId: row.account_id,
@@ -72,13 +76,19 @@ export function createApiKeyRepo(db: Db) {
         scopes: parseStoredScopes(row.scopes),
         createdBy: row.created_by,
         // A match on the previous secret is valid only until its grace period ends.
-        graceEndsAt: row.key_hash === digest ? null : (toDate(row.previous_expires_at) ?? new Date(0)),
+        graceEndsAt: current ? null : (toDate(row.previous_expires_at) ?? new Date(0)),
         expiresAt: toDate(row.expires_at),
         revokedAt: toDate(row.revoked_at),
         allowedIps: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
         resources: row.resources === null ? null : parseStoredResources(row.resources),
         scopeExpiresAt: row.scope_expires_at === null ? null : parseStoredScopeExpiry(row.scope_expires_at),
         rateLimit: storedRateLimit(row),
+        canary: row.canary === 1,
+        // The new secret of an on_first_use roll while the old one still works: its use retires the old.
+        retiresPrevious:
+          current && row.previous_retires_on_first_use === 1 && row.previous_hash !== null
+            ? { digest, until: toDate(row.previous_expires_at) ?? new Date(0) }
+            : null,
       };
     },
 
@@ -152,7 +162,7 @@ export function createApiKeyRepo(db: Db) {
     async revoke(trx: Db, accountId: string, id: string, at: string, reason: string): Promise<boolean> {
       const result = await trx
         .updateTable('api_keys')
-        .set({ revoked_at: at, revoked_reason: reason, previous_hash: null, previous_expires_at: null })
+        .set({ revoked_at: at, revoked_reason: reason, previous_hash: null, previous_expires_at: null, previous_retires_on_first_use: 0 })
         .where('account_id', '=', accountId)
         .where('id', '=', id)
         .where('revoked_at', 'is', null)
@@ -183,6 +193,7 @@ export function createApiKeyRepo(db: Db) {
         .set({
           previous_hash: next.graceEndsAt === null ? null : expectedHash,
           previous_expires_at: next.graceEndsAt,
+          previous_retires_on_first_use: next.graceEndsAt !== null && next.retiresOnFirstUse ? 1 : 0,
           key_hash: next.keyHash,
           prefix: next.prefix,
           last_four: next.lastFour,
@@ -191,6 +202,24 @@ export function createApiKeyRepo(db: Db) {
         .where('account_id', '=', accountId)
         .where('id', '=', id)
         .where('key_hash', '=', expectedHash)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return updated(result);
+    },
+
+    /**
+     * Drops the rolled-away secret of a key rolled with `retire_old: on_first_use`, once its new secret
+     * (`currentHash`) has been used. Conditional on the key still being on that secret with the old one
+     * pending, so a concurrent roll, revoke or second retire wins; true when this call retired it.
+     */
+    async retirePrevious(trx: Db, id: string, currentHash: string): Promise<boolean> {
+      const result = await trx
+        .updateTable('api_keys')
+        .set({ previous_hash: null, previous_expires_at: null, previous_retires_on_first_use: 0 })
+        .where('id', '=', id)
+        .where('key_hash', '=', currentHash)
+        .where('previous_retires_on_first_use', '=', 1)
+        .where('previous_hash', 'is not', null)
         .where('revoked_at', 'is', null)
         .executeTakeFirst();
       return updated(result);

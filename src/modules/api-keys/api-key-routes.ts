@@ -91,7 +91,7 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
       schema: {
         operationId: 'rollApiKey',
         tags,
-        summary: 'Give a key a new secret; the old one works until the optional grace period ends',
+        summary: 'Give a key a new secret; the old one works until the optional grace period ends (or, with retire_old on_first_use, until the new one is used)',
         params: IdParams,
         body: RollApiKeyBody,
         response: { 200: ApiKeyWithSecret },
@@ -99,7 +99,7 @@ export function registerApiKeyRoutes(root: FastifyInstance, deps: { keys: ApiKey
     },
     async (request) => {
       const user = userOf(request);
-      return service.roll(user.accountId, request.params.id, actorOf(request, user), request.body?.expires_in_seconds ?? 0);
+      return service.roll(user.accountId, request.params.id, actorOf(request, user), request.body ?? {});
     },
   );
 }

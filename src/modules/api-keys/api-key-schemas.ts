@@ -37,6 +37,7 @@ export const ApiKey = Type.Object({
       { title: 'ApiKeyRateLimit', description: "The key's own rate limit; null = the server default (RATE_LIMIT_DEFAULT, which may be none)." },
     ),
   ),
+  canary: Type.Boolean({ description: 'A canary (tripwire) key: every use is answered like an unknown key (401 invalid_token) and raises the event api_key.canary_used. Set at creation only.' }),
 }, { title: 'ApiKey' });
 
 /** `resources` as a request gives it: some of the account's clusters and/or apps; null = the whole account. */
@@ -105,17 +106,32 @@ export const CreateApiKeyBody = Type.Object(
     resources: Type.Optional(Resources),
     scope_expires_at: Type.Optional(ScopeExpiresAt),
     rate_limit: Type.Optional(RateLimitInput),
+    canary: Type.Optional(
+      Type.Boolean({
+        description:
+          'true: a tripwire key to plant where nobody should find it. Every use answers exactly like an unknown key (401 invalid_token) and raises api_key.canary_used with the address, user agent and route (at most one event per key, client address and minute). Cannot be changed later.',
+      }),
+    ),
   },
   { title: 'CreateApiKeyRequest', additionalProperties: false },
 );
+
+/** The longest a rolled-away secret keeps working, and the grace of an on_first_use roll that names none. */
+export const ROLL_GRACE_MAX_SECONDS = 7 * 24 * 3600;
 
 export const RollApiKeyBody = Type.Object(
   {
     expires_in_seconds: Type.Optional(
       Type.Integer({
         minimum: 0,
-        maximum: 7 * 24 * 3600,
-        description: 'How long the old secret keeps working (0, the default, refuses it at once).',
+        maximum: ROLL_GRACE_MAX_SECONDS,
+        description: 'How long the old secret keeps working (0, the default, refuses it at once; with retire_old on_first_use the default is 7 days).',
+      }),
+    ),
+    retire_old: Type.Optional(
+      Type.Literal('on_first_use', {
+        description:
+          'on_first_use: the old secret also stops working as soon as the new one is first used (on every instance within 1 s), so a deploy can switch over without downtime. The grace (expires_in_seconds, default 7 days) still bounds it.',
       }),
     ),
   },

@@ -9,6 +9,7 @@ import type { Clock } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import type { Actor } from '../events/event-types.js';
 import type { ApiKeyRow, KeyUpdate } from './api-key-repo.js';
+import { ROLL_GRACE_MAX_SECONDS } from './api-key-schemas.js';
 import type { ApiKeyStore, RevokeReason } from './api-key-store.js';
 
 export interface ApiKeyView {
@@ -27,6 +28,7 @@ export interface ApiKeyView {
   resources: ResourceList | null;
   scope_expires_at: Record<string, string> | null;
   rate_limit: { requests: number; per_seconds: number } | null;
+  canary: boolean;
 }
 
 /** `rate_limit` as a request gives it. */
@@ -49,6 +51,7 @@ export function presentApiKey(row: ApiKeyRow): ApiKeyView {
     resources: row.resources === null ? null : parseStoredResources(row.resources),
     scope_expires_at: row.scope_expires_at === null ? null : Object.fromEntries(parseStoredScopeExpiry(row.scope_expires_at).map(([scope, at]) => [scope, at.toISOString()])),
     rate_limit: presentRateLimit(storedRateLimit(row)),
+    canary: row.canary === 1,
   };
 }
 
@@ -223,7 +226,17 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unk
       await keys.revoke(accountId, id, clock.now().toISOString(), { by, reason: 'revoked' });
     },
 
-    async roll(accountId: string, id: string, by: Actor, graceSeconds: number) {
+    /**
+     * A new secret; the old one works for `expires_in_seconds` (default 0: refused at once). With
+     * `retire_old: on_first_use` it also stops at the new secret's first use, and the grace defaults to
+     * its maximum (ROLL_GRACE_MAX_SECONDS, 7 days): "until the new one is used" with a bound.
+     */
+    async roll(accountId: string, id: string, by: Actor, input: { expires_in_seconds?: number | undefined; retire_old?: 'on_first_use' | undefined }) {
+      const onFirstUse = input.retire_old === 'on_first_use';
+      if (onFirstUse && input.expires_in_seconds === 0) {
+        throw fieldError('retire_old', 'on_first_use keeps the old secret until the new one is used, so it needs a grace period: leave expires_in_seconds out (7 days) or make it positive');
+      }
+      const graceSeconds = input.expires_in_seconds ?? (onFirstUse ? ROLL_GRACE_MAX_SECONDS : 0);
       const row = await mustGet(accountId, id);
       const now = clock.now();
       if (row.revoked_at !== null) throw conflict(`API key ${id} is revoked; create a new key instead.`);
@@ -231,7 +244,7 @@ export function createApiKeyService(deps: { keys: ApiKeyStore; clock: Clock; unk
         throw conflict(`API key ${id} has expired; create a new key instead.`);
       }
       const graceEndsAt = graceSeconds > 0 ? new Date(now.getTime() + graceSeconds * 1000).toISOString() : null;
-      const secret = await keys.roll(accountId, id, { graceEndsAt, at: now.toISOString() }, row.key_hash, by);
+      const secret = await keys.roll(accountId, id, { graceEndsAt, retiresOnFirstUse: onFirstUse, at: now.toISOString() }, row.key_hash, by);
       if (secret === null) throw conflict(`API key ${id} changed while rolling it; try again.`);
       return { ...presentApiKey(await mustGet(accountId, id)), key: secret };
     },

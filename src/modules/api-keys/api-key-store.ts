@@ -48,7 +48,7 @@ export interface ApiKeyStore {
    * Gives a live key still on `expectedHash` a new secret; the old one is accepted until `graceEndsAt`
    * (null: refused at once). Null when the key changed meanwhile (revoked, rolled by someone else).
    */
-  roll(accountId: string, id: string, roll: { graceEndsAt: string | null; at: string }, expectedHash: string, by: Actor): Promise<string | null>;
+  roll(accountId: string, id: string, roll: { graceEndsAt: string | null; retiresOnFirstUse: boolean; at: string }, expectedHash: string, by: Actor): Promise<string | null>;
   /**
    * A secret found in public (GitHub secret scanning): the key it is the current or rolled-away secret of
    * is revoked with reason `leaked`. A key revoked before still gets its `api_key.leaked` event (data:
@@ -120,6 +120,8 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
     deps.feed,
   );
   const findByDigest = (digest: string) => repo.findByDigest(digest);
+  /** Retires in flight, per key: concurrent first uses of a new secret share one write. */
+  const retiring = new Map<string, Promise<void>>();
 
   /**
    * Runs `write`, its event and its announcement in one transaction (a change is never stored without
@@ -159,13 +161,40 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
       find(key) {
         const lookup = keyLookupId(key);
         const cached = cache.get(lookup);
-        if (cached !== undefined) return cached;
+        if (cached !== undefined) {
+          // A canary costs what an unknown key costs (no timing an outsider could measure): where the
+          // digest filter turns unknown keys away, they pay for the digest and the filter, so a canary does too.
+          if (cached !== null && cached.canary !== null && knownDigests !== null) knownDigests.mightExist(digestApiKey(key, pepper));
+          return cached;
+        }
         // Only a miss pays for the peppered digest the database is searched by.
         const digest = digestApiKey(key, pepper);
         if (knownDigests !== null && !knownDigests.mightExist(digest)) return null;
         return cache.load(lookup, digest, findByDigest);
       },
       noteUsed: (keyId, atMs) => lastUsed.note(keyId, atMs),
+      retirePrevious(entry) {
+        const { keyId } = entry;
+        const retires = entry.retiresPrevious;
+        if (retires === null) return Promise.resolve();
+        let pending = retiring.get(keyId);
+        if (pending === undefined) {
+          // The key itself retires its old secret: the use of its new one did it.
+          const by: Actor = { type: 'api_key', id: keyId, clientIp: null, userAgent: null };
+          pending = change(
+            async (trx) => ((await repo.retirePrevious(trx, keyId, retires.digest)) ? { keyId, newDigests: [] } : null),
+            keyEvent('api_key.old_secret_retired', entry.principal.accountId, keyId, by, { reason: 'new_secret_used' }),
+          )
+            .then((retired) => {
+              // Not retired here: the key changed meanwhile (rolled, revoked, retired elsewhere). Whatever
+              // this instance holds about it is stale: forget it, so the use is decided on the key as stored.
+              if (!retired) cache.evictKey(keyId);
+            })
+            .finally(() => retiring.delete(keyId));
+          retiring.set(keyId, pending);
+        }
+        return pending;
+      },
     },
 
     async create(key, by) {
@@ -214,7 +243,10 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
       const rolled = await change(
         async (trx) =>
           (await repo.roll(trx, accountId, id, { keyHash: digest, prefix, lastFour, ...roll }, expectedHash)) ? { keyId: id, newDigests: [digest] } : null,
-        keyEvent('api_key.rolled', accountId, id, by, { old_secret_works_until: roll.graceEndsAt }),
+        keyEvent('api_key.rolled', accountId, id, by, {
+          old_secret_works_until: roll.graceEndsAt,
+          retire_old: roll.graceEndsAt !== null && roll.retiresOnFirstUse ? 'on_first_use' : null,
+        }),
       );
       return rolled ? secret : null;
     },

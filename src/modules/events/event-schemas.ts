@@ -16,7 +16,7 @@ export const Event = Type.Object(
     actor: Type.Object(
       {
         type: Type.Union([Type.Literal('user'), Type.Literal('api_key'), Type.Literal('system')]),
-        id: Nullable(Type.String({ description: 'The user id, the API key id, or for `system` what acted (`expiry_notices`, `github_secret_scanning`, `clerk`, `webhook_delivery`).' })),
+        id: Nullable(Type.String({ description: 'The user id, the API key id, or for `system` what acted (`expiry_notices`, `github_secret_scanning`, `clerk`, `webhook_delivery`, `canary`: a canary key was used, from the address and user agent shown).' })),
         client_ip: Nullable(Type.String()),
         user_agent: Nullable(Type.String()),
       },

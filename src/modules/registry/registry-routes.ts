@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Authentication, Authenticator } from '../../auth/authenticator.js';
+import type { CanaryReporter, CanaryTrip } from '../../auth/canary.js';
 import { publicRoute } from '../../auth/scopes.js';
 import type { Config } from '../../config.js';
 import { AppError, basicChallenge, refusalError, validationFailed } from '../../http/errors.js';
@@ -30,8 +31,8 @@ function credentialOf(header: string | undefined): string | undefined {
   return colon < 0 ? '' : `Bearer ${decoded.slice(colon + 1)}`;
 }
 
-function authenticated(authenticate: Authenticator, authorization: string | undefined): Promise<Authentication> {
-  return new Promise((resolve, reject) => authenticate(authorization, resolve, reject));
+function authenticated(authenticate: Authenticator, authorization: string | undefined): Promise<{ result: Authentication; canary: CanaryTrip | undefined }> {
+  return new Promise((resolve, reject) => authenticate(authorization, (result, canary) => resolve({ result, canary }), reject));
 }
 
 /**
@@ -41,7 +42,7 @@ function authenticated(authenticate: Authenticator, authorization: string | unde
  */
 export function registerRegistryRoutes(
   root: FastifyInstance,
-  deps: ModuleDeps & { authenticate: Authenticator; limits: RequestLimits; issuer: TokenIssuer; signingKeys: SigningKeyStore; config: Pick<Config, 'registryService'> },
+  deps: ModuleDeps & { authenticate: Authenticator; canaries: CanaryReporter; limits: RequestLimits; issuer: TokenIssuer; signingKeys: SigningKeyStore; config: Pick<Config, 'registryService'> },
 ): void {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const service = createRegistryService({ db: deps.database.db, issuer: deps.issuer, now: () => deps.clock.now().getTime() });
@@ -56,9 +57,11 @@ export function registerRegistryRoutes(
       if (wait > 0) throw new AppError('rate_limited', TOO_MANY_INVALID_CREDENTIALS.detail, {}, { 'retry-after': String(wait) });
     }
     const credential = credentialOf(request.headers.authorization);
-    const result = await authenticated(deps.authenticate, credential === '' ? 'Basic' : credential);
+    const { result, canary } = await authenticated(deps.authenticate, credential === '' ? 'Basic' : credential);
     if (result.type === 'refusal') {
       if (result.code === 'invalid_token') deps.limits.noteInvalidCredential(request.ip);
+      // Noted in memory only, written after the answer (canary-alarm.ts): the refusal below is an unknown key's.
+      if (canary !== undefined) deps.canaries.trip(canary, request);
       const code = result.code === 'invalid_token' ? 'invalid_token' : 'unauthenticated';
       const detail =
         code === 'invalid_token'
