@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { libtrustKeyId } from './libtrust.js';
 import { selfSignedCertificate } from './registry-certificate.js';
@@ -28,6 +28,19 @@ describe('selfSignedCertificate', () => {
     expect(cert.ca).toBe(false);
     expect(new Date(cert.validFrom).toISOString()).toBe('2026-01-01T00:00:00.000Z');
     expect(new Date(cert.validTo).toISOString()).toBe('2036-01-01T00:00:00.000Z');
+  });
+
+  it('encodes every serial minimally: a kid whose digest starts with a zero byte still parses', () => {
+    // A kid whose SHA-256 starts with 0x00 or 0x80 then a byte below 0x80: the serial's first byte was once
+    // 0x00 there, an illegal padding OpenSSL refuses (about one kid in 256).
+    let kid = '';
+    for (let i = 0; kid === ''; i++) {
+      const digest = createHash('sha256').update(`sk_probe${i}`).digest();
+      if (((digest[0] ?? 1) & 0x7f) === 0 && (digest[1] ?? 0x80) < 0x80) kid = `sk_probe${i}`;
+    }
+    const cert = new X509Certificate(certificateFor(kid).pem);
+    expect(cert.subject).toContain(kid);
+    expect(cert.serialNumber).toMatch(/^[4-7][0-9A-F]{31}$/);
   });
 
   it('names the same key the same way: the serial comes from the kid', () => {

@@ -53,7 +53,10 @@ export function selfSignedCertificate(input: CertificateInput): string {
   const spkiDer = createPublicKey({ key: input.publicJwk, format: 'jwk' }).export({ type: 'spki', format: 'der' });
   const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
   const serial = createHash('sha256').update(input.kid).digest().subarray(0, 16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // a positive INTEGER (RFC 5280 §4.1.2.2)
+  // A positive INTEGER (RFC 5280 §4.1.2.2) in its minimal DER form: top bit clear, and a first byte that is
+  // never 0 (a leading zero byte followed by one below 0x80 is illegal padding, and OpenSSL refuses the
+  // whole certificate: one kid in ~256 did that).
+  serial[0] = ((serial[0] ?? 0) & 0x3f) | 0x40;
   const algorithm = new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 });
   const subject = name(input.kid);
   const keyIdentifier = createHash('sha1').update(Buffer.from(spki.subjectPublicKey)).digest();
