@@ -7,6 +7,7 @@ import * as keyResources from './0005-key-resources.js';
 import * as keyActivity from './0006-key-activity.js';
 import * as keyRateLimit from './0007-key-rate-limit.js';
 import * as events from './0008-events.js';
+import * as webhooks from './0009-webhooks.js';
 
 /**
  * Every migration, by name, in the order they run (Kysely sorts by name). A new migration is a file in
@@ -21,4 +22,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0006-key-activity': keyActivity,
   '0007-key-rate-limit': keyRateLimit,
   '0008-events': events,
+  '0009-webhooks': webhooks,
 };
