@@ -45,9 +45,8 @@ export function createWebhookRepo(db: Db) {
     },
 
     /**
-     * Queues `event` for every live, enabled endpoint of its account subscribed to its type, in the
-     * event's transaction. `payloadFor` builds each body (they differ only by nothing today, but the
-     * delivery id is the message id and is made here).
+     * Queues `event` for every live, enabled endpoint of its account subscribed to its type (or to `*`),
+     * in the event's transaction. `newDelivery` makes each row: its id is the message's `webhook-id`.
      */
     async fanOut(trx: Db, event: { id: string; accountId: string; type: string }, newDelivery: (webhookId: string) => DeliveryRow): Promise<number> {
       const targets = await trx
