@@ -214,6 +214,26 @@ describe(`webhooks (${TEST_DIALECT})`, () => {
     for (const d of await deliveries(a, hook.id)) expect(d.attempts).toBe(1);
   });
 
+  it("an instance that stops renewing loses its delivery to another, and its late outcome is not recorded", async () => {
+    receiver = await new WebhookReceiver().listen();
+    receiver.answer('hang');
+    const a = await h.newAccount();
+    const hook = await createWebhook(a, receiver.url());
+    await startInstance('stalled');
+    const test = await sendTest(a, hook.id);
+    await waitFor(async () => (receiver.received.length === 1 ? true : undefined));
+    // The stalled instance's lease runs out (as after a crash): moved on the database's clock by hand.
+    await h.deps.database.db.updateTable('webhook_deliveries').set({ lease_expires_at: new Date(0).toISOString() }).where('id', '=', test.id).execute();
+    await startInstance('rescuer');
+    await deliveryWhen(a, hook.id, test.id, (d) => d.status === 'succeeded');
+    // The stalled attempt times out (1.5 s) after the rescue; its write is fenced off by the lease.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const [after] = await deliveries(a, hook.id);
+    expect(after).toMatchObject({ status: 'succeeded', attempts: 1, last_status_code: 200 });
+    expect(after!.attempt_log).toHaveLength(1);
+    expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([test.id, test.id]);
+  });
+
   it('a restart between retries still delivers', async () => {
     receiver = await new WebhookReceiver().listen();
     receiver.answer({ status: 503 });
