@@ -60,6 +60,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   let stopped = true;
   let timer: NodeJS.Timeout | null = null;
   let ticking: Promise<void> | null = null;
+  // Polls failing in a row (the database is down): logged at most once a minute, as the job runner does.
+  let pollFailures = 0;
+  let pollFailureLoggedAt = -Infinity;
 
   /** The endpoint's failure streak after an attempt; when it has lasted 3 days, the endpoint is disabled. */
   async function afterAttempt(trx: Db, delivery: DeliveryRow, delivered: boolean, at: string): Promise<void> {
@@ -124,10 +127,16 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       const claimed = await leases.claimDue(free, deps.clock.now().toISOString(), [...inFlight.keys()]);
       if (stopped) await leases.handBack(claimed.map((row) => row.id));
       else for (const delivery of claimed) launch(delivery);
+      if (pollFailures > 0) deps.logger.info({ failed_polls: pollFailures }, 'webhook delivery poll works again');
+      pollFailures = 0;
+      pollFailureLoggedAt = -Infinity;
     })()
       .catch((error: unknown) => {
         deps.database.faults.note(error);
-        deps.logger.error({ err: error }, 'webhook delivery poll failed');
+        pollFailures++;
+        if (performance.now() - pollFailureLoggedAt < 60_000) return;
+        pollFailureLoggedAt = performance.now();
+        deps.logger.error({ err: error, failed_polls: pollFailures }, 'webhook delivery poll failed');
       })
       .finally(() => {
         ticking = null;
