@@ -41,6 +41,7 @@ import * as secretScanning from './modules/secret-scanning/index.js';
 import * as signingKeys from './modules/signing-keys/index.js';
 import * as system from './modules/system/index.js';
 import * as terminal from './modules/terminal/index.js';
+import * as webhooks from './modules/webhooks/index.js';
 
 /**
  * Every route family of the API: one module each under src/modules/, whose `register(app, deps)` adds
@@ -62,6 +63,7 @@ const MODULES = [
   github, //          /integrations/github
   billing, //         /billing
   events, //          /events
+  webhooks, //        /webhooks, and their deliveries
   signingKeys, //     /.well-known/jwks.json
   appCredentials, //  /apps/{id}/registry-token, /dev-credentials, /deploy-script
   registry, //        /registry/token (the Docker token realm), /.well-known/registry-certs.pem

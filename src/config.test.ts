@@ -59,6 +59,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8,proxy.internal' })).toThrow(/^Invalid configuration: TRUST_PROXY must be comma-separated proxy addresses or CIDRs/);
   });
 
+  it('reads WEBHOOK_ALLOW_PRIVATE (off by default) and WEBHOOK_TIMEOUT_MS (10 s by default)', () => {
+    expect(loadConfig({}).webhooks).toEqual({ allowPrivate: false, timeoutMs: 10_000 });
+    expect(loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'on', WEBHOOK_TIMEOUT_MS: '500' }).webhooks).toEqual({ allowPrivate: true, timeoutMs: 500 });
+    expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'yes' })).toThrow(/^Invalid configuration: WEBHOOK_ALLOW_PRIVATE must be "on" or "off"/);
+    expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '0' })).toThrow(/^Invalid configuration: WEBHOOK_TIMEOUT_MS/);
+  });
+
   it('reads RATE_LIMIT_DEFAULT (none by default), AUTH_FAILURE_LIMIT (60/60 by default, or off) and REDIS_URL (in process by default)', () => {
     expect(loadConfig({}).rateLimits).toEqual({ keyDefault: null, authFailures: { requests: 60, perSeconds: 60 }, redisUrl: null, redisKeyPrefix: 'skd:rl' });
     expect(loadConfig({ RATE_LIMIT_DEFAULT: '600/60', AUTH_FAILURE_LIMIT: 'off', REDIS_URL: 'redis://127.0.0.1:6379/2' }).rateLimits).toEqual({

@@ -66,6 +66,13 @@ export interface Config {
     maxUnknownKeys: number;
     maxSessions: number;
   };
+  /** Outgoing webhooks (src/modules/webhooks/). */
+  webhooks: {
+    /** WEBHOOK_ALLOW_PRIVATE=on: destinations may be http:// and resolve to loopback/private addresses (development, tests). */
+    allowPrivate: boolean;
+    /** WEBHOOK_TIMEOUT_MS: how long one delivery attempt may take, connection to last byte (default 10 s). */
+    timeoutMs: number;
+  };
   /** API key activity, written behind the requests (src/modules/api-keys/key-activity.ts). */
   keyActivity: {
     /** How often noted requests are written (ms). */
@@ -102,6 +109,13 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 }
 
 /** A limit written `N/S` (requests per seconds), or a ConfigError naming the variable. */
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (raw !== 'on' && raw !== 'off') throw new ConfigError(name, `must be "on" or "off" (got "${raw}")`);
+  return raw === 'on';
+}
+
 function rateSpec(env: Env, name: string, fallback: RateLimit | null, offWord: string | null): RateLimit | null {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -325,6 +339,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxKeys: integer(env, 'AUTH_CACHE_MAX_KEYS', 10_000, 0, 1_000_000),
       maxUnknownKeys: integer(env, 'AUTH_CACHE_MAX_UNKNOWN_KEYS', 10_000, 0, 1_000_000),
       maxSessions: integer(env, 'AUTH_CACHE_MAX_SESSIONS', 10_000, 0, 1_000_000),
+    },
+    webhooks: {
+      allowPrivate: onOff(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+      timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
     },
     keyActivity: {
       flushIntervalMs: integer(env, 'KEY_ACTIVITY_FLUSH_MS', 1000, 10, 60_000),

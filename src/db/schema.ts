@@ -282,6 +282,59 @@ export interface EventTable {
   dedupe_key: string | null;
 }
 
+/** A webhook endpoint of an account (migration 0009). */
+export interface WebhookTable {
+  id: string;
+  account_id: string;
+  url: string;
+  description: string | null;
+  /** The `whsec_` secret, sealed with ENCRYPTION_KEY and bound to the row id (lib/secret-box.ts). */
+  secret_encrypted: string;
+  created_at: string;
+  /** Start of the current run of failed attempts; null while deliveries succeed. */
+  failing_since: string | null;
+  disabled_at: string | null;
+  deleted_at: string | null;
+}
+
+/** One event type an endpoint subscribes to (`*`: all of them). */
+export interface WebhookEventTypeTable {
+  webhook_id: string;
+  event_type: string;
+}
+
+/** One event to one endpoint: unique per (webhook_id, event_id); its id is the `webhook-id` header. */
+export interface WebhookDeliveryTable {
+  id: string;
+  account_id: string;
+  webhook_id: string;
+  event_id: string;
+  event_type: string;
+  /** The JSON body, fixed when queued: every attempt signs and sends the same bytes. */
+  payload: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  /** When the next attempt is due (the app's clock); null once succeeded or given up. */
+  next_attempt_at: string | null;
+  /** The instance sending an attempt now, and until when (the database's clock). */
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+/** One attempt of a delivery. */
+export interface WebhookAttemptTable {
+  delivery_id: string;
+  seq: number;
+  at: string;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  /** At most 1 KiB of the response body (UTF-8, cut on a character boundary). */
+  response_body: string | null;
 /** A Clerk (Svix) delivery already accepted (migration 0010): its id refuses a replay on every instance. */
 export interface ClerkWebhookDeliveryTable {
   /** The `svix-id` header. */
@@ -309,6 +362,10 @@ export interface Database {
   settings: SettingTable;
   key_activity: KeyActivityTable;
   events: EventTable;
+  webhooks: WebhookTable;
+  webhook_event_types: WebhookEventTypeTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_attempts: WebhookAttemptTable;
   clerk_webhook_deliveries: ClerkWebhookDeliveryTable;
 }
 

@@ -19,6 +19,8 @@ export const ID_PREFIXES = {
   request: 'req',
   keyActivity: 'act',
   event: 'evt',
+  webhook: 'whk',
+  webhookDelivery: 'msg',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -20,6 +20,7 @@ export function missingIds(): Ids {
     job: newId('job'),
     app: newId('app'),
     deploy: newId('deploy'),
+    webhook: newId('webhook'),
   };
 }
 

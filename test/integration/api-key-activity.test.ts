@@ -112,7 +112,7 @@ describe(`API key activity and usage (${TEST_DIALECT})`, () => {
   }
 
   beforeAll(async () => {
-    h = await startHarness({ runJobs: true, clock });
+    h = await startHarness({ runJobs: true, clock, env: { WEBHOOK_ALLOW_PRIVATE: 'on' } });
     [a, b] = await Promise.all([h.newAccount(), h.newAccount()]);
     const { clusterId, cloudId, jobId } = await createCluster(h, a, { wait: true });
     const app = await createApp(h, a, clusterId, { image: 'registry.example.com/team/etl:1.0.0' });
@@ -120,7 +120,11 @@ describe(`API key activity and usage (${TEST_DIALECT})`, () => {
     const key = await h.createKey(a, ['full']);
     const github = await h.inject({ method: 'PUT', url: '/integrations/github', headers: a.auth, payload: { installation_id: 12345, repository: 'acme/dags', branch: 'main', dag_path: 'dags/' } });
     expect(github.statusCode, github.body).toBeLessThan(300);
-    ids = { ...MISSING_IDS, key: key.id, cloud: cloudId, cluster: clusterId, job: jobId, app: app.id, deploy: deploy.id };
+    // Subscribed to an event these tests never raise: only its id is used.
+    const webhook = await h.inject({ method: 'POST', url: '/webhooks', headers: a.auth, payload: { url: 'http://127.0.0.1:9/hook', event_types: ['api_key.expiring'] } });
+    expect(webhook.statusCode, webhook.body).toBe(201);
+    const webhookId = (webhook.json() as { id: string }).id;
+    ids = { ...MISSING_IDS, key: key.id, cloud: cloudId, cluster: clusterId, job: jobId, app: app.id, deploy: deploy.id, webhook: webhookId };
   });
   afterAll(async () => {
     await h?.close();

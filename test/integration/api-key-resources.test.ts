@@ -73,7 +73,7 @@ describe(`API keys limited to some resources (${TEST_DIALECT})`, () => {
     const deploy = (deploys.json() as { data: Array<{ id: string; job_id: string }> }).data[0];
     if (deploy === undefined) throw new Error('the new app has no first deploy');
     expect((await waitForJob(h, a, deploy.job_id)).status).toBe('succeeded');
-    return { key: newId('apiKey'), cloud, cluster: clusterId, pool: accepted.node_pool.id, pod: podName, job: jobId, app: appId, deploy: deploy.id };
+    return { key: newId('apiKey'), cloud, cluster: clusterId, pool: accepted.node_pool.id, pod: podName, job: jobId, app: appId, deploy: deploy.id, webhook: newId('webhook') };
   }
 
   const get = (url: string, headers: Headers) => h.inject({ method: 'GET', url, headers });

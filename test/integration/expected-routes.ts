@@ -88,6 +88,12 @@ export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   { method: 'GET', path: '/api-keys/{id}/usage', auth: 'full' },
   // CONTRACT §7 (issue 13), "Lifecycle and response": the account's audit trail needs `full`.
   { method: 'GET', path: '/events', auth: 'full' },
+  // CONTRACT §7 (issue 13): webhook endpoints are managed by users and read with `full`.
+  { method: 'GET', path: '/webhooks', auth: 'full' },
+  { method: 'POST', path: '/webhooks', auth: 'user-only' },
+  { method: 'DELETE', path: '/webhooks/{id}', auth: 'user-only' },
+  { method: 'POST', path: '/webhooks/{id}/test', auth: 'user-only' },
+  { method: 'GET', path: '/webhooks/{id}/deliveries', auth: 'full' },
 
   // clusters:read "List and get clusters, clouds, node pools, pod list/logs"; clusters:write "Manage clouds".
   { method: 'GET', path: '/clouds', auth: clustersRead },
@@ -236,6 +242,7 @@ export interface Ids {
   job: string;
   app: string;
   deploy: string;
+  webhook: string;
 }
 
 export type IdKind = keyof Ids;
@@ -250,6 +257,7 @@ export const MISSING_IDS: Readonly<Ids> = {
   job: 'job_0000000000000000000000000',
   app: 'app_0000000000000000000000000',
   deploy: 'dep_0000000000000000000000000',
+  webhook: 'whk_0000000000000000000000000',
 };
 
 /** `{id}` names the resource of the path's first segment (`/clusters/{id}/...` → a cluster). */
@@ -259,6 +267,7 @@ const ID_KIND_BY_RESOURCE = new Map<string, IdKind>([
   ['clusters', 'cluster'],
   ['jobs', 'job'],
   ['apps', 'app'],
+  ['webhooks', 'webhook'],
 ]);
 
 /** Every other parameter names one kind wherever it appears. */
@@ -326,6 +335,8 @@ export const WRITES_WITHOUT_BODY = new Set([
   'DELETE /apps/{id}',
   'POST /apps/{id}/restart',
   'DELETE /integrations/github',
+  'DELETE /webhooks/{id}',
+  'POST /webhooks/{id}/test',
 ]);
 
 /**
@@ -380,6 +391,9 @@ export function validBody(route: ExpectedRoute, ids: Readonly<Ids>): RequestBody
       return json({ token: 'not-a-terminal-token' });
     case 'PUT /integrations/github':
       return json({ installation_id: 12345, repository: 'acme/dags', branch: 'main', dag_path: 'dags/' });
+    case 'POST /webhooks':
+      // A public address, so the body is valid whatever WEBHOOK_ALLOW_PRIVATE says (no DNS: an IP literal).
+      return json({ url: 'https://203.0.114.10/hooks/leaked', event_types: ['*'] });
     case 'POST /billing/subscription':
       return json({ plan: 'team' });
     // Signed bodies are read as raw JSON bytes; unsigned (as here) they are refused before anything is read.

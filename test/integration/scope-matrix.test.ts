@@ -100,7 +100,7 @@ describe(`scope matrix (${TEST_DIALECT})`, () => {
   const secrets = new Map<string, string>();
 
   beforeAll(async () => {
-    h = await startHarness({ runJobs: true });
+    h = await startHarness({ runJobs: true, env: { WEBHOOK_ALLOW_PRIVATE: 'on' } });
     owner = await h.newAccount();
     const { cloudId, clusterId, jobId } = await createCluster(h, owner, { wait: true });
 
@@ -129,7 +129,11 @@ describe(`scope matrix (${TEST_DIALECT})`, () => {
 
     // The target of the key-management routes; it never authenticates, so its row never changes on its own.
     const victim = await h.createKey(owner, ['full']);
-    real = { key: victim.id, cloud: cloudId, cluster: clusterId, pool: accepted.node_pool.id, pod: podName, job: jobId, app: appId, deploy: deploy.id };
+    // A webhook endpoint nothing listens at (its id is what matters; it subscribes to an event the matrix never raises).
+    const webhook = await h.inject({ method: 'POST', url: '/webhooks', headers: owner.auth, payload: { url: 'http://127.0.0.1:9/hook', event_types: ['api_key.expiring'] } });
+    if (webhook.statusCode !== 201) throw new Error(`webhook: ${webhook.statusCode} ${webhook.body}`);
+    const webhookId = (webhook.json() as { id: string }).id;
+    real = { key: victim.id, cloud: cloudId, cluster: clusterId, pool: accepted.node_pool.id, pod: podName, job: jobId, app: appId, deploy: deploy.id, webhook: webhookId };
 
     for (const keySet of KEY_SCOPE_SETS) secrets.set(keySet.name, (await h.createKey(owner, keySet.scopes)).key);
   });

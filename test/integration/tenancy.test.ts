@@ -166,8 +166,12 @@ describe(`tenancy (${TEST_DIALECT})`, () => {
     });
     expect(github.statusCode, github.body).toBe(201);
 
+    // A webhook endpoint at an address nothing listens on (its deliveries fail; only its id matters here).
+    const webhook = await h.inject({ method: 'POST', url: '/webhooks', headers: account.auth, payload: { url: 'http://127.0.0.1:9/hook', event_types: ['*'] } });
+    expect(webhook.statusCode, webhook.body).toBe(201);
+
     return {
-      ids: { key: key.id, cloud, cluster: clusterId, pool: accepted.node_pool.id, pod: podName, job: jobId, app: appId, deploy: deploy.id },
+      ids: { key: key.id, cloud, cluster: clusterId, pool: accepted.node_pool.id, pod: podName, job: jobId, app: appId, deploy: deploy.id, webhook: (webhook.json() as { id: string }).id },
       key,
       repository,
     };
@@ -176,7 +180,7 @@ describe(`tenancy (${TEST_DIALECT})`, () => {
   /** What must appear in none of the other account's answers: its account id, every id it owns, its repository. */
   async function secretsOf(account: Account, estate: Estate): Promise<string[]> {
     const ownRows = await Promise.all(
-      (['api_keys', 'clouds', 'clusters', 'node_pools', 'jobs', 'apps', 'deploys'] as const).map((table) =>
+      (['api_keys', 'clouds', 'clusters', 'node_pools', 'jobs', 'apps', 'deploys', 'webhooks'] as const).map((table) =>
         db()
           .selectFrom(table as 'clouds')
           .select('id')
@@ -188,7 +192,7 @@ describe(`tenancy (${TEST_DIALECT})`, () => {
   }
 
   beforeAll(async () => {
-    h = await startHarness({ runJobs: true });
+    h = await startHarness({ runJobs: true, env: { WEBHOOK_ALLOW_PRIVATE: 'on' } });
     a = await h.newAccount();
     b = await h.newAccount();
     estateA = await buildEstate(a, 'alpha');

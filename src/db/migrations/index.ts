@@ -7,6 +7,7 @@ import * as keyResources from './0005-key-resources.js';
 import * as keyActivity from './0006-key-activity.js';
 import * as keyRateLimit from './0007-key-rate-limit.js';
 import * as events from './0008-events.js';
+import * as webhooks from './0009-webhooks.js';
 import * as inboundWebhooks from './0010-inbound-webhooks.js';
 
 /**
@@ -22,5 +23,6 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0006-key-activity': keyActivity,
   '0007-key-rate-limit': keyRateLimit,
   '0008-events': events,
+  '0009-webhooks': webhooks,
   '0010-inbound-webhooks': inboundWebhooks,
 };
