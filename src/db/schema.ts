@@ -335,6 +335,8 @@ export interface WebhookAttemptTable {
   duration_ms: number;
   /** At most 1 KiB of the response body (UTF-8, cut on a character boundary). */
   response_body: string | null;
+}
+
 /** A Clerk (Svix) delivery already accepted (migration 0010): its id refuses a replay on every instance. */
 export interface ClerkWebhookDeliveryTable {
   /** The `svix-id` header. */
