@@ -35,7 +35,11 @@ describe(`smoke (${TEST_DIALECT})`, () => {
       'POST /billing/portal-session',
       'POST /billing/subscription',
       'POST /clusters/{id}/data-plane-token',
-    ]);
+      // CONTRACT §7 (issue 13): adding, removing and testing webhook endpoints.
+      'DELETE /webhooks/{id}',
+      'POST /webhooks',
+      'POST /webhooks/{id}/test',
+    ].sort());
   });
 
   it('creates a cluster that reaches running', async () => {

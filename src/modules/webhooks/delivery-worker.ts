@@ -75,7 +75,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
       type: 'webhook.disabled',
       actor: systemActor('webhook_delivery'),
       subject: { type: 'webhook', id: disabled.id },
-      data: { url: disabled.url, failing_since: disabled.failing_since },
+      data: { host: new URL(disabled.url).host, failing_since: disabled.failing_since },
     });
   }
 

@@ -118,7 +118,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       };
       await deps.db.transaction().execute(async (trx) => {
         await repo.insert(trx, row, types);
-        await deps.events.record(trx, { accountId, type: 'webhook.created', actor, subject: { type: 'webhook', id }, data: { url: row.url, event_types: types } });
+        await deps.events.record(trx, { accountId, type: 'webhook.created', actor, subject: { type: 'webhook', id }, data: { host: new URL(row.url).host, event_types: types } });
       });
       return { ...presentWebhook(row, types), secret };
     },
@@ -134,7 +134,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       await deps.db.transaction().execute(async (trx) => {
         const row = await repo.get(trx, accountId, id);
         if (!row || !(await repo.remove(trx, accountId, id, deps.clock.now().toISOString()))) throw notFound('webhook', id);
-        await deps.events.record(trx, { accountId, type: 'webhook.deleted', actor, subject: { type: 'webhook', id }, data: { url: row.url } });
+        await deps.events.record(trx, { accountId, type: 'webhook.deleted', actor, subject: { type: 'webhook', id }, data: { host: new URL(row.url).host } });
       });
     },
 
