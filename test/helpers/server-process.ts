@@ -2,7 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { sharedTestClerk } from './clerk.js';
+import { createScratchDatabase, type ScratchDatabase } from './database.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'bin/skaledata.js');
@@ -49,6 +52,44 @@ export async function startServer(env: Record<string, string>, port?: number): P
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { child, baseUrl, output: () => output, exited };
+}
+
+/** Two server processes of one deployment: one fresh scratch database, the same pepper, key and Clerk issuer. */
+export interface ServerPair {
+  scratch: ScratchDatabase;
+  a: ServerProcess;
+  b: ServerProcess;
+  /** Stops both (SIGTERM, waiting for them) and drops the database. */
+  stop(): Promise<void>;
+}
+
+/** Starts two instances on one new database, one after the other (the first migrates it), with `env` added. */
+export async function startServerPair(env: Record<string, string> = {}): Promise<ServerPair> {
+  const scratch = await createScratchDatabase();
+  const shared = {
+    DATABASE_URL: scratch.url,
+    DATA_DIR: scratch.dataDir,
+    CLERK_JWT_KEY: sharedTestClerk().publicKeyPem,
+    API_KEY_PEPPER: randomBytes(32).toString('base64'),
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    ...env,
+  };
+  const a = await startServer(shared);
+  const b = await startServer(shared);
+  return {
+    scratch,
+    a,
+    b,
+    async stop() {
+      for (const server of [a, b]) {
+        if (server.child.exitCode === null) {
+          server.child.kill('SIGTERM');
+          await server.exited;
+        }
+      }
+      await scratch.drop();
+    },
+  };
 }
 
 /** Runs the CLI to completion (e.g. dev-token) and returns its stdout. */

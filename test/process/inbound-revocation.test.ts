@@ -2,10 +2,10 @@ import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import { Webhook } from 'svix';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedTestClerk } from '../helpers/clerk.js';
-import { createScratchDatabase, TEST_DIALECT, type ScratchDatabase } from '../helpers/database.js';
+import { TEST_DIALECT } from '../helpers/database.js';
 import { bearer } from '../helpers/harness.js';
 import { now, sleep } from '../helpers/load.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { startServerPair, type ServerPair, type ServerProcess } from '../helpers/server-process.js';
 
 /**
  * Issue 13 items 5 and 6 across two real server processes on one PostgreSQL database: a key revoked by
@@ -19,36 +19,20 @@ describe.skipIf(TEST_DIALECT !== 'postgres')('leak response and owners who leave
   const clerk = sharedTestClerk();
   const github = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
-  let scratch: ScratchDatabase;
+  let servers: ServerPair;
   let a: ServerProcess;
   let b: ServerProcess;
 
   beforeAll(async () => {
-    scratch = await createScratchDatabase();
-    const env = {
-      DATABASE_URL: scratch.url,
-      DATA_DIR: scratch.dataDir,
-      CLERK_JWT_KEY: clerk.publicKeyPem,
-      API_KEY_PEPPER: randomBytes(32).toString('base64'),
-      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    servers = await startServerPair({
       AUTH_CACHE_TTL_MS: '10000',
       GITHUB_SECRET_SCANNING_KEYS: JSON.stringify({ public_keys: [{ key_identifier: 'test', key: github.publicKey.export({ type: 'spki', format: 'pem' }), is_current: true }] }),
       CLERK_WEBHOOK_SECRET: secret,
-    };
-    // One after the other: the first migrates the fresh database.
-    a = await startServer(env);
-    b = await startServer(env);
+    });
+    ({ a, b } = servers);
   }, 60_000);
 
-  afterAll(async () => {
-    for (const server of [a, b]) {
-      if (server && server.child.exitCode === null) {
-        server.child.kill('SIGTERM');
-        await server.exited;
-      }
-    }
-    await scratch?.drop();
-  });
+  afterAll(async () => servers?.stop());
 
   async function post(server: ServerProcess, url: string, body: string, headers: Record<string, string>) {
     const response = await fetch(`${server.baseUrl}${url}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });

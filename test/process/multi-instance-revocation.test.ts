@@ -3,10 +3,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenerApplicationName } from '../../src/db/notifications.js';
 import { sharedTestClerk } from '../helpers/clerk.js';
-import { createScratchDatabase, TEST_DIALECT, type ScratchDatabase } from '../helpers/database.js';
+import { TEST_DIALECT } from '../helpers/database.js';
 import { bearer, waitFor } from '../helpers/harness.js';
 import { around, now, sleep, startLoad, type LoadLoop, type RunningLoad } from '../helpers/load.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { startServerPair, type ServerPair, type ServerProcess } from '../helpers/server-process.js';
 
 /**
  * T28 (security-test-plan §3.4) and issue 4 item 3: two real server processes on one PostgreSQL
@@ -27,39 +27,23 @@ describe.skipIf(TEST_DIALECT !== 'postgres')(
   'API key revocation across two server processes on one PostgreSQL database (PostgreSQL only: SQLite is one process, run with TEST_DB=postgres)',
   () => {
     const clerk = sharedTestClerk();
-    let scratch: ScratchDatabase;
+    let servers: ServerPair;
     let a: ServerProcess;
     let b: ServerProcess;
     let sql: pg.Client;
     let user: { authorization: string };
 
     beforeAll(async () => {
-      scratch = await createScratchDatabase();
-      const env = {
-        DATABASE_URL: scratch.url,
-        DATA_DIR: scratch.dataDir,
-        CLERK_JWT_KEY: clerk.publicKeyPem,
-        API_KEY_PEPPER: randomBytes(32).toString('base64'),
-        ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        AUTH_CACHE_TTL_MS: String(TTL_MS),
-      };
-      // One after the other: the first migrates the fresh database.
-      a = await startServer(env);
-      b = await startServer(env);
-      sql = new pg.Client({ connectionString: scratch.url });
+      servers = await startServerPair({ AUTH_CACHE_TTL_MS: String(TTL_MS) });
+      ({ a, b } = servers);
+      sql = new pg.Client({ connectionString: servers.scratch.url });
       await sql.connect();
       user = bearer(await clerk.session({}, { expiresInSeconds: 3600 }));
     }, 60_000);
 
     afterAll(async () => {
-      for (const server of [a, b]) {
-        if (server && server.child.exitCode === null) {
-          server.child.kill('SIGTERM');
-          await server.exited;
-        }
-      }
       await sql?.end();
-      await scratch?.drop();
+      await servers?.stop();
       if (lags.length > 0) {
         for (const l of lags) {
           console.log(

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedTestClerk } from '../helpers/clerk.js';
-import { createScratchDatabase, TEST_DIALECT, type ScratchDatabase } from '../helpers/database.js';
+import { TEST_DIALECT } from '../helpers/database.js';
 import { bearer, waitFor } from '../helpers/harness.js';
 import { around, now, startLoad, type RunningLoad } from '../helpers/load.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { startServerPair, type ServerPair, type ServerProcess } from '../helpers/server-process.js';
 
 /**
  * Issue 13 item 4 across instances: two real server processes on one PostgreSQL database. A key is rolled
@@ -20,36 +20,18 @@ describe.skipIf(TEST_DIALECT !== 'postgres')(
   'roll with retire_old on_first_use across two server processes on one PostgreSQL database (PostgreSQL only: run with TEST_DB=postgres)',
   () => {
     const clerk = sharedTestClerk();
-    let scratch: ScratchDatabase;
+    let servers: ServerPair;
     let a: ServerProcess;
     let b: ServerProcess;
     let user: { authorization: string };
 
     beforeAll(async () => {
-      scratch = await createScratchDatabase();
-      const env = {
-        DATABASE_URL: scratch.url,
-        DATA_DIR: scratch.dataDir,
-        CLERK_JWT_KEY: clerk.publicKeyPem,
-        API_KEY_PEPPER: randomBytes(32).toString('base64'),
-        ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        AUTH_CACHE_TTL_MS: String(TTL_MS),
-      };
-      // One after the other: the first migrates the fresh database.
-      a = await startServer(env);
-      b = await startServer(env);
+      servers = await startServerPair({ AUTH_CACHE_TTL_MS: String(TTL_MS) });
+      ({ a, b } = servers);
       user = bearer(await clerk.session({}, { expiresInSeconds: 3600 }));
     }, 60_000);
 
-    afterAll(async () => {
-      for (const server of [a, b]) {
-        if (server && server.child.exitCode === null) {
-          server.child.kill('SIGTERM');
-          await server.exited;
-        }
-      }
-      await scratch?.drop();
-    });
+    afterAll(async () => servers?.stop());
 
     async function call(server: ServerProcess, method: string, url: string, headers: Record<string, string>, body?: unknown) {
       const response = await fetch(`${server.baseUrl}${url}`, {
