@@ -92,6 +92,17 @@ export async function startServerPair(env: Record<string, string> = {}): Promise
   };
 }
 
+/** One JSON request to a server process: its status and parsed body (null when empty). */
+export async function callServer(server: ServerProcess, method: string, url: string, headers: Record<string, string>, body?: unknown) {
+  const response = await fetch(`${server.baseUrl}${url}`, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, json: (text === '' ? null : JSON.parse(text)) as Record<string, unknown> | null };
+}
+
 /** Runs the CLI to completion (e.g. dev-token) and returns its stdout. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<string> {
   const { stdout } = await run(process.execPath, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });

@@ -4,7 +4,7 @@ import { sharedTestClerk } from '../helpers/clerk.js';
 import { TEST_DIALECT } from '../helpers/database.js';
 import { bearer, waitFor } from '../helpers/harness.js';
 import { around, now, startLoad, type RunningLoad } from '../helpers/load.js';
-import { startServerPair, type ServerPair, type ServerProcess } from '../helpers/server-process.js';
+import { callServer, startServerPair, type ServerPair, type ServerProcess } from '../helpers/server-process.js';
 
 /**
  * Issue 13 item 4 across instances: two real server processes on one PostgreSQL database. A key is rolled
@@ -33,15 +33,7 @@ describe.skipIf(TEST_DIALECT !== 'postgres')(
 
     afterAll(async () => servers?.stop());
 
-    async function call(server: ServerProcess, method: string, url: string, headers: Record<string, string>, body?: unknown) {
-      const response = await fetch(`${server.baseUrl}${url}`, {
-        method,
-        headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, json: (text === '' ? null : JSON.parse(text)) as Record<string, unknown> | null };
-    }
+    const call = callServer;
 
     async function createKey(): Promise<{ id: string; key: string }> {
       const created = await call(a, 'POST', '/api-keys', user, { name: `k-${randomBytes(3).toString('hex')}` });
