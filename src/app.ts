@@ -6,6 +6,7 @@ import { registerAuthGate } from './http/auth-gate.js';
 import { createFenceLookups } from './modules/api-keys/key-resources-repo.js';
 import { DOCS_PREFIX, registerOpenApi } from './http/openapi.js';
 import { createResponseCache } from './http/response-cache.js';
+import { createRowChanges } from './db/row-changes.js';
 import { createRequestLimits } from './http/rate-limits.js';
 import { createServer } from './http/server.js';
 import { createRateCounters } from './lib/rate-counters.js';
@@ -130,6 +131,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   app.addHook('onResponse', keyActivityHook(keyActivity));
 
+  // What tells kept list pages that their rows changed, here or (PostgreSQL) on another instance.
+  const rowChanges = createRowChanges(deps.config.database, deps.database);
   const signing = createSigningKeyStore({ db: deps.database.db, clock: deps.clock, encryptionKey: deps.encryptionKey });
   const context = {
     ...deps,
@@ -143,8 +146,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     limits,
     signingKeys: signing,
     issuer: createTokenIssuer({ keys: signing, clock: deps.clock, issuer: deps.config.publicUrl }),
-    // Lists whose pages are a function of their rows alone, kept while the database is unchanged (SQLite).
-    responses: createResponseCache(deps.database.changeStamp),
+    // Lists whose pages are a function of their rows alone, kept while their tables are unchanged.
+    responses: createResponseCache(rowChanges.stamp),
     jobHandlers: new JobHandlerRegistry(),
   };
   for (const module of MODULES) await module.register(app, context);
@@ -168,6 +171,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.runJobs) app.addHook('onReady', async () => expiryNotices.start(app.log));
   app.addHook('onClose', async () => expiryNotices.stop());
   app.addHook('onReady', async () => keys.start(app.log));
+  app.addHook('onReady', async () => rowChanges.start(app.log));
+  app.addHook('onClose', async () => rowChanges.stop());
   app.addHook('onReady', async () => keyActivity.start(app.log));
   app.addHook('onReady', async () => canaries.start(app.log));
   // Before the database closes (graceful shutdown closes it after the app): the last notes are written.

@@ -7,14 +7,14 @@ import { performance } from 'node:perf_hooks';
  *
  * It answers "certainly not stored" or "maybe": a "maybe" (a false positive, ~1% at worst; or any answer
  * before the filter has loaded) goes to the database as before. "Certainly not" is exact only while every
- * key written to the table passes through `add` before it can be presented, which holds when one process
- * owns the database (SQLite, the embedded default): the key store adds a key's digests right after the
- * commit that stores them, before the key is shown to anyone. Should another process write to the same
- * file anyway (a misconfiguration: SQLite serves one process), the change feed's poll of data_version
- * notices within its interval (100 ms) and `markStale` makes every answer "maybe" until a refill: until
- * then a key created by that other process can be refused as unknown, never accepted wrongly. With
- * several instances on one PostgreSQL database keys are created elsewhere all the time, and one could be
- * presented here before its notification arrives, so the filter is not used there (modules/api-keys/api-key-store.ts).
+ * key written to the table passes through `add` before it is trusted to be absent. The key store
+ * (modules/api-keys/api-key-store.ts) adds its own keys right after the commit that stores them, before
+ * the key is shown to anyone; keys stored by other instances (PostgreSQL) arrive on its change feed, and
+ * since one may be presented before its notification, a "certainly not" there is believed only after the
+ * feed has heard everything committed before the request. Whenever changes may have gone unheard (the
+ * LISTEN connection was down; on SQLite, another process wrote to the file, noticed by the data_version
+ * poll within 100 ms) `markStale` makes every answer "maybe" until a refill. A fill runs while changes
+ * are heard: a key committed during it is either in the rows it reads or added by its notification.
  */
 
 /** Bits per expected key: with 7 probes, about 1% false positives when full, far fewer below. */
@@ -41,6 +41,8 @@ class BloomFilter {
   }
 
   add(digest: string): void {
+    // Heard twice (this instance's own keys also come back on the change feed): counted once.
+    if (this.has(digest)) return;
     for (let i = 0; i < PROBES; i++) {
       const bit = probe(digest, i) & this.#mask;
       this.#words[bit >>> 5]! |= 1 << (bit & 31);

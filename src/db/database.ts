@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type PostgresPoo
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { databaseFault, StorageFaults, type DatabaseFault } from './faults.js';
+import { statementKind } from './watched-tables.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -51,6 +52,14 @@ export interface DatabaseHandle {
    * never on this process's own. Read synchronously; both `changeStamp` and the change feed's poll use it.
    */
   commitsElsewhere?: () => number;
+  /**
+   * PostgreSQL only: moves whenever this process writes one of the WATCHED_TABLES (db/watched-tables.ts):
+   * when the statement is sent, when it is answered, and when its transaction's COMMIT or ROLLBACK is
+   * answered. Together with the row notifications of every instance (db/row-changes.ts) it tells kept list
+   * pages that their rows changed; the move after the commit comes before the writer's response, so the
+   * writer's next read never meets a page kept from before its write.
+   */
+  writesHere?: () => number;
   /** Storage faults seen by whoever used this database (requests, jobs): kept for readiness to report. */
   faults: StorageFaults;
   /**
@@ -151,7 +160,8 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
   const pool = new pg.Pool({ ...connection, max: 10, application_name: 'skaledata-api', idleTimeoutMillis: 30_000 });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: discardingTimedOut(pool) }) });
+  const statements = { watchedWrites: 0 };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: discardingTimedOut(pool, statements) }) });
   const faults = new StorageFaults();
   // Readiness has a connection of its own: a pool busy with requests must not make a healthy instance look unready.
   const probe = createProbe({ ...connection, application_name: 'skaledata-readiness' });
@@ -161,6 +171,7 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
     faults,
     readiness: createReadiness(faults, probe.ping, () => false),
     capabilities: { sharedByInstances: true, supportsSkipLocked: true },
+    writesHere: () => statements.watchedWrites,
     withMigrationLock: (work) => withAdvisoryLock(database.url, work),
     // Migrations may take longer than any request should: their own connection, without the bounds.
     migrationDb: () => new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 1, application_name: 'skaledata-migrate' }) }) }),
@@ -176,21 +187,37 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
 }
 
 /**
- * The pool as Kysely sees it, with one change: a client whose query got no reply in time (pg's
- * query_timeout) is closed on release instead of going back to the pool. Its query is still pending on
- * the wire, so anything sent after it would wait behind it; until it is released, every later query on
- * it fails at once (the transaction's ROLLBACK included) rather than wait for a reply that is not coming.
+ * The pool as Kysely sees it, with two changes. Writes to the watched tables are counted into `statements`
+ * (DatabaseHandle.writesHere): such a statement when sent and when answered, and the end of a transaction
+ * that made one when it is answered. And a client whose query got no reply in time (pg's query_timeout)
+ * is closed on release instead of going back to the pool. Its query is still pending on the wire, so
+ * anything sent after it would wait behind it; until it is released, every later query on it fails at
+ * once (the transaction's ROLLBACK included) rather than wait for a reply that is not coming.
  * One wrapper per pooled client, made once: Kysely keeps its connection objects keyed by client.
  */
-function discardingTimedOut(pool: pg.Pool): PostgresPool {
+function discardingTimedOut(pool: pg.Pool, statements: { watchedWrites: number }): PostgresPool {
   const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   function wrap(client: pg.PoolClient): PostgresPoolClient {
     let stuck: Error | null = null;
+    // The open transaction on this connection wrote a watched table: its end moves the count again.
+    let transactionWroteWatched = false;
     const query = (text: string, parameters: unknown[]) => {
       if (stuck !== null) return Promise.reject(stuck);
-      return client.query(text, parameters).catch((error: unknown) => {
+      const kind = statementKind(text);
+      if (kind === 'begin') transactionWroteWatched = false;
+      if (kind === 'watched-write') {
+        statements.watchedWrites++;
+        transactionWroteWatched = true;
+      }
+      const sent = client.query(text, parameters).catch((error: unknown) => {
         if (databaseFault(error) === 'timeout' && !(error as { code?: unknown }).code) stuck = error as Error;
         throw error;
+      });
+      if (kind !== 'watched-write' && kind !== 'end') return sent;
+      return sent.finally(() => {
+        if (kind === 'end' && !transactionWroteWatched) return;
+        if (kind === 'end') transactionWroteWatched = false;
+        statements.watchedWrites++;
       });
     };
     return {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -24,8 +25,19 @@ export interface ChangeFeedHandlers {
 }
 
 export interface ChangeFeed {
-  /** Publishes in the caller's transaction (`trx`): others hear it only if and when it commits. */
+  /**
+   * Publishes in the caller's transaction (`trx`): others hear it only if and when it commits. Payloads
+   * starting with BARRIER_MARK are the feed's own and refused.
+   */
   publish(trx: Db, payload: string): Promise<void>;
+  /**
+   * Resolves true once every payload committed (by any instance) before the call has been given to
+   * `onMessage`; false when that cannot be promised (not listening, or no answer within the barrier
+   * timeout). PostgreSQL delivers a channel's notifications in commit order, so the feed publishes a
+   * marker of its own and waits to hear it back; callers waiting at the same time share one marker.
+   * SQLite: true at once (this process is the only writer it has to hear).
+   */
+  barrier(): Promise<boolean>;
   /** Starts listening; resolves once listening (or, on failure, once retries are scheduled). */
   start(log: FastifyBaseLogger): Promise<void>;
   /** Stops listening; the caches are suspended, since changes are no longer seen. */
@@ -41,13 +53,22 @@ export interface ChangeFeedOptions {
   heartbeatTimeoutMs?: number;
   /** SQLite: how often `PRAGMA data_version` is read (ms). */
   pollMs?: number;
+  /** PostgreSQL: how long a barrier waits for its marker before it answers false (ms). */
+  barrierTimeoutMs?: number;
 }
+
+/** Payloads starting with this are the feed's own barrier markers, never handed to `onMessage`. */
+export const BARRIER_MARK = '~barrier ';
 
 const CHANNEL_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** The `application_name` of an instance's LISTEN connection (operators and tests find it by this). */
-export function listenerApplicationName(pid = process.pid): string {
-  return `skaledata-listen-${pid}`;
+/**
+ * The `application_name` of an instance's LISTEN connection on `channel` (operators and tests find it by
+ * this): `skaledata-listen-<pid>` for the API keys' feed, `skaledata-listen-<pid>-rows` for the rows' one.
+ */
+export function listenerApplicationName(channel: string, pid = process.pid): string {
+  const feed = channel.replace(/^skaledata_/, '');
+  return feed === 'api_keys' ? `skaledata-listen-${pid}` : `skaledata-listen-${pid}-${feed}`;
 }
 
 export function createChangeFeed(
@@ -64,13 +85,74 @@ export function createChangeFeed(
     : createSqliteFeed(handle.commitsElsewhere, handlers, options);
 }
 
+function refuseReserved(payload: string): void {
+  if (payload.startsWith(BARRIER_MARK)) throw new Error(`change feed payloads may not start with "${BARRIER_MARK}"`);
+}
+
+/** Callers of `barrier` waiting on one marker. */
+interface BarrierBatch {
+  /** The marker's number once it is sent (0 while it waits for the one before it). */
+  seq: number;
+  waiters: Array<(caughtUp: boolean) => void>;
+  timer: NodeJS.Timeout | null;
+}
+
 function createPostgresFeed(url: string, channel: string, handlers: ChangeFeedHandlers, options: ChangeFeedOptions): ChangeFeed {
   const reconnectMinMs = options.reconnectMinMs ?? 100;
   const reconnectMaxMs = options.reconnectMaxMs ?? 5000;
   const heartbeatMs = options.heartbeatMs ?? 2000;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 2000;
+  const barrierTimeoutMs = options.barrierTimeoutMs ?? 1000;
   let log: FastifyBaseLogger | null = null;
   let client: pg.Client | null = null;
+  /** LISTEN is in place on `client`: every commit from now on is heard. */
+  let listening = false;
+  // Barrier markers: this feed's own token (other instances' markers are ignored), the marker sent and
+  // not yet heard back, and the callers that came after it was sent (they need a later marker).
+  const barrierToken = randomBytes(8).toString('hex');
+  let markersSent = 0;
+  let sentBatch: BarrierBatch | null = null;
+  let nextBatch: BarrierBatch | null = null;
+
+  function settleBatch(batch: BarrierBatch, caughtUp: boolean): void {
+    if (batch.timer !== null) clearTimeout(batch.timer);
+    for (const waiter of batch.waiters) waiter(caughtUp);
+  }
+
+  /** The marker in flight was heard (true) or given up on (false); the next batch, if any, goes out. */
+  function finishSent(caughtUp: boolean): void {
+    const batch = sentBatch;
+    if (batch === null) return;
+    sentBatch = null;
+    settleBatch(batch, caughtUp);
+    sendNext();
+  }
+
+  function sendNext(): void {
+    const batch = nextBatch;
+    const from = client;
+    if (batch === null || sentBatch !== null) return;
+    nextBatch = null;
+    if (from === null || !listening) {
+      settleBatch(batch, false);
+      return;
+    }
+    batch.seq = ++markersSent;
+    sentBatch = batch;
+    batch.timer = setTimeout(() => {
+      if (sentBatch === batch) finishSent(false);
+    }, barrierTimeoutMs);
+    batch.timer.unref();
+    from.query('select pg_notify($1, $2)', [channel, `${BARRIER_MARK}${barrierToken} ${batch.seq}`]).catch(() => {
+      if (sentBatch === batch) finishSent(false);
+    });
+  }
+
+  /** A marker heard on the channel: ours and the one in flight settles its batch; any other is ignored. */
+  function heardMarker(payload: string): void {
+    const [token, seq] = payload.slice(BARRIER_MARK.length).split(' ');
+    if (token === barrierToken && sentBatch !== null && Number(seq) === sentBatch.seq) finishSent(true);
+  }
   let stopped = false;
   let failures = 0;
   let reconnectTimer: NodeJS.Timeout | null = null;
@@ -81,6 +163,8 @@ function createPostgresFeed(url: string, channel: string, handlers: ChangeFeedHa
     from.end().catch(() => undefined);
     if (client !== from) return; // already handled, or stopped
     client = null;
+    listening = false;
+    finishSent(false);
     if (heartbeatTimer !== null) clearInterval(heartbeatTimer);
     heartbeatTimer = null;
     handlers.onSuspend();
@@ -118,7 +202,7 @@ function createPostgresFeed(url: string, channel: string, handlers: ChangeFeedHa
     if (stopped) return;
     const next = new pg.Client({
       connectionString: url,
-      application_name: listenerApplicationName(),
+      application_name: listenerApplicationName(channel),
       keepAlive: true,
       connectionTimeoutMillis: 5000,
     });
@@ -126,7 +210,9 @@ function createPostgresFeed(url: string, channel: string, handlers: ChangeFeedHa
     next.on('error', (error) => lost(next, error));
     next.on('end', () => lost(next));
     next.on('notification', (message) => {
-      if (message.channel === channel && message.payload !== undefined) handlers.onMessage(message.payload);
+      if (message.channel !== channel || message.payload === undefined) return;
+      if (message.payload.startsWith(BARRIER_MARK)) heardMarker(message.payload);
+      else handlers.onMessage(message.payload);
     });
     client = next;
     try {
@@ -142,6 +228,7 @@ function createPostgresFeed(url: string, channel: string, handlers: ChangeFeedHa
       return;
     }
     // Only now are changes seen again; anything cached before may have missed some.
+    listening = true;
     handlers.onReset();
     if (failures > 0) log?.info({ channel }, 'change feed: listening again; caches flushed');
     failures = 0;
@@ -151,7 +238,16 @@ function createPostgresFeed(url: string, channel: string, handlers: ChangeFeedHa
 
   return {
     async publish(trx, payload) {
+      refuseReserved(payload);
       await sql`select pg_notify(${channel}, ${payload})`.execute(trx);
+    },
+    barrier() {
+      if (client === null || !listening) return Promise.resolve(false);
+      return new Promise<boolean>((resolve) => {
+        nextBatch ??= { seq: 0, waiters: [], timer: null };
+        nextBatch.waiters.push(resolve);
+        sendNext();
+      });
     },
     async start(logger) {
       log = logger;
@@ -166,6 +262,8 @@ function createPostgresFeed(url: string, channel: string, handlers: ChangeFeedHa
       reconnectTimer = heartbeatTimer = null;
       const current = client;
       client = null;
+      listening = false;
+      finishSent(false);
       handlers.onSuspend();
       if (current !== null) await current.end().catch(() => undefined);
     },
@@ -192,7 +290,8 @@ function createSqliteFeed(commitsElsewhere: (() => number) | undefined, handlers
   }
 
   return {
-    publish: async () => undefined,
+    publish: async (_trx, payload) => refuseReserved(payload),
+    barrier: () => Promise.resolve(true),
     async start() {
       handlers.onSuspend();
       seen = readVersion();

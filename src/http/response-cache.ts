@@ -13,14 +13,16 @@ export const MAX_KEPT_BODY_CHARS = 64 * 1024;
  * database has not changed. Reading a 20-cluster page from SQLite and serializing it costs several
  * times more than the rest of the request; dashboards poll the same pages over and over.
  *
- * Not time-limited: every entry is stored under the database's change stamp as read *before* its rows
- * were read, and served only while the stamp is still the same. Any row this process writes moves the
- * stamp at once (a commit by another connection to the file, within OTHER_COMMITS_CHECK_MS), so a write
- * never hides behind a kept page; a write racing the read at worst makes the entry unusable. Only
- * producers whose body is a function of the rows and the key (no clock, no caller) may use it.
+ * Not time-limited: every entry is stored under the change stamp of the listed tables (db/row-changes.ts)
+ * as read *before* its rows were read, and served only while the stamp is still the same. Any row this
+ * process writes moves the stamp at once; another SQLite connection's commit, within
+ * OTHER_COMMITS_CHECK_MS; another PostgreSQL instance's commit, when its notification arrives
+ * (OTHER_INSTANCES_BOUND_MS). So a write never hides behind a kept page for longer than that; a write
+ * racing the read at worst makes the entry unusable. Only producers whose body is a function of the
+ * rows of WATCHED_TABLES (db/watched-tables.ts) and the key (no clock, no caller, no other table) may use it.
  *
- * Without a stamp (PostgreSQL, where other instances write unseen) nothing is kept and every request
- * produces its body.
+ * While there is no stamp (PostgreSQL with its LISTEN connection down) nothing is kept or served kept:
+ * every request produces its body.
  */
 export interface ResponseCache {
   /**
@@ -38,8 +40,8 @@ interface KeptBody {
   body: string;
 }
 
-export function createResponseCache(changeStamp: (() => string) | undefined, capacity = RESPONSES_KEPT): ResponseCache {
-  const kept = new LruMap<string, KeptBody>(changeStamp === undefined ? 0 : capacity);
+export function createResponseCache(changeStamp: () => string | undefined, capacity = RESPONSES_KEPT): ResponseCache {
+  const kept = new LruMap<string, KeptBody>(capacity);
 
   // A string with a JSON content type is sent as it is: serialized once, by the route's own schema.
   const sendJson = (reply: FastifyReply, body: string) => reply.type(JSON_TYPE).send(body);
@@ -49,8 +51,8 @@ export function createResponseCache(changeStamp: (() => string) | undefined, cap
   return {
     send(request, reply, accountId, produce) {
       // Read before the rows are: a write racing the read leaves the entry under a stamp already gone.
-      const stamp = changeStamp?.();
-      // Without a stamp (PostgreSQL) nothing is kept, and there is no key to make.
+      const stamp = changeStamp();
+      // Without a stamp (changes may go unseen) nothing is kept, and there is no key to make.
       const key = stamp === undefined || accountId === null ? null : listKey(request.routeOptions.url ?? request.url, accountId, request.query as Record<string, unknown>);
       if (key !== null) {
         const entry = kept.get(key);

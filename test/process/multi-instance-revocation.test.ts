@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenerApplicationName } from '../../src/db/notifications.js';
+import { API_KEY_CHANNEL } from '../../src/modules/api-keys/api-key-store.js';
 import { sharedTestClerk } from '../helpers/clerk.js';
 import { TEST_DIALECT } from '../helpers/database.js';
 import { bearer, waitFor } from '../helpers/harness.js';
@@ -150,7 +151,7 @@ describe.skipIf(TEST_DIALECT !== 'postgres')(
 
     async function listenerPid(server: ServerProcess): Promise<number | undefined> {
       const { rows } = await sql.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
-        listenerApplicationName(server.child.pid),
+        listenerApplicationName(API_KEY_CHANNEL, server.child.pid),
       ]);
       return rows[0]?.pid;
     }

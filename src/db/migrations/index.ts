@@ -9,6 +9,7 @@ import * as keyRateLimit from './0007-key-rate-limit.js';
 import * as events from './0008-events.js';
 import * as webhooks from './0009-webhooks.js';
 import * as inboundWebhooks from './0010-inbound-webhooks.js';
+import * as rowNotifications from './0011-row-notifications.js';
 
 /**
  * Every migration, by name, in the order they run (Kysely sorts by name). A new migration is a file in
@@ -25,4 +26,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0008-events': events,
   '0009-webhooks': webhooks,
   '0010-inbound-webhooks': inboundWebhooks,
+  '0011-row-notifications': rowNotifications,
 };

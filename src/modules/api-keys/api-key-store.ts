@@ -79,10 +79,12 @@ export interface ApiKeyStoreDeps {
  * The one owner of API keys at run time. It keeps every key answer exact while serving most of them from
  * memory, and it is the only code that writes a key:
  * - the cache of verified keys and of digests that matched nothing (auth/key-cache.ts);
- * - on SQLite, where this process is the database's one writer, a filter of the stored digests that
- *   refuses invented keys without a query (auth/known-digests.ts). It is exact only if every digest is
- *   added after its commit and before its secret is shown: `create` and `roll` do that, and are the only
- *   writers of digests (the repository is imported by this file alone);
+ * - a filter of the stored digests that refuses invented keys without a lookup (auth/known-digests.ts).
+ *   It must never refuse a stored key. This instance adds a digest after its commit and before its secret
+ *   is shown (`create` and `roll` are the only writers of digests: the repository is imported by this file
+ *   alone). Other instances' digests (PostgreSQL) arrive on the change feed; one may be presented here
+ *   before its notification, so on PostgreSQL a "certainly not" is only believed after the feed's barrier
+ *   (every notification committed before it has been heard), which requests arriving together share;
  * - the change feed: every write is announced in its own transaction (PostgreSQL NOTIFY) and evicted here
  *   after the commit, so every instance refuses a revoked or rolled key within the bound of CONTRACT §4;
  * - `last_used_at`, written behind the requests (last-used.ts).
@@ -92,10 +94,9 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
   const repo = createApiKeyRepo(db);
   const settings = deps.config.authCache;
   const cache = new KeyCache({ maxKeys: settings.maxKeys, maxUnknown: settings.maxUnknownKeys, ttlMs: settings.ttlMs });
-  // Only where this process is the database's one writer: see known-digests.ts.
-  const knownDigests = deps.database.capabilities.sharedByInstances
-    ? null
-    : new KnownDigests({ count: () => repo.countDigests(), scan: (each) => repo.scanDigests(each) });
+  const knownDigests = new KnownDigests({ count: () => repo.countDigests(), scan: (each) => repo.scanDigests(each) });
+  // Other instances write keys (PostgreSQL): the filter's "no" waits for the change feed to catch up.
+  const othersWriteKeys = deps.database.capabilities.sharedByInstances;
   const lastUsed = new LastUsedWriter((uses) => repo.writeLastUsed(uses));
   // Imported once: HMAC with a prepared key object costs about a third less than with raw bytes.
   const pepper = createSecretKey(deps.pepper);
@@ -106,15 +107,22 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
     {
       onMessage: (payload) => {
         const change = decodeKeyChange(payload);
-        // A payload we cannot read still means "something changed": forget everything.
-        if (change === null) cache.clear();
-        else cache.apply(change);
+        // A payload we cannot read still means "something changed": forget everything, and trust no "no".
+        if (change === null) {
+          cache.clear();
+          knownDigests.markStale();
+          return;
+        }
+        // Keys stored by other instances (this one's own were added before their secrets were shown).
+        for (const digest of change.newDigests) knownDigests.add(digest);
+        cache.apply(change);
       },
       onSuspend: () => cache.suspend(),
       onReset: () => {
         cache.resume();
-        // SQLite: another process wrote to the file (the feed's first poll also lands here, before the fill).
-        knownDigests?.markStale();
+        // Changes may have gone unheard (PostgreSQL: the LISTEN connection was down; SQLite: another
+        // process wrote to the file). The first reset at start also lands here, before the fill.
+        knownDigests.markStale();
       },
     },
     deps.feed,
@@ -137,7 +145,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
     });
     if (announced === null) return false;
     // Before the new secret is returned to anyone: from now on it must not be answered "unknown".
-    for (const digest of announced.newDigests) knownDigests?.add(digest);
+    for (const digest of announced.newDigests) knownDigests.add(digest);
     cache.apply(announced);
     return true;
   }
@@ -164,13 +172,16 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
         if (cached !== undefined) {
           // A canary costs what an unknown key costs (no timing an outsider could measure): where the
           // digest filter turns unknown keys away, they pay for the digest and the filter, so a canary does too.
-          if (cached !== null && cached.canary !== null && knownDigests !== null) knownDigests.mightExist(digestApiKey(key, pepper));
+          if (cached !== null && cached.canary !== null) knownDigests.mightExist(digestApiKey(key, pepper));
           return cached;
         }
         // Only a miss pays for the peppered digest the database is searched by.
         const digest = digestApiKey(key, pepper);
-        if (knownDigests !== null && !knownDigests.mightExist(digest)) return null;
-        return cache.load(lookup, digest, findByDigest);
+        if (knownDigests.mightExist(digest)) return cache.load(lookup, digest, findByDigest);
+        if (!othersWriteKeys) return null;
+        // Stored elsewhere a moment ago, its notification may still be on its way: ask again once the
+        // feed has heard everything committed before now (or look it up when it cannot say).
+        return feed.barrier().then((caughtUp) => (caughtUp && !knownDigests.mightExist(digest) ? null : cache.load(lookup, digest, findByDigest)));
       },
       noteUsed: (keyId, atMs) => lastUsed.note(keyId, atMs),
       retirePrevious(entry) {
@@ -273,7 +284,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
     async start(log) {
       await feed.start(log);
       // Filled in the background: until it is, every digest "may exist" and goes to the database.
-      knownDigests?.load().catch((error: unknown) =>
+      knownDigests.load().catch((error: unknown) =>
         log.warn({ err: error }, 'could not load the known API key digests; unknown keys are looked up in the database'),
       );
     },
