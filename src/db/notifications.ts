@@ -57,6 +57,13 @@ export interface ChangeFeedOptions {
   barrierTimeoutMs?: number;
 }
 
+/**
+ * How a LISTEN connection that died silently (a network cut: no FIN, no error) is found: a `SELECT 1` every
+ * INTERVAL_MS, unanswered for TIMEOUT_MS. So an instance cut off from PostgreSQL trusts its caches for at
+ * most INTERVAL_MS + TIMEOUT_MS after the cut.
+ */
+export const LISTEN_HEARTBEAT = { INTERVAL_MS: 2_000, TIMEOUT_MS: 2_000 } as const;
+
 /** Payloads starting with this are the feed's own barrier markers, never handed to `onMessage`. */
 export const BARRIER_MARK = '~barrier ';
 
@@ -100,8 +107,8 @@ interface BarrierBatch {
 function createPostgresFeed(url: string, channel: string, handlers: ChangeFeedHandlers, options: ChangeFeedOptions): ChangeFeed {
   const reconnectMinMs = options.reconnectMinMs ?? 100;
   const reconnectMaxMs = options.reconnectMaxMs ?? 5000;
-  const heartbeatMs = options.heartbeatMs ?? 2000;
-  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 2000;
+  const heartbeatMs = options.heartbeatMs ?? LISTEN_HEARTBEAT.INTERVAL_MS;
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? LISTEN_HEARTBEAT.TIMEOUT_MS;
   const barrierTimeoutMs = options.barrierTimeoutMs ?? 1000;
   let log: FastifyBaseLogger | null = null;
   let client: pg.Client | null = null;

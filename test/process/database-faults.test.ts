@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_TIMEOUTS } from '../../src/db/database.js';
+import { LISTEN_HEARTBEAT } from '../../src/db/notifications.js';
 import { sharedTestClerk } from '../helpers/clerk.js';
 import { createScratchDatabase, TEST_DIALECT, type ScratchDatabase } from '../helpers/database.js';
 import { waitFor } from '../helpers/harness.js';
@@ -79,25 +81,36 @@ describe.skipIf(TEST_DIALECT !== 'postgres')('a network cut between the API and 
     }
     expect((await call('GET', '/clusters')).status).toBe(200);
 
+    const pageBeforeCut = await call('GET', '/clusters');
     proxy.pause();
+    const cutAt = performance.now();
     try {
       const ready = await call('GET', '/readyz');
       expect(ready.status).toBe(503);
       expect(ready.ms).toBeLessThan(READYZ_BOUND_MS);
       expect(ready.retryAfter).not.toBeNull();
 
-      // More requests at once than the pool has connections: every one is answered, none hangs.
+      // More requests at once than the pool has connections: every one is answered, none hangs. A list
+      // page kept from before the cut may still be served (the same page) until the instance notices the
+      // cut on its LISTEN connection; every other request needs the database and gets 503.
       const during = await Promise.all([
         ...Array.from({ length: 8 }, () => call('GET', '/clusters')),
         ...Array.from({ length: 6 }, (_, i) => call('POST', '/clouds', newCloud(`during-${i}`))),
         call('GET', '/readyz'),
       ]);
-      for (const answer of during) {
+      const keptPages = during.filter((answer) => answer.status === 200);
+      for (const kept of keptPages) expect(kept.body).toEqual(pageBeforeCut.body);
+      for (const answer of during.filter((each) => !keptPages.includes(each))) {
         expect(answer.status).toBe(503);
         expect(answer.retryAfter).not.toBeNull();
         expect(answer.body).toMatchObject({ status: 503, code: 'service_unavailable' });
         expect(answer.ms).toBeLessThan(REQUEST_BOUND_MS);
       }
+      // Once the heartbeat has found the cut, nothing kept is served: the list too answers 503.
+      await sleep(Math.max(0, LISTEN_HEARTBEAT.INTERVAL_MS + LISTEN_HEARTBEAT.TIMEOUT_MS + 500 - (performance.now() - cutAt)));
+      const listAfterNoticed = await call('GET', '/clusters');
+      expect(listAfterNoticed.status).toBe(503);
+      expect(listAfterNoticed.body).toMatchObject({ status: 503, code: 'service_unavailable' });
       // Readiness stays bounded however long the cut lasts.
       const later = await call('GET', '/readyz');
       expect(later.status).toBe(503);
