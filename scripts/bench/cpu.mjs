@@ -20,6 +20,11 @@ export function processCpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** CPU seconds of several processes together: every server process of one deployment. */
+export function processesCpuSeconds(pids) {
+  return pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
+}
+
 /**
  * PostgreSQL backends serving one database: their title reads `postgres: [<cluster>: ]<user> <database>
  * <client> <state>`; the scratch database's name is unique enough to look for as a word.
@@ -41,14 +46,15 @@ function backendCpuSeconds(database) {
 
 /**
  * Starts a window; `end(loaderCpuSeconds)` returns `other`, the share of all cores used by anything but the
- * bench (the server process, the PostgreSQL backends of its database (`pgDatabase`), the loader and this
- * process), and `server`, the cores the server and its backends kept busy (1.0 = one core all the time: a
- * server well below it was waiting on the loader, not the other way round).
+ * bench (the server processes `serverPids`, the PostgreSQL backends of their database (`pgDatabase`), the
+ * loader and this process), and `server`, the cores the server processes and their backends kept busy
+ * together (1.0 = one core all the time: a single server well below it was waiting on the loader, not the
+ * other way round).
  */
-export function startCpuWindow(serverPid, pgDatabase = null) {
+export function startCpuWindow(serverPids, pgDatabase = null) {
   let start;
   try {
-    start = { wall: Date.now(), busy: machineBusySeconds(), server: processCpuSeconds(serverPid), backends: backendCpuSeconds(pgDatabase), self: process.cpuUsage() };
+    start = { wall: Date.now(), busy: machineBusySeconds(), server: processesCpuSeconds(serverPids), backends: backendCpuSeconds(pgDatabase), self: process.cpuUsage() };
   } catch {
     return { end: () => ({ other: null, server: null, serverSeconds: null }) };
   }
@@ -57,7 +63,7 @@ export function startCpuWindow(serverPid, pgDatabase = null) {
       try {
         const wall = (Date.now() - start.wall) / 1000;
         const busy = machineBusySeconds() - start.busy;
-        let server = processCpuSeconds(serverPid) - start.server;
+        let server = processesCpuSeconds(serverPids) - start.server;
         // A backend that started during the window counts from zero; one that ended is lost (counted as other).
         for (const [pid, seconds] of backendCpuSeconds(pgDatabase)) server += seconds - (start.backends.get(pid) ?? 0);
         const self = process.cpuUsage(start.self);

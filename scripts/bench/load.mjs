@@ -4,6 +4,12 @@
 //
 // Latency is recorded here at 10 µs resolution from autocannon's per-response event: autocannon's own
 // histogram keeps whole milliseconds, too coarse for "p99 of key-me ≤ 2× p99 of baseline" on loopback.
+//
+// Several server instances (`spec.urls`) are driven by this one autocannon run: given an array of URLs,
+// autocannon opens connection i to urls[i % n] (node_modules/autocannon/lib/run.js, initialiseClients), so
+// the connections split evenly and every latency lands in one histogram: the percentiles are those of the
+// whole deployment, not a merge of per-instance figures. Responses and statuses are also counted per
+// instance, so a split that went wrong (or an instance that answers differently) shows.
 import autocannon from 'autocannon';
 import { badChecksumKey, unknownKey } from './keys.mjs';
 
@@ -14,7 +20,7 @@ const spec = JSON.parse(process.argv[2] ?? '{}');
 
 function options(durationSeconds) {
   const base = {
-    url: spec.url,
+    url: spec.urls.length === 1 ? spec.urls[0] : spec.urls,
     connections: spec.connections,
     duration: durationSeconds,
     headers: spec.headers ?? {},
@@ -48,8 +54,13 @@ async function main() {
   let responses = 0;
   let latencySum = 0;
   let latencyMax = 0;
+  /** Per target origin (one per server instance): responses and their statuses. */
+  const byInstance = Object.fromEntries(spec.urls.map((url) => [new URL(url).origin, { responses: 0, statuses: {} }]));
   const instance = autocannon(options(spec.durationSeconds));
-  instance.on('response', (_client, _statusCode, _bytes, responseTimeMs) => {
+  instance.on('response', (client, statusCode, _bytes, responseTimeMs) => {
+    const target = byInstance[client.opts.origin];
+    target.responses++;
+    target.statuses[statusCode] = (target.statuses[statusCode] ?? 0) + 1;
     histogram[Math.min(BUCKETS - 1, Math.floor(responseTimeMs / BUCKET_MS))]++;
     responses++;
     latencySum += responseTimeMs;
@@ -67,6 +78,7 @@ async function main() {
       warmupResponses,
       rps: result.duration > 0 ? answered / result.duration : 0,
       statuses,
+      byInstance,
       errors: result.errors,
       timeouts: result.timeouts,
       latencyMs: {

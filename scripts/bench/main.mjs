@@ -1,5 +1,6 @@
-// `npm run bench`: the benchmark suite of issue 4. Starts the real server per database (and a second one
-// holding the big key set, for keys-1m), seeds them, measures every scenario (runs interleaved, so drift
+// `npm run bench`: the benchmark suite of issue 4. Starts the real server per database (with --instances 2,
+// two processes of one deployment on PostgreSQL; and a second deployment holding the big key set, for
+// keys-1m), seeds them, measures every scenario (runs interleaved, so drift
 // hits all scenarios alike), prints the table, and exits
 // non-zero when the server does not start or any scenario sees errors or unexpected statuses. Missed
 // performance targets are reported, never failed.
@@ -8,13 +9,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { processCpuSeconds } from './cpu.mjs';
+import { processesCpuSeconds } from './cpu.mjs';
 import { badChecksumKey, unknownKey } from './keys.mjs';
 import { parseOptions, USAGE } from './options.mjs';
-import { compareDatabases, evaluate, machine, renderComparison, renderDatabase, summarize, writeBenchmarksMd, writeJson } from './report.mjs';
+import { compareDatabases, evaluate, instanceSplit, machine, renderComparison, renderDatabase, summarize, writeBenchmarksMd, writeJson } from './report.mjs';
 import { precheck, runScenario, SCENARIOS } from './scenarios.mjs';
 import { insertBigKeys, seedFixtures } from './seed.mjs';
-import { startServer } from './server.mjs';
+import { startDeployment } from './server.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const progress = (message) => console.error(`bench: ${message}`);
@@ -28,14 +29,14 @@ async function checkKeyFormat() {
   }
 }
 
-async function databaseVersion(server) {
-  if (server.database.kind === 'sqlite') {
+async function databaseVersion(deployment) {
+  if (deployment.database.kind === 'sqlite') {
     const db = new Database(':memory:');
     const { version } = db.prepare('select sqlite_version() as version').get();
     db.close();
     return `SQLite ${version}`;
   }
-  const client = new pg.Client({ connectionString: server.database.url });
+  const client = new pg.Client({ connectionString: deployment.database.url });
   await client.connect();
   try {
     return `PostgreSQL ${(await client.query('show server_version')).rows[0].server_version}`;
@@ -60,44 +61,83 @@ function serverLog(output) {
 }
 
 /**
- * Waits until the server has been idle (under 5% of a core) for a second, at most `maxMs`: after the big
- * insert it refills its filter of stored digests (known-digests.ts), which must not land in a measured run.
+ * Waits until the deployment's servers have been idle (under 5% of a core together) for a second, at most
+ * `maxMs`: after the big insert a server refills its filter of stored digests (known-digests.ts), which must
+ * not land in a measured run.
  */
-async function settle(server, maxMs = 60_000) {
+async function settle(deployment, maxMs = 60_000) {
   const deadline = Date.now() + maxMs;
   while (Date.now() < deadline) {
-    const before = processCpuSeconds(server.pid);
+    const before = processesCpuSeconds(deployment.pids);
     await sleep(1000);
-    if (processCpuSeconds(server.pid) - before < 0.05) return;
+    if (processesCpuSeconds(deployment.pids) - before < 0.05) return;
   }
-  progress(`warning: the big-key server was still busy after ${maxMs / 1000} s; measuring anyway`);
+  progress(`warning: the big-key deployment was still busy after ${maxMs / 1000} s; measuring anyway`);
+}
+
+/** With several instances, how the responses of `runs` split between them (and, asked, their statuses). */
+function splitText(runs, withStatuses = false) {
+  const split = instanceSplit(runs);
+  if (split.length < 2) return '';
+  const total = split.reduce((sum, instance) => sum + instance.responses, 0);
+  const parts = split.map((instance, index) => {
+    const share = total === 0 ? 0 : Math.round((instance.responses / total) * 100);
+    const statuses = Object.entries(instance.statuses).map(([status, count]) => `${status}: ${count}`).join(', ');
+    return `instance ${index + 1} ${share}%${withStatuses ? ` (${statuses})` : ''}`;
+  });
+  return `; responses by instance: ${parts.join(', ')}`;
+}
+
+/**
+ * Every instance must answer the scenario's precheck, not just the one that was seeded: a key made
+ * through instance 1 has to work on instance 2 (the product's promise; the bench only checks it).
+ */
+async function precheckEveryInstance(deployment, scenario, secrets) {
+  for (const [index, baseUrl] of deployment.baseUrls.entries()) {
+    try {
+      await precheck(baseUrl, scenario, secrets);
+    } catch (error) {
+      if (deployment.baseUrls.length === 1) throw error;
+      throw new Error(`${error.message} (on instance ${index + 1} of ${deployment.baseUrls.length}, ${baseUrl}; fixtures were seeded through instance 1)`);
+    }
+  }
 }
 
 /**
  * Seeds, checks and measures the selected scenarios; returns the runs per scenario. keys-1m runs on
- * `big` (a second server whose table holds the big key set), in the same rounds as everything else.
+ * `big` (a second deployment whose table holds the big key set), in the same rounds as everything else.
+ * Each deployment is seeded through its first instance and loaded through all of them.
  */
-async function measure(servers, db, options, failures) {
+async function measure(deployments, db, options, failures) {
   const runs = new Map();
   let bigKeys = null;
   progress(`${db}: seeding fixtures through the API`);
-  const targets = { main: { server: servers.main, secrets: await seedFixtures(servers.main) } };
-  if (servers.big) {
-    targets.big = { server: servers.big, secrets: await seedFixtures(servers.big) };
+  const targets = { main: { deployment: deployments.main, secrets: await seedFixtures(deployments.main) } };
+  if (deployments.big) {
+    targets.big = { deployment: deployments.big, secrets: await seedFixtures(deployments.big) };
     progress(`${db}: inserting ${options.bigKeys.toLocaleString('en-US')} keys for keys-1m`);
-    bigKeys = { count: options.bigKeys, insertSeconds: await insertBigKeys(servers.big, options.bigKeys) };
-    progress(`${db}: inserted in ${bigKeys.insertSeconds.toFixed(1)} s; waiting for that server to settle`);
-    await settle(servers.big);
+    bigKeys = { count: options.bigKeys, insertSeconds: await insertBigKeys(deployments.big, options.bigKeys) };
+    progress(`${db}: inserted in ${bigKeys.insertSeconds.toFixed(1)} s; waiting for that deployment to settle`);
+    await settle(deployments.big);
   }
   const on = (scenario) => (scenario.bigServer ? targets.big : targets.main);
-  /** One load run of `scenario` against `target` (a server and its seeded secrets). */
-  const load = ({ server, secrets }, scenario, durationSeconds, warmupSeconds) =>
-    runScenario({ baseUrl: server.baseUrl, serverPid: server.pid, pgDatabase: server.database.name ?? null, scenario, secrets, connections: options.connections, durationSeconds, warmupSeconds });
+  /** One load run of `scenario` against `target` (a deployment and its seeded secrets). */
+  const load = ({ deployment, secrets }, scenario, durationSeconds, warmupSeconds) =>
+    runScenario({
+      baseUrls: deployment.baseUrls,
+      serverPids: deployment.pids,
+      pgDatabase: deployment.database.name ?? null,
+      scenario,
+      secrets,
+      connections: options.connections,
+      durationSeconds,
+      warmupSeconds,
+    });
 
   const usable = [];
   for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.name))) {
     try {
-      await precheck(on(scenario).server.baseUrl, scenario, on(scenario).secrets);
+      await precheckEveryInstance(on(scenario).deployment, scenario, on(scenario).secrets);
       usable.push(scenario);
     } catch (error) {
       failures.push(`${db} ${error.message}`);
@@ -108,46 +148,53 @@ async function measure(servers, db, options, failures) {
     // The same history as the main server before the rounds: V8 specializes (and, once a path has seen
     // many shapes, generalizes) code by what it has run, and /me on a server that never served anything
     // else is faster than /me on one that served every scenario. Unmeasured.
-    progress(`${db}: giving the big-key server the main server's history (every scenario, unmeasured)`);
+    progress(`${db}: giving the big-key deployment the main deployment's history (every scenario, unmeasured)`);
     for (const scenario of usable.filter((s) => !s.bigServer)) {
       await load(targets.big, scenario, Math.min(2, options.durationSeconds), 0);
     }
   }
 
   const measureRun = async (scenario, run) => {
-    const { server } = on(scenario);
+    const { deployment } = on(scenario);
     const result = await load(on(scenario), scenario, options.durationSeconds, options.warmupSeconds);
-    if (!server.alive()) throw new Error(`the server exited during ${scenario.name}`);
+    if (!deployment.alive()) throw new Error(`a server exited during ${scenario.name}`);
     runs.set(scenario.name, [...(runs.get(scenario.name) ?? []), result]);
-    progress(`${db} run ${run}/${options.runs} ${scenario.name}: ${Math.round(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${result.errors} errors, ${result.unexpected} unexpected${result.serverCores === null ? '' : `, server ${result.serverCores.toFixed(2)} cores, ${result.serverUsPerResponse} µs CPU/response`}${result.otherCpuShare === null ? '' : `, other processes ${Math.round(result.otherCpuShare * 100)}% CPU`}`);
+    progress(`${db} run ${run}/${options.runs} ${scenario.name}: ${Math.round(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${result.errors} errors, ${result.unexpected} unexpected${result.serverCores === null ? '' : `, server ${result.serverCores.toFixed(2)} cores, ${result.serverUsPerResponse} µs CPU/response`}${result.otherCpuShare === null ? '' : `, other processes ${Math.round(result.otherCpuShare * 100)}% CPU`}${splitText([result])}`);
   };
   for (let run = 1; run <= options.runs; run++) for (const scenario of usable) await measureRun(scenario, run);
   return { runs, bigKeys };
 }
 
 async function benchDatabase(db, options, failures) {
-  const servers = {};
+  const deployments = {};
   const started = [];
+  // SQLite serves one process; options.mjs refuses --instances 2 without PostgreSQL.
+  const instances = db === 'postgres' ? options.instances : 1;
   const start = async (role) => {
-    progress(`${db}: starting the ${role} server`);
-    const server = await startServer({ db, pgAdminUrl: options.pgAdminUrl, cpuProfileDir: options.cpuProfileDir });
-    started.push(server);
-    return server;
+    progress(`${db}: starting the ${role} deployment (${instances} server instance${instances === 1 ? '' : 's'})`);
+    const deployment = await startDeployment({ db, pgAdminUrl: options.pgAdminUrl, cpuProfileDir: options.cpuProfileDir, instances });
+    started.push(deployment);
+    return deployment;
   };
   let measured;
   let dbVersion;
   const exits = [];
   try {
-    servers.main = await start('main');
-    if (options.scenarios.some((name) => SCENARIOS.find((s) => s.name === name)?.bigServer)) servers.big = await start('big-key');
-    dbVersion = await databaseVersion(servers.main);
-    measured = await measure(servers, db, options, failures);
+    deployments.main = await start('main');
+    // As many instances as the main deployment, so keys-1m / key-me compares like with like.
+    if (options.scenarios.some((name) => SCENARIOS.find((s) => s.name === name)?.bigServer)) deployments.big = await start('big-key');
+    dbVersion = await databaseVersion(deployments.main);
+    measured = await measure(deployments, db, options, failures);
   } catch (error) {
     // Whatever went wrong, the servers' own words are the first thing to read.
-    const tail = started.map((server) => server.output().trim().split('\n').slice(-20).join('\n')).filter(Boolean).join('\n');
+    const tail = started
+      .flatMap((deployment) => deployment.instances)
+      .map((instance) => instance.output().trim().split('\n').slice(-20).join('\n'))
+      .filter(Boolean)
+      .join('\n');
     throw new Error(`${error instanceof Error ? error.message : String(error)}${tail ? `\n  server output (last lines):\n${tail}` : ''}`);
   } finally {
-    for (const server of started) exits.push(await server.stop());
+    for (const deployment of started) exits.push(...(await deployment.stop()));
   }
   const serverExit = exits.find((code) => code !== 0) ?? 0;
   if (serverExit !== 0) progress(`${db}: warning: a server exited with ${serverExit} on SIGTERM`);
@@ -156,15 +203,16 @@ async function benchDatabase(db, options, failures) {
   for (const row of rows) {
     if (row.errors > 0 || row.unexpected > 0) {
       const other = Object.entries(row.statuses).filter(([status]) => Number(status) !== row.expectedStatus).map(([status, count]) => `${status}: ${count}`);
-      failures.push(`${db} ${row.name}: ${row.errors} errors, ${row.unexpected} unexpected statuses${other.length > 0 ? ` (${other.join(', ')})` : ''}; expected only ${row.expectedStatus}`);
+      failures.push(`${db} ${row.name}: ${row.errors} errors, ${row.unexpected} unexpected statuses${other.length > 0 ? ` (${other.join(', ')})` : ''}; expected only ${row.expectedStatus}${splitText(row.runs, true)}`);
     }
   }
-  // The budget holds for every server process: the larger peak of the two.
-  const hwms = started.map((server) => server.rss.hwmKb).filter((kb) => kb !== null);
-  const rss = { peakKb: Math.max(...started.map((server) => server.rss.peakKb)), hwmKb: hwms.length > 0 ? Math.max(...hwms) : null, servers: started.length };
+  // The budget holds for every server process, of every deployment: the largest peak of them all.
+  const processes = started.flatMap((deployment) => deployment.instances);
+  const hwms = processes.map((instance) => instance.rss.hwmKb).filter((kb) => kb !== null);
+  const rss = { peakKb: Math.max(...processes.map((instance) => instance.rss.peakKb)), hwmKb: hwms.length > 0 ? Math.max(...hwms) : null, servers: processes.length };
   const targets = evaluate(rows, rss);
-  const output = started.map((server) => server.output()).join('\n');
-  return { db, dbVersion, rows, targets, bigKeys: measured.bigKeys, rss, serverExit, serverLog: serverLog(output) };
+  const output = started.map((deployment) => deployment.output()).join('\n');
+  return { db, dbVersion, instances, rows, targets, bigKeys: measured.bigKeys, rss, serverExit, serverLog: serverLog(output) };
 }
 
 function withoutPassword(url) {

@@ -10,11 +10,15 @@ export const USAGE = `Usage: npm run bench -- [options]
   --runs <n>           runs per scenario; the table shows the median (default 3)
   --warmup <s>         unmeasured load before each run (default 1)
   --db <kind>          sqlite, postgres, or both (SQLite then PostgreSQL, compared) (default sqlite)
+  --instances <n>      1 or 2 (default 1): with 2, PostgreSQL is served by two server processes of one
+                       deployment (one database, the same secrets and Redis prefix), the load split
+                       round-robin between them; needs --db postgres or both (SQLite stays at 1) and an
+                       even --connections
   --big-keys <n>       keys in the table for keys-1m (default 1000000)
   --scenarios <list>   comma-separated subset of: ${SCENARIO_NAMES.join(', ')}
   --pg-url <url>       PostgreSQL server to create the scratch database on
                        (default $BENCH_PG_ADMIN_URL or postgres://postgres@127.0.0.1:5432/postgres)
-  --cpu-prof <dir>     run the server under \`node --cpu-prof\`; one .cpuprofile per database lands in <dir>
+  --cpu-prof <dir>     run the server under \`node --cpu-prof\`; one .cpuprofile per server process lands in <dir>
                        (profiled numbers are slower: such a run writes no BENCHMARKS.md)
   --smoke              CI check: 2 s, 1 run, no warm-up, 10,000 big keys, every scenario; writes no files
   --help`;
@@ -42,6 +46,7 @@ export function parseOptions(argv) {
       runs: { type: 'string' },
       warmup: { type: 'string' },
       db: { type: 'string' },
+      instances: { type: 'string' },
       'big-keys': { type: 'string' },
       scenarios: { type: 'string' },
       'pg-url': { type: 'string' },
@@ -57,14 +62,23 @@ export function parseOptions(argv) {
   const scenarios = values.scenarios === undefined ? SCENARIO_NAMES : values.scenarios.split(',').map((name) => name.trim()).filter(Boolean);
   const unknown = scenarios.filter((name) => !SCENARIO_NAMES.includes(name));
   if (unknown.length > 0 || scenarios.length === 0) throw new Error(`--scenarios takes a comma list of ${SCENARIO_NAMES.join(', ')} (got "${values.scenarios}")`);
+  const connections = number(values, 'connections', { min: 1, max: 1000 }) ?? 50;
+  const instances = number(values, 'instances', { min: 1, max: 2 }) ?? 1;
+  if (instances > 1 && db === 'sqlite') {
+    throw new Error(`--instances ${instances} needs --db postgres or --db both: a SQLite database serves one process, so only PostgreSQL runs several instances`);
+  }
+  // autocannon gives connection i to instance i mod n: an odd count would load one instance more than the other.
+  if (connections % instances !== 0) throw new Error(`--connections must be a multiple of --instances (${instances}), so each instance gets as many connections (got ${connections})`);
   return {
     help: false,
     smoke: values.smoke,
     durationSeconds: number(values, 'duration', { min: 1, max: 3600, integer: false }) ?? preset.duration,
-    connections: number(values, 'connections', { min: 1, max: 1000 }) ?? 50,
+    connections,
     runs: number(values, 'runs', { min: 1, max: 50 }) ?? preset.runs,
     warmupSeconds: number(values, 'warmup', { min: 0, max: 600, integer: false }) ?? preset.warmup,
     databases: db === 'both' ? ['sqlite', 'postgres'] : [db],
+    /** Server processes of the PostgreSQL deployments (SQLite's always have one). */
+    instances,
     bigKeys: number(values, 'big-keys', { min: 0, max: 20_000_000 }) ?? preset.bigKeys,
     // Keep the order of the table, whatever the order asked for.
     scenarios: SCENARIO_NAMES.filter((name) => scenarios.includes(name)),

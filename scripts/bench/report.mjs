@@ -53,6 +53,24 @@ export function summarize(scenario, runs) {
   };
 }
 
+/**
+ * How the responses of `runs` split between the server instances that served them, in start order: one
+ * entry per instance, with its responses and statuses summed over the runs. (Runs recorded before
+ * --instances carry no split: then the list is empty.)
+ */
+export function instanceSplit(runs) {
+  const byOrigin = new Map();
+  for (const run of runs) {
+    for (const [origin, { responses, statuses }] of Object.entries(run.byInstance ?? {})) {
+      const entry = byOrigin.get(origin) ?? { origin, responses: 0, statuses: {} };
+      entry.responses += responses;
+      for (const [status, count] of Object.entries(statuses)) entry.statuses[status] = (entry.statuses[status] ?? 0) + count;
+      byOrigin.set(origin, entry);
+    }
+  }
+  return [...byOrigin.values()];
+}
+
 const round = (value, digits) => (value === null ? null : Math.round(value * 10 ** digits) / 10 ** digits);
 
 /** Ratios to baseline and the met/missed verdicts for one database's rows. */
@@ -83,7 +101,8 @@ export function compareDatabases(results) {
   const postgres = results.find((result) => result.db === 'postgres')?.rows.find((row) => row.name === 'key-me');
   if (!sqlite?.rps || !postgres?.rps) return null;
   const value = round(postgres.rps / sqlite.rps, 3);
-  return { measure: 'PostgreSQL key-me / SQLite key-me req/s', sqliteRps: sqlite.rps, postgresRps: postgres.rps, goal: `≥ ${POSTGRES_VS_SQLITE_MIN.toFixed(2)}`, value, met: value >= POSTGRES_VS_SQLITE_MIN, gap: round(POSTGRES_VS_SQLITE_MIN - value, 3) };
+  const instances = results.find((result) => result.db === 'postgres').instances ?? 1;
+  return { measure: 'PostgreSQL key-me / SQLite key-me req/s', postgresInstances: instances, sqliteRps: sqlite.rps, postgresRps: postgres.rps, goal: `≥ ${POSTGRES_VS_SQLITE_MIN.toFixed(2)}`, value, met: value >= POSTGRES_VS_SQLITE_MIN, gap: round(POSTGRES_VS_SQLITE_MIN - value, 3) };
 }
 
 const readableDate = (iso) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
@@ -109,7 +128,7 @@ export function renderDatabase(result, invocation) {
     `## ${DB_TITLES[result.db]}`,
     '',
     `${readableDate(invocation.date)} · \`${invocation.command}\` · ${m.cores} × ${m.cpuModel} · Node ${m.node} · ${result.dbVersion} · ` +
-      `${options.connections} connections · ${options.durationSeconds} s × ${options.runs} run${options.runs === 1 ? '' : 's'} (median)` +
+      `${instancesText(result.instances)} · ${options.connections} connections · ${options.durationSeconds} s × ${options.runs} run${options.runs === 1 ? '' : 's'} (median)` +
       `${options.warmupSeconds > 0 ? `, ${options.warmupSeconds} s warm-up each` : ''}` +
       `${result.bigKeys ? ` · keys-1m with ${result.bigKeys.count.toLocaleString('en-US')} keys in the table` : ''}`,
     '',
@@ -129,7 +148,7 @@ export function renderDatabase(result, invocation) {
   lines.push(
     `- server peak RSS: ${fixed(rss.value, 1)} MB, budget ${RSS_BUDGET_MB} MB: ${verdict(rss)} ` +
       `(the larger of VmRSS sampled every 200 ms, ${fixed(result.rss.peakKb / 1024, 1)} MB, and the kernel's high-water mark, ${result.rss.hwmKb === null ? 'n/a' : `${fixed(result.rss.hwmKb / 1024, 1)} MB`}` +
-      `${result.rss.servers > 1 ? `; each figure is the larger of the ${result.rss.servers} servers'` : ''})`,
+      `${result.rss.servers > 1 ? `; each figure is the largest of the ${result.rss.servers} server processes'` : ''})`,
   );
   const shares = result.rows.flatMap((row) => row.runs.map((run) => run.otherCpuShare)).filter((share) => share !== null);
   if (shares.length > 0) {
@@ -139,14 +158,33 @@ export function renderDatabase(result, invocation) {
         (worst > NOISY_SHARE ? ' — **disturbed: re-run on an idle machine before comparing**' : ''),
     );
   }
+  if ((result.instances ?? 1) > 1) lines.push(instancesNote(result));
   if (result.bigKeys) {
     lines.push(
-      `- keys-1m runs on a second server, started and seeded like the first, whose table also holds ${result.bigKeys.count.toLocaleString('en-US')} keys ` +
+      `- keys-1m runs on a second ${(result.instances ?? 1) > 1 ? `deployment of ${result.instances} instances` : 'server'}, started and seeded like the first, whose table also holds ${result.bigKeys.count.toLocaleString('en-US')} keys ` +
         `(inserted in ${fixed(result.bigKeys.insertSeconds, 1)} s before any run); it is measured in the same rounds as the other scenarios, so the machine's drift hits both alike`,
     );
   }
   if (result.serverLog.count > 0) lines.push(`- server log at warn level or above: ${result.serverLog.count} line(s), first: \`${result.serverLog.first[0].slice(0, 200)}\``);
   return lines.join('\n');
+}
+
+/** Who served a database's table: one server process, or several of one deployment. */
+function instancesText(instances = 1) {
+  return instances === 1 ? '1 server instance' : `${instances} server instances of one deployment, round-robin`;
+}
+
+/** What "served by several instances" means for every figure of the table, and how the load really split. */
+function instancesNote(result) {
+  const split = instanceSplit(result.rows.filter((row) => row.name !== 'keys-1m').flatMap((row) => row.runs));
+  const total = split.reduce((sum, instance) => sum + instance.responses, 0);
+  const shares = split.map((instance) => `${total === 0 ? 0 : Math.round((instance.responses / total) * 100)}%`).join(' / ');
+  return (
+    `- served by ${result.instances} server processes of one deployment (one database, the same pepper, encryption key, Clerk key and Redis prefix), ` +
+    `seeded through the first; autocannon gives connection i to instance i mod ${result.instances}, and the responses split ${shares} (every scenario and run but keys-1m). ` +
+    'req/s and the percentiles are the whole deployment\'s (one histogram), CPU µs/resp counts every instance and its PostgreSQL backends, ' +
+    'and "vs baseline" divides by /healthz served round-robin by the same instances'
+  );
 }
 
 export function renderComparison(comparison, invocation) {
@@ -155,7 +193,7 @@ export function renderComparison(comparison, invocation) {
     '',
     `${readableDate(invocation.date)} · \`${invocation.command}\``,
     '',
-    `- ${comparison.measure}: ${int(comparison.postgresRps)} / ${int(comparison.sqliteRps)} = ${fixed(comparison.value, 2)}, target ${comparison.goal}: ${verdict(comparison)}`,
+    `- ${comparison.measure}${(comparison.postgresInstances ?? 1) > 1 ? ` (PostgreSQL served by ${comparison.postgresInstances} instances, SQLite by 1)` : ''}: ${int(comparison.postgresRps)} / ${int(comparison.sqliteRps)} = ${fixed(comparison.value, 2)}, target ${comparison.goal}: ${verdict(comparison)}`,
   ].join('\n');
 }
 
@@ -178,13 +216,16 @@ database, seeds it (keys, a cloud and 20 clusters through the HTTP API), and dri
 from a separate process on 127.0.0.1. keys-1m runs on a second server, seeded the same way, whose table
 also holds the big key set (direct inserts, before any run). Runs go round every scenario in turn; each
 scenario's req/s, p50 and p99 are the median of its runs; "vs baseline" is the share of \`GET /healthz\`
-measured in the same invocation. Targets are issue 4's; a missed target is reported, not failed (the run fails only on errors
-or unexpected statuses). Every full run rewrites its database's section below; \`--smoke\` writes nothing.
+measured in the same invocation, served by the same instances. With \`--instances 2\` (PostgreSQL only)
+two server processes share one database, pepper, encryption key and Redis prefix, and the load is split
+evenly between them; each section says how many instances served it. Targets are issue 4's; a missed
+target is reported, not failed (the run fails only on errors or unexpected statuses). Every full run rewrites its database's section below; \`--smoke\` writes nothing.
 Results as JSON: \`bench/results/\` (not committed).
 
 \`\`\`sh
 npm run bench                      # SQLite, 10 s × 3 runs, 50 connections, 1,000,000 keys for keys-1m
 npm run bench -- --db both         # SQLite, then PostgreSQL on 127.0.0.1:5432, and the comparison
+npm run bench -- --db postgres --instances 2   # PostgreSQL served by two server processes of one deployment
 npm run bench -- --smoke           # the CI check: every scenario once for 2 s
 npm run bench -- --help            # every option
 \`\`\``;

@@ -60,17 +60,20 @@ export async function precheck(baseUrl, scenario, secrets) {
   }
 }
 
-/** Runs load.mjs in its own process for one measured run; killed if it overruns. */
-export async function runScenario({ baseUrl, serverPid, pgDatabase, scenario, secrets, connections, durationSeconds, warmupSeconds }) {
+/**
+ * Runs load.mjs in its own process for one measured run, against every instance of one deployment
+ * (`baseUrls`, connections split evenly); killed if it overruns. Server CPU counts all `serverPids`.
+ */
+export async function runScenario({ baseUrls, serverPids, pgDatabase, scenario, secrets, connections, durationSeconds, warmupSeconds }) {
   const spec = {
-    url: `${baseUrl}${scenario.path}`,
+    urls: baseUrls.map((baseUrl) => `${baseUrl}${scenario.path}`),
     connections,
     durationSeconds,
     warmupSeconds,
     headers: scenario.credential ? { authorization: `Bearer ${secrets[scenario.credential]}` } : {},
     keys: scenario.keys ?? null,
   };
-  const cpu = startCpuWindow(serverPid, pgDatabase);
+  const cpu = startCpuWindow(serverPids, pgDatabase);
   const child = spawn(process.execPath, [LOADER, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -86,7 +89,7 @@ export async function runScenario({ baseUrl, serverPid, pgDatabase, scenario, se
   for (const [status, count] of Object.entries(result.statuses)) if (Number(status) !== scenario.expect) unexpected += count;
   const shares = cpu.end(result.loaderCpuSeconds);
   const served = result.responses + result.warmupResponses;
-  // CPU time the server (and its PostgreSQL backends) spent per response: unlike req/s, it does not move
+  // CPU time the server processes (and their PostgreSQL backends) spent per response: unlike req/s, it does not move
   // when the loader or another process slows down, so it is the number to compare changes by.
   const serverUsPerResponse = shares.serverSeconds === null || served === 0 ? null : Math.round((shares.serverSeconds * 1e6) / served * 10) / 10;
   return { ...result, unexpected, otherCpuShare: shares.other, serverCores: shares.server, serverUsPerResponse };

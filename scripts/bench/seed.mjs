@@ -81,9 +81,10 @@ async function waitForClusters(baseUrl, token, count) {
 /**
  * Two accounts. The owner's holds the keys under test (full, clusters:read, apps:read), one cloud and
  * 20 clusters; a neighbour account holds a key, a cloud and a cluster, so account filtering has rows to skip.
+ * Everything goes through the deployment's first instance; the others must serve it as they find it.
  */
-export async function seedFixtures(server) {
-  const { baseUrl, privateKey } = server;
+export async function seedFixtures(deployment) {
+  const { baseUrl, privateKey } = deployment;
   const owner = await mintSession(privateKey, 'user_bench_owner', 'owner@bench.skaledata.local');
   const neighbour = await mintSession(privateKey, 'user_bench_neighbour', 'neighbour@bench.skaledata.local');
 
@@ -209,11 +210,12 @@ async function insertPostgres(url, fns, pepper, count) {
   }
 }
 
-/** Adds `count` keys spread over accounts of 100 keys each; returns the seconds it took. */
-export async function insertBigKeys(server, count) {
+/** Adds `count` keys to the deployment's database, spread over accounts of 100 keys each; returns the seconds it took. */
+export async function insertBigKeys(deployment, count) {
   const started = Date.now();
   const fns = await serverKeyFunctions();
-  if (server.database.kind === 'sqlite') await insertSqlite(server.database.file, fns, server.pepper, count);
-  else await insertPostgres(server.database.url, fns, server.pepper, count);
+  const { database, pepper } = deployment;
+  if (database.kind === 'sqlite') await insertSqlite(database.file, fns, pepper, count);
+  else await insertPostgres(database.url, fns, pepper, count);
   return (Date.now() - started) / 1000;
 }

@@ -1,5 +1,6 @@
-// The server under test: the real `skaledata serve` process with production settings, its own data folder
-// and database, fixed secrets, and a Clerk key pair whose private half stays here to mint session tokens.
+// The server under test: a deployment of one or more real `skaledata serve` processes with production
+// settings, sharing their own data folder and database, fixed secrets, a Redis prefix, and a Clerk key pair
+// whose private half stays here to mint session tokens.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -82,56 +83,87 @@ function readRssKb(pid, field) {
 }
 
 /**
- * Starts the server and resolves once it listens. The caller must call `stop()` (also on failure):
- * it ends the process, drops the database and removes the temp folder.
+ * What every instance of one deployment shares: the database, the data folder, the pepper, the encryption
+ * key, the Clerk key pair and the Redis prefix. `remove()` drops the database and the folder; only the
+ * deployment does that, never an instance, and only after every instance has stopped.
  */
-export async function startServer({ db, pgAdminUrl, cpuProfileDir = null, redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' }) {
+async function createDeployment({ db, pgAdminUrl, redisUrl }) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'skd-bench-'));
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pepper = randomBytes(32);
   let database = null;
+  const remove = async () => {
+    await database?.drop().catch((error) => console.error(`bench: could not drop ${database.name}: ${error.message}`));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    database = await createDatabase(db, dir, pgAdminUrl);
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  const env = {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: database.url,
+    // Shared like a volume, as startServerPair does in the process tests (DAG blobs live there).
+    DATA_DIR: path.join(dir, 'data'),
+    CLERK_JWT_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    CLERK_ISSUER,
+    API_KEY_PEPPER: pepper.toString('base64'),
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    // Seeded clusters finish provisioning in moments, so no job runs during the measurements.
+    SIMULATED_STEP_MS: '5',
+    // key-invalid and key-unknown measure the invalid-credential path itself, all from 127.0.0.1.
+    AUTH_FAILURE_LIMIT: 'off',
+    // With PostgreSQL (the several-instance setup), rate limits are counted in Redis, under this run's own
+    // prefix, which every instance of the deployment shares: a key's limit holds across instances.
+    ...(db === 'postgres' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `skd-bench:${randomBytes(6).toString('hex')}` } : {}),
+  };
+  return { db, database, pepper, privateKey, env, remove };
+}
+
+/**
+ * Starts one `skaledata serve` process of `deployment` and resolves once it answers /healthz. The caller
+ * must call `stop()`, also on failure; it ends the process only.
+ */
+async function startInstance(deployment, { index, cpuProfileDir }) {
   let child = null;
   let sampler = null;
   const rss = { peakKb: 0, samples: 0, hwmKb: null };
   let output = '';
+  let exited = Promise.resolve(null);
 
-  const cleanup = async () => {
+  const stop = async () => {
+    rss.hwmKb = child === null ? null : readRssKb(child.pid, 'VmHWM');
     if (sampler) clearInterval(sampler);
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await database?.drop().catch((error) => console.error(`bench: could not drop ${database.name}: ${error.message}`));
-    await rm(dir, { recursive: true, force: true });
+    sampler = null;
+    if (child === null) return null;
+    let status = child.exitCode ?? child.signalCode;
+    if (status === null) {
+      child.kill('SIGTERM');
+      status = await Promise.race([exited, sleep(STOP_TIMEOUT_MS, 'timeout', { ref: false })]);
+      if (status === 'timeout') {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    return status;
   };
 
   try {
-    database = await createDatabase(db, dir, pgAdminUrl);
     const port = await freePort();
-    const env = {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: database.url,
-      DATA_DIR: path.join(dir, 'data'),
-      CLERK_JWT_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      CLERK_ISSUER,
-      API_KEY_PEPPER: pepper.toString('base64'),
-      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-      // Seeded clusters finish provisioning in moments, so no job runs during the measurements.
-      SIMULATED_STEP_MS: '5',
-      // key-invalid and key-unknown measure the invalid-credential path itself, all from 127.0.0.1.
-      AUTH_FAILURE_LIMIT: 'off',
-      // With PostgreSQL (the several-instance setup), rate limits are counted in Redis, under this run's own prefix.
-      ...(db === 'postgres' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `skd-bench:${randomBytes(6).toString('hex')}` } : {}),
-    };
-    const profile = cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=server-${db}-${Date.now()}.cpuprofile`];
-    child = spawn(process.execPath, [...profile, CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const profile =
+      cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=server-${deployment.db}-${index + 1}-${Date.now()}.cpuprofile`];
+    child = spawn(process.execPath, [...profile, CLI, 'serve'], { cwd: ROOT, env: { ...deployment.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk) => {
       output = (output + chunk.toString()).slice(-OUTPUT_KEPT);
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+    exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
 
     sampler = setInterval(() => {
       const kb = readRssKb(child.pid, 'VmRSS');
@@ -142,38 +174,59 @@ export async function startServer({ db, pgAdminUrl, cpuProfileDir = null, redisU
 
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!(await answers(`http://127.0.0.1:${port}/healthz`))) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited during start-up:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`the server did not start within ${START_TIMEOUT_MS / 1000} s:\n${output}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server instance ${index + 1} exited during start-up:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`server instance ${index + 1} did not start within ${START_TIMEOUT_MS / 1000} s:\n${output}`);
       await sleep(100);
     }
-
-    const server = {
+    return {
       baseUrl: `http://127.0.0.1:${port}`,
       pid: child.pid,
-      database,
-      pepper,
-      privateKey,
       rss,
       output: () => output,
       alive: () => child.exitCode === null && child.signalCode === null,
-      /** Ends the server (SIGTERM, then SIGKILL), drops the database, removes the folder; returns the exit code or signal. */
-      async stop() {
-        rss.hwmKb = readRssKb(child.pid, 'VmHWM');
-        if (sampler) clearInterval(sampler);
-        sampler = null;
-        let status = child.exitCode ?? child.signalCode;
-        if (status === null) {
-          child.kill('SIGTERM');
-          status = await Promise.race([exited, sleep(STOP_TIMEOUT_MS, 'timeout', { ref: false })]);
-          if (status === 'timeout') child.kill('SIGKILL');
-        }
-        await cleanup();
-        return status;
-      },
+      /** Ends the process (SIGTERM, then SIGKILL); returns its exit code or signal. */
+      stop,
     };
-    return server;
   } catch (error) {
-    await cleanup();
+    await stop();
     throw error;
   }
+}
+
+/**
+ * Starts a deployment of `instances` server processes on one new database and resolves once all listen.
+ * The first instance starts alone (it migrates the database); the others join its database and secrets.
+ * The caller must call `stop()` (also on failure): it ends every instance, then drops the database and
+ * removes the folder.
+ */
+export async function startDeployment({ db, pgAdminUrl, cpuProfileDir = null, instances: count = 1, redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' }) {
+  const deployment = await createDeployment({ db, pgAdminUrl, redisUrl });
+  const instances = [];
+  /** Instances first, then the database: dropping it under a live instance would fail its requests. */
+  const stop = async () => {
+    const statuses = [];
+    for (const instance of instances) statuses.push(await instance.stop());
+    await deployment.remove();
+    return statuses;
+  };
+  try {
+    for (let index = 0; index < count; index++) instances.push(await startInstance(deployment, { index, cpuProfileDir }));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    /** Where fixtures are seeded: the first instance (what one instance writes, every other must serve). */
+    baseUrl: instances[0].baseUrl,
+    baseUrls: instances.map((instance) => instance.baseUrl),
+    pids: instances.map((instance) => instance.pid),
+    instances,
+    database: deployment.database,
+    pepper: deployment.pepper,
+    privateKey: deployment.privateKey,
+    output: () => instances.map((instance) => instance.output()).join('\n'),
+    alive: () => instances.every((instance) => instance.alive()),
+    /** Ends every instance, then drops the database and removes the folder; returns each instance's exit code or signal. */
+    stop,
+  };
 }
