@@ -210,7 +210,7 @@ async function benchDatabase(db, options, failures) {
   const processes = started.flatMap((deployment) => deployment.instances);
   const hwms = processes.map((instance) => instance.rss.hwmKb).filter((kb) => kb !== null);
   const rss = { peakKb: Math.max(...processes.map((instance) => instance.rss.peakKb)), hwmKb: hwms.length > 0 ? Math.max(...hwms) : null, servers: processes.length };
-  const targets = evaluate(rows, rss);
+  const targets = evaluate(rows, rss, db);
   const output = started.map((deployment) => deployment.output()).join('\n');
   return { db, dbVersion, instances, rows, targets, bigKeys: measured.bigKeys, rss, serverExit, serverLog: serverLog(output) };
 }
