@@ -12,7 +12,7 @@ import pg from 'pg';
 import { processesCpuSeconds } from './cpu.mjs';
 import { badChecksumKey, unknownKey } from './keys.mjs';
 import { parseOptions, USAGE } from './options.mjs';
-import { compareDatabases, evaluate, instanceSplit, machine, renderComparison, renderDatabase, summarize, writeBenchmarksMd, writeJson } from './report.mjs';
+import { compareDatabases, evaluate, sectionName, instanceSplit, machine, renderComparison, renderDatabase, summarize, writeBenchmarksMd, writeJson } from './report.mjs';
 import { precheck, runScenario, SCENARIOS } from './scenarios.mjs';
 import { insertBigKeys, seedFixtures } from './seed.mjs';
 import { startDeployment } from './server.mjs';
@@ -266,13 +266,15 @@ async function main() {
 
   const sections = {};
   for (const result of results) {
-    sections[result.db] = renderDatabase(result, invocation);
-    console.log(`\n${sections[result.db]}`);
+    const name = sectionName(result.db, result.instances ?? 1);
+    sections[name] = renderDatabase(result, invocation);
+    console.log(`\n${sections[name]}`);
   }
   const comparison = compareDatabases(results);
   if (comparison) {
-    sections.comparison = renderComparison(comparison, invocation);
-    console.log(`\n${sections.comparison}`);
+    const name = sectionName('comparison', comparison[0].postgresInstances);
+    sections[name] = renderComparison(comparison, invocation);
+    console.log(`\n${sections[name]}`);
   }
   const complete = results.length === options.databases.length;
   // BENCHMARKS.md keeps only whole, unprofiled runs; profiled runs and subsets still leave their JSON.

@@ -150,7 +150,7 @@ export function renderDatabase(result, invocation) {
   const { options } = invocation;
   const m = invocation.machine;
   const lines = [
-    `## ${DB_TITLES[result.db]}`,
+    `## ${DB_TITLES[result.db]}${(result.instances ?? 1) > 1 ? `, ${result.instances} instances` : ''}`,
     '',
     `${readableDate(invocation.date)} · \`${invocation.command}\` · ${m.cores} × ${m.cpuModel} · Node ${m.node} · ${result.dbVersion} · ` +
       `${instancesText(result.instances)} · ${options.connections} connections · ${options.durationSeconds} s × ${options.runs} run${options.runs === 1 ? '' : 's'} (median)` +
@@ -216,7 +216,7 @@ function instancesNote(result) {
 export function renderComparison(comparisons, invocation) {
   const shown = (comparison, value) => (comparison.integers ? int(value) : fixed(value, 2));
   return [
-    '## PostgreSQL vs SQLite',
+    `## PostgreSQL${(comparisons[0]?.postgresInstances ?? 1) > 1 ? ` (${comparisons[0].postgresInstances} instances)` : ''} vs SQLite`,
     '',
     `${readableDate(invocation.date)} · \`${invocation.command}\``,
     '',
@@ -261,7 +261,13 @@ npm run bench -- --smoke           # the CI check: every scenario once for 2 s
 npm run bench -- --help            # every option
 \`\`\``;
 
-const SECTION_ORDER = ['sqlite', 'postgres', 'comparison'];
+const SECTION_ORDER = ['sqlite', 'postgres', 'comparison', 'postgres-instances', 'comparison-instances'];
+
+/**
+ * Where a result goes in BENCHMARKS.md: a run on several instances has sections of its own, so it never
+ * replaces the one-instance run the targets are judged on (and the other way round).
+ */
+export const sectionName = (name, instances) => (instances > 1 ? `${name}-instances` : name);
 const section = (name, body) => `<!-- bench:${name} -->\n${body}\n<!-- /bench:${name} -->`;
 
 /** Rewrites BENCHMARKS.md: this invocation's sections replace theirs; other databases' latest sections stay. */
