@@ -5,6 +5,7 @@ import { StepFailedError, type InfraDriver, type Operation, type StepContext, ty
 import type { Clock } from '../../lib/clock.js';
 import { createJobLeaseRepo, type JobOutcome, type StepChanges } from './job-lease-repo.js';
 import type { JobStepRow } from './job-repo.js';
+import { createClaimLoop } from '../../lib/claim-loop.js';
 import { toJob, type Job, type JobHandlerRegistry, type JobParams, type JobRow } from './job-types.js';
 
 export interface JobRunnerDeps {
@@ -36,9 +37,6 @@ export interface JobRunner {
 /** A job that keeps being picked up after crashes is failed rather than retried forever. */
 export const MAX_ATTEMPTS = 3;
 
-/** While polls keep failing, at most one "job poll failed" line per this interval (ms). */
-const POLL_FAILURE_LOG_INTERVAL_MS = 60_000;
-
 class LeaseLostError extends Error {}
 
 /** A job's log: lines numbered after the last one stored, written in order, only while the lease is ours. */
@@ -59,13 +57,6 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   const { clock, driver, logger, handlers } = deps;
   const monotonicNow = deps.monotonicNow ?? (() => performance.now());
   const concurrency = deps.concurrency ?? 4;
-  const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = true;
-  let ticking: Promise<void> | null = null;
-  // Polls failing in a row (the database is down): the first is logged, then one line a minute, then the recovery.
-  let pollFailures = 0;
-  let pollFailureLoggedAt = -Infinity;
 
   const now = () => clock.now().toISOString();
   // Only job types this build can run are claimed: during a rolling upgrade an older instance leaves
@@ -200,8 +191,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     await finish(job, { status: 'succeeded' });
   }
 
-  function launch(job: JobRow): void {
-    const controller = new AbortController();
+  /** Runs a claimed job, renewing its lease; stops (the job resumes later) when the lease cannot be kept. */
+  function run(job: JobRow, controller: AbortController): Promise<void> {
     let renewedAt = monotonicNow();
     const renew = setInterval(() => {
       // Unable to renew for most of a lease (database unreachable): stop before another instance may take over.
@@ -214,7 +205,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         })
         .catch(() => undefined);
     }, Math.max(100, Math.floor(deps.leaseMs / 3)));
-    const done = execute(job, controller.signal)
+    return execute(job, controller.signal)
       .catch((error: unknown) => {
         if (controller.signal.aborted || error instanceof LeaseLostError) {
           logger.info({ job_id: job.id }, 'job interrupted; it will resume');
@@ -223,65 +214,21 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         logger.error({ err: error, job_id: job.id }, 'job runner error');
         // Leave the job to be picked up again after its lease; MAX_ATTEMPTS bounds the retries.
       })
-      .finally(() => {
-        clearInterval(renew);
-        running.delete(job.id);
-      });
-    running.set(job.id, { controller, done });
+      .finally(() => clearInterval(renew));
   }
 
-  async function tick(): Promise<void> {
-    if (ticking) return ticking;
-    ticking = (async () => {
-      const free = concurrency - running.size;
-      if (free <= 0 || stopped) return;
-      // Never our own running jobs, even if their lease lapsed (renewals failing): one execution per job here.
-      const claimed = await leases.claimDue(free, [...running.keys()], now());
-      // stop() came while we were claiming: give these back untouched rather than start and interrupt them.
-      if (stopped) await leases.handBack(claimed.map((job) => job.id));
-      else for (const job of claimed) launch(job);
-      if (pollFailures > 0) logger.info({ failed_polls: pollFailures }, 'job poll works again');
-      pollFailures = 0;
-      pollFailureLoggedAt = -Infinity;
-    })()
-      .catch((error: unknown) => {
-        // A full or failing disk met here keeps /readyz at 503 as one met by a request does.
-        deps.database.faults.note(error);
-        pollFailures++;
-        if (monotonicNow() - pollFailureLoggedAt < POLL_FAILURE_LOG_INTERVAL_MS) return;
-        pollFailureLoggedAt = monotonicNow();
-        logger.error({ err: error, failed_polls: pollFailures }, 'job poll failed');
-      })
-      .finally(() => {
-        ticking = null;
-      });
-    return ticking;
-  }
-
-  return {
-    tick,
-    async start() {
-      if (!stopped) return;
-      stopped = false;
-      if (deps.reclaimAllOnStart) {
-        // Nobody else runs on this database: a job still "running" was left by a crashed process.
-        await leases.expireAll();
-      }
-      const loop = async () => {
-        await tick();
-        if (!stopped) timer = setTimeout(loop, deps.pollIntervalMs);
-      };
-      timer = setTimeout(loop, 0);
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await ticking;
-      const jobs = [...running.entries()];
-      for (const [, entry] of jobs) entry.controller.abort();
-      await Promise.all(jobs.map(([, entry]) => entry.done));
-      // Hand the interrupted jobs back at once instead of waiting for their leases to run out.
-      await leases.handBack(jobs.map(([id]) => id)).catch(() => undefined);
-    },
-  };
+  return createClaimLoop<JobRow>({
+    what: 'job',
+    concurrency,
+    pollIntervalMs: deps.pollIntervalMs,
+    logger,
+    monotonicNow,
+    // A full or failing disk met here keeps /readyz at 503 as one met by a request does.
+    noteFault: (error) => deps.database.faults.note(error),
+    claim: (free, busy) => leases.claimDue(free, busy, now()),
+    handBack: (ids) => leases.handBack(ids),
+    // Nobody else runs on this database: a job still "running" was left by a crashed process.
+    beforeStart: deps.reclaimAllOnStart ? () => leases.expireAll() : undefined,
+    run,
+  });
 }

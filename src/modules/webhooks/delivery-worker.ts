@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { DatabaseHandle, Db } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';
+import { createClaimLoop } from '../../lib/claim-loop.js';
 import { open } from '../../lib/secret-box.js';
 import type { EventLog } from '../events/event-log.js';
 import { systemActor } from '../events/actor.js';
@@ -56,13 +57,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
   const concurrency = deps.concurrency ?? 8;
   // A lease outlives the longest attempt, so a live instance never loses one mid-attempt.
   const leases = createDeliveryLeaseRepo({ database: deps.database, instanceId: deps.instanceId, leaseMs: deps.timeoutMs + 30_000 });
-  const inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
-  let stopped = true;
-  let timer: NodeJS.Timeout | null = null;
-  let ticking: Promise<void> | null = null;
-  // Polls failing in a row (the database is down): logged at most once a minute, as the job runner does.
-  let pollFailures = 0;
-  let pollFailureLoggedAt = -Infinity;
 
   /** The endpoint's failure streak after an attempt; when it has lasted 3 days, the endpoint is disabled. */
   async function afterAttempt(trx: Db, delivery: DeliveryRow, delivered: boolean, at: string): Promise<void> {
@@ -107,63 +101,20 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): DeliveryWorker {
     if (!kept) deps.logger.warn({ delivery_id: delivery.id }, 'webhook delivery lease lost; the attempt was not recorded');
   }
 
-  function launch(delivery: DeliveryRow): void {
-    const controller = new AbortController();
-    const done = attempt(delivery, controller.signal)
-      .catch((error: unknown) => {
+  return createClaimLoop<DeliveryRow>({
+    what: 'webhook delivery',
+    concurrency,
+    pollIntervalMs: deps.pollIntervalMs,
+    logger: deps.logger,
+    noteFault: (error) => deps.database.faults.note(error),
+    claim: (free, busy) => leases.claimDue(free, deps.clock.now().toISOString(), busy),
+    handBack: (ids) => leases.handBack(ids),
+    beforeStart: deps.reclaimAllOnStart ? () => leases.expireAll() : undefined,
+    run: (delivery, controller) =>
+      attempt(delivery, controller.signal).catch((error: unknown) => {
         if (controller.signal.aborted) return;
         // Left leased: its lease runs out and it is tried again.
         deps.logger.error({ err: error, delivery_id: delivery.id }, 'webhook delivery failed unexpectedly');
-      })
-      .finally(() => inFlight.delete(delivery.id));
-    inFlight.set(delivery.id, { controller, done });
-  }
-
-  async function tick(): Promise<void> {
-    if (ticking) return ticking;
-    ticking = (async () => {
-      const free = concurrency - inFlight.size;
-      if (free <= 0 || stopped) return;
-      const claimed = await leases.claimDue(free, deps.clock.now().toISOString(), [...inFlight.keys()]);
-      if (stopped) await leases.handBack(claimed.map((row) => row.id));
-      else for (const delivery of claimed) launch(delivery);
-      if (pollFailures > 0) deps.logger.info({ failed_polls: pollFailures }, 'webhook delivery poll works again');
-      pollFailures = 0;
-      pollFailureLoggedAt = -Infinity;
-    })()
-      .catch((error: unknown) => {
-        deps.database.faults.note(error);
-        pollFailures++;
-        if (performance.now() - pollFailureLoggedAt < 60_000) return;
-        pollFailureLoggedAt = performance.now();
-        deps.logger.error({ err: error, failed_polls: pollFailures }, 'webhook delivery poll failed');
-      })
-      .finally(() => {
-        ticking = null;
-      });
-    return ticking;
-  }
-
-  return {
-    tick,
-    async start() {
-      if (!stopped) return;
-      stopped = false;
-      if (deps.reclaimAllOnStart) await leases.expireAll();
-      const loop = async () => {
-        await tick();
-        if (!stopped) timer = setTimeout(loop, deps.pollIntervalMs);
-      };
-      timer = setTimeout(loop, 0);
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await ticking;
-      const entries = [...inFlight.entries()];
-      for (const [, entry] of entries) entry.controller.abort();
-      await Promise.all(entries.map(([, entry]) => entry.done));
-      await leases.handBack(entries.map(([id]) => id)).catch(() => undefined);
-    },
-  };
+      }),
+  });
 }
