@@ -13,6 +13,7 @@ import { processesCpuSeconds } from './cpu.mjs';
 import { badChecksumKey, unknownKey } from './keys.mjs';
 import { parseOptions, USAGE } from './options.mjs';
 import { compareDatabases, evaluate, sectionName, instanceSplit, machine, renderComparison, renderDatabase, summarize, writeBenchmarksMd, writeJson } from './report.mjs';
+import { pinningPlan } from './pinning.mjs';
 import { precheck, runScenario, SCENARIOS } from './scenarios.mjs';
 import { insertBigKeys, seedFixtures } from './seed.mjs';
 import { startDeployment } from './server.mjs';
@@ -132,6 +133,7 @@ async function measure(deployments, db, options, failures) {
       connections: options.connections,
       durationSeconds,
       warmupSeconds,
+      cpus: options.pinning.loader,
     });
 
   const usable = [];
@@ -172,7 +174,7 @@ async function benchDatabase(db, options, failures) {
   const instances = db === 'postgres' ? options.instances : 1;
   const start = async (role) => {
     progress(`${db}: starting the ${role} deployment (${instances} server instance${instances === 1 ? '' : 's'})`);
-    const deployment = await startDeployment({ db, pgAdminUrl: options.pgAdminUrl, cpuProfileDir: options.cpuProfileDir, instances });
+    const deployment = await startDeployment({ db, pgAdminUrl: options.pgAdminUrl, cpuProfileDir: options.cpuProfileDir, cpus: options.pinning.server, instances });
     started.push(deployment);
     return deployment;
   };
@@ -242,6 +244,7 @@ async function main() {
     process.exit(2);
   }
   await checkKeyFormat();
+  options.pinning = pinningPlan(options.pin);
 
   const started = Date.now();
   const args = process.argv.slice(2);

@@ -20,6 +20,7 @@ export const USAGE = `Usage: npm run bench -- [options]
                        (default $BENCH_PG_ADMIN_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --cpu-prof <dir>     run the server under \`node --cpu-prof\`; one .cpuprofile per server process lands in <dir>
                        (profiled numbers are slower: such a run writes no BENCHMARKS.md)
+  --pin <on|off>       run the servers on CPU 0 and the load generator on CPU 1 (taskset) (default on)
   --smoke              CI check: 2 s, 1 run, no warm-up, 10,000 big keys, every scenario; writes no files
   --help`;
 
@@ -34,6 +35,12 @@ function number(values, name, { min, max, integer = true }) {
     throw new Error(`--${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max} (got "${raw}")`);
   }
   return value;
+}
+
+function pinOption(raw) {
+  if (raw === undefined || raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new Error(`--pin must be on or off (got "${raw}")`);
 }
 
 export function parseOptions(argv) {
@@ -51,6 +58,7 @@ export function parseOptions(argv) {
       scenarios: { type: 'string' },
       'pg-url': { type: 'string' },
       'cpu-prof': { type: 'string' },
+      pin: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -81,6 +89,7 @@ export function parseOptions(argv) {
     instances,
     bigKeys: number(values, 'big-keys', { min: 0, max: 20_000_000 }) ?? preset.bigKeys,
     // Keep the order of the table, whatever the order asked for.
+    pin: pinOption(values.pin),
     scenarios: SCENARIO_NAMES.filter((name) => scenarios.includes(name)),
     cpuProfileDir: values['cpu-prof'] === undefined ? null : path.resolve(values['cpu-prof']),
     pgAdminUrl: values['pg-url'] ?? process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',

@@ -177,6 +177,7 @@ export function renderDatabase(result, invocation) {
       `${result.rss.servers > 1 ? `; each figure is the largest of the ${result.rss.servers} server processes'` : ''})`,
   );
   const shares = result.rows.flatMap((row) => row.runs.map((run) => run.otherCpuShare)).filter((share) => share !== null);
+  if (options.pinning) lines.push(`- processes: ${options.pinning.note}`);
   if (shares.length > 0) {
     const worst = Math.max(...shares);
     lines.push(
@@ -244,7 +245,8 @@ const HEADER = `# Benchmarks
 
 \`npm run bench\` builds the server, starts it as a real process in production mode with its own scratch
 database, seeds it (keys, a cloud and 20 clusters through the HTTP API), and drives it with \`autocannon\`
-from a separate process on 127.0.0.1. keys-1m runs on a second server, seeded the same way, whose table
+from a separate process on 127.0.0.1 (by default the servers on CPU 0 and the load generator on CPU 1, so
+runs do not depend on where the scheduler puts them: \`--pin off\` to leave them free). keys-1m runs on a second server, seeded the same way, whose table
 also holds the big key set (direct inserts, before any run). Runs go round every scenario in turn; each
 scenario's req/s, p50 and p99 are the median of its runs; "vs baseline" is the share of \`GET /healthz\`
 measured in the same invocation, served by the same instances. With \`--instances 2\` (PostgreSQL only)

@@ -1,4 +1,5 @@
 // The scenarios of issue 4, what each one expects, and how one run of one scenario is driven.
+import { onCpus } from './pinning.mjs';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { clearTimeout, setTimeout } from 'node:timers';
@@ -64,7 +65,7 @@ export async function precheck(baseUrl, scenario, secrets) {
  * Runs load.mjs in its own process for one measured run, against every instance of one deployment
  * (`baseUrls`, connections split evenly); killed if it overruns. Server CPU counts all `serverPids`.
  */
-export async function runScenario({ baseUrls, serverPids, pgDatabase, scenario, secrets, connections, durationSeconds, warmupSeconds }) {
+export async function runScenario({ baseUrls, serverPids, pgDatabase, scenario, secrets, connections, durationSeconds, warmupSeconds, cpus = null }) {
   const spec = {
     urls: baseUrls.map((baseUrl) => `${baseUrl}${scenario.path}`),
     connections,
@@ -74,7 +75,8 @@ export async function runScenario({ baseUrls, serverPids, pgDatabase, scenario, 
     keys: scenario.keys ?? null,
   };
   const cpu = startCpuWindow(serverPids, pgDatabase);
-  const child = spawn(process.execPath, [LOADER, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { command, args } = onCpus(cpus, process.execPath, [LOADER, JSON.stringify(spec)]);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk.toString()));

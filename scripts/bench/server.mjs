@@ -1,6 +1,7 @@
 // The server under test: a deployment of one or more real `skaledata serve` processes with production
 // settings, sharing their own data folder and database, fixed secrets, a Redis prefix, and a Clerk key pair
 // whose private half stays here to mint session tokens.
+import { onCpus } from './pinning.mjs';
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -129,7 +130,7 @@ async function createDeployment({ db, pgAdminUrl, redisUrl }) {
  * Starts one `skaledata serve` process of `deployment` and resolves once it answers /healthz. The caller
  * must call `stop()`, also on failure; it ends the process only.
  */
-async function startInstance(deployment, { index, cpuProfileDir }) {
+async function startInstance(deployment, { index, cpuProfileDir, cpus }) {
   let child = null;
   let sampler = null;
   const rss = { peakKb: 0, samples: 0, hwmKb: null };
@@ -157,7 +158,8 @@ async function startInstance(deployment, { index, cpuProfileDir }) {
     const port = await freePort();
     const profile =
       cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=server-${deployment.db}-${index + 1}-${Date.now()}.cpuprofile`];
-    child = spawn(process.execPath, [...profile, CLI, 'serve'], { cwd: ROOT, env: { ...deployment.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { command, args } = onCpus(cpus, process.execPath, [...profile, CLI, 'serve']);
+    child = spawn(command, args, { cwd: ROOT, env: { ...deployment.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk) => {
       output = (output + chunk.toString()).slice(-OUTPUT_KEPT);
     };
@@ -199,7 +201,7 @@ async function startInstance(deployment, { index, cpuProfileDir }) {
  * The caller must call `stop()` (also on failure): it ends every instance, then drops the database and
  * removes the folder.
  */
-export async function startDeployment({ db, pgAdminUrl, cpuProfileDir = null, instances: count = 1, redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' }) {
+export async function startDeployment({ db, pgAdminUrl, cpuProfileDir = null, cpus = null, instances: count = 1, redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' }) {
   const deployment = await createDeployment({ db, pgAdminUrl, redisUrl });
   const instances = [];
   /** Instances first, then the database: dropping it under a live instance would fail its requests. */
@@ -210,7 +212,7 @@ export async function startDeployment({ db, pgAdminUrl, cpuProfileDir = null, in
     return statuses;
   };
   try {
-    for (let index = 0; index < count; index++) instances.push(await startInstance(deployment, { index, cpuProfileDir }));
+    for (let index = 0; index < count; index++) instances.push(await startInstance(deployment, { index, cpuProfileDir, cpus }));
   } catch (error) {
     await stop();
     throw error;
