@@ -166,7 +166,8 @@ function secretBytes(env: Env, name: string, exactLength: number | null): Buffer
   return bytes;
 }
 
-function parseDatabaseUrl(raw: string): Config['database'] {
+/** `DATABASE_URL` as the app reads it (tests that open a database of their own use it too). */
+export function parseDatabaseUrl(raw: string): Config['database'] {
   if (raw.startsWith('sqlite:')) {
     const file = raw.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (file === '' || file === ':memory:') {

@@ -114,19 +114,19 @@ export function compareDatabases(results) {
   const sqlite = results.find((result) => result.db === 'sqlite');
   const postgres = results.find((result) => result.db === 'postgres');
   if (!sqlite || !postgres) return null;
-  const row = (result, name) => result.rows.find((each) => each.name === name);
   const postgresInstances = postgres.instances ?? 1;
-  const comparisons = [];
-  const [sqliteMe, postgresMe] = [row(sqlite, 'key-me'), row(postgres, 'key-me')];
-  if (sqliteMe?.rps && postgresMe?.rps) {
-    const value = round(postgresMe.rps / sqliteMe.rps, 3);
-    comparisons.push({ measure: 'PostgreSQL key-me / SQLite key-me req/s', postgresInstances, sqliteValue: sqliteMe.rps, postgresValue: postgresMe.rps, integers: true, goal: `≥ ${POSTGRES_VS_SQLITE_MIN.toFixed(2)}`, value, met: value >= POSTGRES_VS_SQLITE_MIN, gap: round(POSTGRES_VS_SQLITE_MIN - value, 3) });
-  }
-  const [sqliteList, postgresList] = [row(sqlite, 'key-scoped-list'), row(postgres, 'key-scoped-list')];
-  if (sqliteList?.vsBaseline && postgresList?.vsBaseline) {
-    const value = round(postgresList.vsBaseline / sqliteList.vsBaseline, 3);
-    comparisons.push({ measure: 'key-scoped-list vs baseline, PostgreSQL / SQLite', postgresInstances, sqliteValue: sqliteList.vsBaseline, postgresValue: postgresList.vsBaseline, integers: false, goal: `≥ ${SCOPED_LIST_VS_SQLITE_MIN.toFixed(2)}`, value, met: value >= SCOPED_LIST_VS_SQLITE_MIN, gap: round(SCOPED_LIST_VS_SQLITE_MIN - value, 3) });
-  }
+  /** PostgreSQL's `field` of `scenario` over SQLite's, against `min`; null when either is missing. */
+  const compare = (measure, scenario, field, min) => {
+    const sqliteValue = sqlite.rows.find((row) => row.name === scenario)?.[field];
+    const postgresValue = postgres.rows.find((row) => row.name === scenario)?.[field];
+    if (!sqliteValue || !postgresValue) return null;
+    const value = round(postgresValue / sqliteValue, 3);
+    return { measure, postgresInstances, sqliteValue, postgresValue, integers: field === 'rps', goal: `≥ ${min.toFixed(2)}`, value, met: value >= min, gap: round(min - value, 3) };
+  };
+  const comparisons = [
+    compare('PostgreSQL key-me / SQLite key-me req/s', 'key-me', 'rps', POSTGRES_VS_SQLITE_MIN),
+    compare('key-scoped-list vs baseline, PostgreSQL / SQLite', 'key-scoped-list', 'vsBaseline', SCOPED_LIST_VS_SQLITE_MIN),
+  ].filter((comparison) => comparison !== null);
   return comparisons.length > 0 ? comparisons : null;
 }
 

@@ -54,8 +54,7 @@ export interface DatabaseHandle {
   commitsElsewhere?: () => number;
   /**
    * PostgreSQL only: moves whenever this process writes one of the WATCHED_TABLES (db/watched-tables.ts):
-   * when the statement is sent, when it is answered, and when its transaction's COMMIT or ROLLBACK is
-   * answered. Together with the row notifications of every instance (db/row-changes.ts) it tells kept list
+   * when the statement is answered, and when its transaction's COMMIT or ROLLBACK is answered. Together with the row notifications of every instance (db/row-changes.ts) it tells kept list
    * pages that their rows changed; the move after the commit comes before the writer's response, so the
    * writer's next read never meets a page kept from before its write.
    */
@@ -188,8 +187,8 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
 
 /**
  * The pool as Kysely sees it, with two changes. Writes to the watched tables are counted into `statements`
- * (DatabaseHandle.writesHere): such a statement when sent and when answered, and the end of a transaction
- * that made one when it is answered. And a client whose query got no reply in time (pg's query_timeout)
+ * (DatabaseHandle.writesHere) when answered, and so is the end (COMMIT or ROLLBACK) of a transaction that
+ * made one: a page whose stamp was read before that answer is never served after it. And a client whose query got no reply in time (pg's query_timeout)
  * is closed on release instead of going back to the pool. Its query is still pending on the wire, so
  * anything sent after it would wait behind it; until it is released, every later query on it fails at
  * once (the transaction's ROLLBACK included) rather than wait for a reply that is not coming.
@@ -199,16 +198,13 @@ function discardingTimedOut(pool: pg.Pool, statements: { watchedWrites: number }
   const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   function wrap(client: pg.PoolClient): PostgresPoolClient {
     let stuck: Error | null = null;
-    // The open transaction on this connection wrote a watched table: its end moves the count again.
+    // The open transaction on this connection wrote a watched table: its end moves the count.
     let transactionWroteWatched = false;
     const query = (text: string, parameters: unknown[]) => {
       if (stuck !== null) return Promise.reject(stuck);
       const kind = statementKind(text);
       if (kind === 'begin') transactionWroteWatched = false;
-      if (kind === 'watched-write') {
-        statements.watchedWrites++;
-        transactionWroteWatched = true;
-      }
+      if (kind === 'watched-write') transactionWroteWatched = true;
       const sent = client.query(text, parameters).catch((error: unknown) => {
         if (databaseFault(error) === 'timeout' && !(error as { code?: unknown }).code) stuck = error as Error;
         throw error;

@@ -28,7 +28,7 @@ export interface RowChanges {
  * - SQLite: the database's own stamp (DatabaseHandle.changeStamp): this process's writes at once, another
  *   connection's commits within OTHER_COMMITS_CHECK_MS.
  * - PostgreSQL: this process's writes to the watched tables (DatabaseHandle.writesHere: moved when such a
- *   write is sent, answered and committed, so a writer's next read never meets a page from before it), the notifications
+ *   write is answered and when it commits, so a writer's next read never meets a page from before it), the notifications
  *   heard from every instance, and the feed's epoch (a new LISTEN connection may have missed some: start
  *   afresh). While the LISTEN connection is down there is no stamp, and nothing kept is served: fail safe,
  *   as the key cache does.

@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import type pg from 'pg';
+import { listenerApplicationName } from '../../src/db/notifications.js';
 import { sharedTestClerk } from './clerk.js';
 import { createScratchDatabase, type ScratchDatabase } from './database.js';
 
@@ -117,4 +119,13 @@ export async function runCliExpectingFailure(args: string[], env: Record<string,
     return { code: failure.code ?? -1, stderr: failure.stderr ?? '' };
   }
   throw new Error('the command succeeded');
+}
+
+/**
+ * The PostgreSQL backend serving a server process's LISTEN connection on `channel` (found by its
+ * application_name), or undefined while it has none (not yet connected, or reconnecting).
+ */
+export async function listenerBackendPid(sql: pg.Client, channel: string, server: ServerProcess): Promise<number | undefined> {
+  const { rows } = await sql.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [listenerApplicationName(channel, server.child.pid)]);
+  return rows[0]?.pid;
 }

@@ -1,12 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config.js';
+import { parseDatabaseUrl } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
 import { BARRIER_MARK, createChangeFeed, type ChangeFeed } from '../../src/db/notifications.js';
 import { createScratchDatabase, TEST_DIALECT, type ScratchDatabase } from '../helpers/database.js';
 
 const CHANNEL = 'skaledata_feed_test';
-const databaseOf = (url: string): Config['database'] => (url.startsWith('sqlite:') ? { kind: 'sqlite', file: url.slice('sqlite:'.length) } : { kind: 'postgres', url });
 const silent = { warn: () => undefined, info: () => undefined } as unknown as Parameters<ChangeFeed['start']>[0];
 
 /**
@@ -24,7 +23,7 @@ describe(`the change feed's barrier (${TEST_DIALECT})`, () => {
 
   beforeAll(async () => {
     scratch = await createScratchDatabase();
-    const database = databaseOf(scratch.url);
+    const database = parseDatabaseUrl(scratch.url);
     handle = openDatabase(database);
     feed = createChangeFeed(database, handle, CHANNEL, { onMessage: (payload) => heard.push(payload), onSuspend: () => undefined, onReset: () => undefined });
     await feed.start(silent);
@@ -90,7 +89,7 @@ describe(`the change feed's barrier (${TEST_DIALECT})`, () => {
   });
 
   it('answers false once the feed has stopped (nothing is heard any more)', async () => {
-    const other = createChangeFeed(databaseOf(scratch.url), handle, CHANNEL, { onMessage: () => undefined, onSuspend: () => undefined, onReset: () => undefined });
+    const other = createChangeFeed(parseDatabaseUrl(scratch.url), handle, CHANNEL, { onMessage: () => undefined, onSuspend: () => undefined, onReset: () => undefined });
     await other.start(silent);
     await other.stop();
     expect(await other.barrier()).toBe(TEST_DIALECT === 'sqlite');

@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { generateApiKey } from '../../src/auth/api-key-format.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenerApplicationName } from '../../src/db/notifications.js';
 import { API_KEY_CHANNEL } from '../../src/modules/api-keys/api-key-store.js';
 import { OTHER_INSTANCES_BOUND_MS } from '../../src/db/row-changes.js';
 import { ROWS_CHANNEL } from '../../src/db/watched-tables.js';
@@ -11,7 +10,7 @@ import { sharedTestClerk } from '../helpers/clerk.js';
 import { TEST_DIALECT } from '../helpers/database.js';
 import { AWS_CREDENTIALS } from '../helpers/fixtures.js';
 import { bearer, waitFor } from '../helpers/harness.js';
-import { callServer as call, startServerPair, type ServerPair, type ServerProcess } from '../helpers/server-process.js';
+import { callServer as call, listenerBackendPid, startServerPair, type ServerPair, type ServerProcess } from '../helpers/server-process.js';
 
 /**
  * Issue 14: the caches that make SQLite fast, on PostgreSQL with two real server processes.
@@ -94,24 +93,16 @@ describe.skipIf(TEST_DIALECT !== 'postgres')(
       await new Promise((resolve) => setTimeout(resolve, OTHER_INSTANCES_BOUND_MS));
       expect(await cloudNames(b)).not.toContain('quietly-renamed');
       // Losing the rows' LISTEN connection drops every kept page: what B serves is read again.
-      const { rows } = await sql.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [listenerApplicationName(ROWS_CHANNEL, b.child.pid)]);
-      expect(rows).toHaveLength(1);
-      await sql.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      const rowsListener = await listenerBackendPid(sql, ROWS_CHANNEL, b);
+      expect(rowsListener).toBeDefined();
+      await sql.query('SELECT pg_terminate_backend($1)', [rowsListener]);
       await lagUntil(b, performance.now(), (names) => names.includes('quietly-renamed'), 5_000);
       // And B listens again: a later write through A is seen within the bound.
-      await waitFor(async () => ((await sql.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [listenerApplicationName(ROWS_CHANNEL, b.child.pid)])).rowCount === 1 ? true : undefined), 10_000, 50);
+      await waitFor(async () => ((await listenerBackendPid(sql, ROWS_CHANNEL, b)) === undefined ? undefined : true), 10_000, 50);
       const name = `after-${randomBytes(3).toString('hex')}`;
       await createCloud(a, name);
       expect(await lagUntil(b, performance.now(), (names) => names.includes(name), 2_000)).toBeLessThanOrEqual(OTHER_INSTANCES_BOUND_MS);
     });
-
-    /** The PostgreSQL backend serving B's LISTEN connection on `channel`. */
-    async function listenerBackend(server: ServerProcess, channel: string): Promise<number> {
-      return waitFor(async () => {
-        const { rows } = await sql.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [listenerApplicationName(channel, server.child.pid)]);
-        return rows[0]?.pid;
-      }, 5_000, 20);
-    }
 
     it("a key made through A works on B's first request even while B hears nothing (its listener's backend stopped)", async () => {
       const invented = generateApiKey();
@@ -120,7 +111,7 @@ describe.skipIf(TEST_DIALECT !== 'postgres')(
         // SIGSTOP the backend that would tell B about the new key: the notification waits in PostgreSQL's
         // queue, as it would behind a slow network. B's filter says "no", and B must not believe it
         // without hearing its feed catch up (its barrier times out: B looks the key up instead).
-        const backend = await listenerBackend(b, API_KEY_CHANNEL);
+        const backend = await waitFor(() => listenerBackendPid(sql, API_KEY_CHANNEL, b), 5_000, 20);
         process.kill(backend, 'SIGSTOP');
         try {
           const created = await call(a, 'POST', '/api-keys', user, { name: `stopped-${i}` });

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenerApplicationName } from '../../src/db/notifications.js';
 import { API_KEY_CHANNEL } from '../../src/modules/api-keys/api-key-store.js';
 import { sharedTestClerk } from '../helpers/clerk.js';
 import { TEST_DIALECT } from '../helpers/database.js';
 import { bearer, waitFor } from '../helpers/harness.js';
 import { around, now, sleep, startLoad, type LoadLoop, type RunningLoad } from '../helpers/load.js';
-import { callServer, startServerPair, type ServerPair, type ServerProcess } from '../helpers/server-process.js';
+import { callServer, listenerBackendPid, startServerPair, type ServerPair, type ServerProcess } from '../helpers/server-process.js';
 
 /**
  * T28 (security-test-plan §3.4) and issue 4 item 3: two real server processes on one PostgreSQL
@@ -149,12 +148,7 @@ describe.skipIf(TEST_DIALECT !== 'postgres')(
       expect((await call(b, 'GET', '/me', bearer(newKey))).status).toBe(200);
     });
 
-    async function listenerPid(server: ServerProcess): Promise<number | undefined> {
-      const { rows } = await sql.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
-        listenerApplicationName(API_KEY_CHANNEL, server.child.pid),
-      ]);
-      return rows[0]?.pid;
-    }
+    const listenerPid = (server: ServerProcess) => listenerBackendPid(sql, API_KEY_CHANNEL, server);
 
     async function killListener(server: ServerProcess): Promise<number> {
       const pid = await waitFor(() => listenerPid(server), 5000);
