@@ -28,6 +28,7 @@ import * as clerkWebhooks from './modules/clerk-webhooks/index.js';
 import * as clouds from './modules/clouds/index.js';
 import * as clusters from './modules/clusters/index.js';
 import * as dags from './modules/dags/index.js';
+import * as dashboard from './modules/dashboard/index.js';
 import * as dataPlane from './modules/data-plane/index.js';
 import * as events from './modules/events/index.js';
 import { createEventLog } from './modules/events/event-log.js';
@@ -72,6 +73,7 @@ const MODULES = [
   dataPlane, //       /clusters/{id}/data-plane-token
   secretScanning, //  /secret-scanning/github (GitHub calls it)
   clerkWebhooks, //   /webhooks/clerk (Clerk calls it)
+  dashboard, //       /, /assets/* (the web dashboard), /dev/sign-in (local development issuer only)
 ];
 
 export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActivityRecorder; expiryNotices: ExpiryNotices; canaries: CanaryAlarm };

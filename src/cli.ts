@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { CLIENT_USAGE, isClientCommand, runClientCommand } from './cli/index.js';
 
@@ -31,18 +30,17 @@ async function devToken(args: string[]): Promise<void> {
     strict: true,
   });
   const email = values.email;
-  if (!email || !/^[^\s@]+@[^\s@]+$/.test(email)) throw new Error('--email is required (e.g. --email you@example.com)');
-  const [{ loadConfig }, { loadDevIssuer }] = await Promise.all([server.config(), server.devIssuer()]);
+  const [{ loadConfig }, { loadDevIssuer, devUserId, DEV_EMAIL_PATTERN, DEV_ORG_PATTERN }] = await Promise.all([server.config(), server.devIssuer()]);
+  if (!email || !new RegExp(DEV_EMAIL_PATTERN).test(email)) throw new Error('--email is required (e.g. --email you@example.com)');
   const config = loadConfig();
   if (!config.clerk.devIssuer) {
     throw new Error('The local development issuer is off (CLERK_JWT_KEY is set, or PostgreSQL without DEV_ISSUER=on); sign in through Clerk instead.');
   }
-  // A stable user id per email, so the same person gets the same personal account every time.
-  const userId = values.user ?? `user_dev_${createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 24)}`;
+  const userId = values.user ?? devUserId(email);
   if (!/^user_[A-Za-z0-9_-]{1,59}$/.test(userId)) {
     throw new Error('--user must look like user_<id> (letters, digits, _ or -; 64 characters at most), as Clerk user ids do');
   }
-  if (values.org !== undefined && !/^org_[A-Za-z0-9_-]{1,60}$/.test(values.org)) throw new Error('--org must look like org_<id>');
+  if (values.org !== undefined && !new RegExp(DEV_ORG_PATTERN).test(values.org)) throw new Error('--org must look like org_<id>');
   const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new Error('--ttl must be whole seconds from 60 to 86400');
   const issuer = loadDevIssuer(config.dataDir);

@@ -11,9 +11,10 @@ function banner(config: Config, address: string, devIssuer: boolean, driver: str
     `  database: ${db === 'sqlite' && config.database.kind === 'sqlite' ? `SQLite ${config.database.file}` : 'PostgreSQL'}`,
     `  infrastructure driver: ${driver} (no real clouds are touched)`,
   ];
+  lines.push(`  dashboard: open ${address}/ in a browser`);
   if (devIssuer) {
     lines.push(
-      '  sign-in: local development issuer (no CLERK_JWT_KEY set)',
+      '  sign-in: local development issuer (no CLERK_JWT_KEY set): the dashboard signs you in by email',
       '  get a session token:  npx skaledata dev-token --email you@example.com',
       `  then:                 curl -H "Authorization: Bearer <token>" ${address}/me`,
     );

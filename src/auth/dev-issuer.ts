@@ -1,4 +1,4 @@
-import { generateKeyPairSync, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
+import { createHash, generateKeyPairSync, createPrivateKey, createPublicKey, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { loadOrCreateSecretFile } from '../lib/secret-files.js';
 
@@ -9,6 +9,15 @@ import { loadOrCreateSecretFile } from '../lib/secret-files.js';
  */
 export const DEV_ISSUER = 'https://dev-issuer.skaledata.local';
 const KEY_FILE = 'dev-issuer-key.pem';
+
+/** A stable user id per email, so the same person gets the same personal account every time (CLI and dashboard alike). */
+export function devUserId(email: string): string {
+  return `user_dev_${createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 24)}`;
+}
+
+/** What a development email and organisation id must look like (`skaledata dev-token` and the dashboard's sign-in). */
+export const DEV_EMAIL_PATTERN = '^[^\\s@]+@[^\\s@]+$';
+export const DEV_ORG_PATTERN = '^org_[A-Za-z0-9_-]{1,60}$';
 
 export interface DevIssuer {
   publicKeyPem: string;

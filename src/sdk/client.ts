@@ -88,7 +88,8 @@ export function createClient(options: ClientOptions): SkaledataClient {
   async function uploadDags(appId: string, files: DagFileInput[]): Promise<DagBundleAccepted> {
     const form = new FormData();
     for (const file of files) {
-      const blob = file.data instanceof Blob ? file.data : new Blob([file.data]);
+      // A Uint8Array may view a SharedArrayBuffer, which a Blob (in the DOM's types) does not take: copy it.
+      const blob = file.data instanceof Blob ? file.data : new Blob([typeof file.data === 'string' ? file.data : new Uint8Array(file.data)]);
       form.append('file', blob, file.name);
     }
     // The body is multipart: openapi-fetch passes FormData through and lets fetch set the boundary.

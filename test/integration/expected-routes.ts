@@ -168,10 +168,17 @@ export const EXPECTED_ROUTES: readonly ExpectedRoute[] = [
   // CONTRACT §7 (issue 13): called by GitHub and by Clerk, who prove themselves by signing the body.
   { method: 'POST', path: '/secret-scanning/github', auth: 'public' },
   { method: 'POST', path: '/webhooks/clerk', auth: 'public' },
+  // Issue 15: the web dashboard's page; not an API operation, so not in the document. Its built files are
+  // under FILE_PREFIXES; its development sign-in (POST /dev/sign-in) exists only with the local
+  // development issuer, which the harness does not run (dashboard.test.ts covers both).
+  { method: 'GET', path: '/', auth: 'public', documented: false },
 ];
 
-/** Routes registered by a plugin we do not write (@fastify/swagger-ui): public by prefix, not in the table. */
-export const THIRD_PARTY_PUBLIC_PREFIX = '/docs';
+/**
+ * Routes that serve files, public by prefix and not in the table: the rendered reference (a plugin we do
+ * not write, @fastify/swagger-ui) and the dashboard's built assets (named by the build's hashes).
+ */
+export const FILE_PREFIXES = ['/docs', '/assets'] as const;
 
 export interface KeyScopeSet {
   name: string;

@@ -10,7 +10,7 @@ import {
   EXPECTED_ROUTES,
   routeKey,
   scopeNeeded,
-  THIRD_PARTY_PUBLIC_PREFIX,
+  FILE_PREFIXES,
   toOpenApiPath,
   type ExpectedRoute,
 } from './expected-routes.js';
@@ -46,7 +46,7 @@ function routesFromTree(tree: string): RegisteredRoute[] {
   return routes;
 }
 
-const isThirdPartyPublic = (path: string): boolean => path === THIRD_PARTY_PUBLIC_PREFIX || path.startsWith(`${THIRD_PARTY_PUBLIC_PREFIX}/`);
+const servesFiles = (path: string): boolean => FILE_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
 
 const EXPECTED_KEYS = new Set(EXPECTED_ROUTES.map((route) => routeKey(route.method, route.path)));
 
@@ -163,7 +163,7 @@ describe(`route inventory (${TEST_DIALECT})`, () => {
     const routes = routesFromTree(h.app.printRoutes({ commonPrefix: false }));
     // The parser must read the tree right, or the comparisons below prove nothing. (The docs plugin's
     // wildcard asset routes are left out: hasRoute does not find the HEAD that @fastify/static adds.)
-    for (const route of routes.filter((r) => !isThirdPartyPublic(r.path))) {
+    for (const route of routes.filter((r) => !servesFiles(r.path))) {
       expect(h.app.hasRoute({ method: route.method, url: route.path }), routeKey(route.method, route.path)).toBe(true);
     }
     return routes;
@@ -171,7 +171,7 @@ describe(`route inventory (${TEST_DIALECT})`, () => {
 
   it("reads the real app's routes back from its router: one per table row, plus a HEAD beside each GET", () => {
     // Building the app registered every real route through the gate, which throws on an undeclared one.
-    const routes = registeredRoutes().filter((route) => !isThirdPartyPublic(route.path));
+    const routes = registeredRoutes().filter((route) => !servesFiles(route.path));
     const keys = (method: string) => new Set(routes.filter((route) => route.method === method).map((route) => toOpenApiPath(route.path)));
     const notHead = new Set(routes.filter((route) => route.method !== 'HEAD').map((route) => routeKey(route.method, toOpenApiPath(route.path))));
     expect(notHead.size).toBe(EXPECTED_ROUTES.length);
@@ -183,7 +183,7 @@ describe(`route inventory (${TEST_DIALECT})`, () => {
     const served = new Set<string>();
     const unexpected: string[] = [];
     for (const route of routes) {
-      if (isThirdPartyPublic(route.path)) continue;
+      if (servesFiles(route.path)) continue;
       const key = routeKey(route.method, toOpenApiPath(route.path));
       if (route.method === 'HEAD') {
         // Fastify adds HEAD beside each GET; it must not exist on its own.
