@@ -8,6 +8,7 @@ import { registerErrorHandling } from '../../src/http/error-handler.js';
 import { startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import {
   EXPECTED_ROUTES,
+  METRICS_ROUTE,
   routeKey,
   scopeNeeded,
   THIRD_PARTY_PUBLIC_PREFIX,
@@ -353,4 +354,38 @@ describe(`route inventory (${TEST_DIALECT})`, () => {
       }
     });
   }
+});
+
+describe(`route inventory with metrics on the API port (${TEST_DIALECT})`, () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { METRICS_TOKEN: 'metrics-token-of-the-route-inventory' } });
+  });
+  afterAll(async () => h?.close());
+
+  it('serves exactly the table routes plus GET /metrics (and the HEAD beside it)', () => {
+    const routes = routesFromTree(h.app.printRoutes({ commonPrefix: false })).filter((route) => !isThirdPartyPublic(route.path));
+    const served = new Set(routes.filter((route) => route.method !== 'HEAD').map((route) => routeKey(route.method, toOpenApiPath(route.path))));
+    const expected = new Set([...EXPECTED_KEYS, routeKey(METRICS_ROUTE.method, METRICS_ROUTE.path)]);
+    expect([...served].sort()).toEqual([...expected].sort());
+    expect(h.app.hasRoute({ method: 'HEAD', url: METRICS_ROUTE.path })).toBe(true);
+  });
+
+  it('keeps /metrics out of the OpenAPI document, which lists exactly the table routes', async () => {
+    const response = await h.inject({ method: 'GET', url: '/openapi.json' });
+    const documented = new Set<string>();
+    for (const [path, operations] of Object.entries((response.json() as OpenApiDocument).paths)) {
+      for (const method of Object.keys(operations)) documented.add(routeKey(method, path));
+    }
+    expect(METRICS_ROUTE.documented).toBe(false);
+    expect([...documented].sort()).toEqual(EXPECTED_ROUTES.filter((route) => route.documented !== false).map((route) => routeKey(route.method, route.path)).sort());
+  });
+
+  it('checks its own credential: GET and HEAD /metrics without the metrics token → 401 unauthenticated', async () => {
+    for (const method of ['GET', 'HEAD'] as const) {
+      const response = await h.inject({ method, url: METRICS_ROUTE.path });
+      expect(response.statusCode).toBe(401);
+      expect(response.headers['www-authenticate']).toBe('Bearer realm="skaledata"');
+    }
+  });
 });
