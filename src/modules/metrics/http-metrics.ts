@@ -48,7 +48,7 @@ export function requiredScopeLabel(auth: AuthRequirement): string | null {
   }
 }
 
-/** Where one observation goes: a prom-client histogram child, made once per label set. */
+/** Where one observation goes: the series of one label set, made once. */
 export interface Observer {
   observe(seconds: number): void;
 }
@@ -57,7 +57,7 @@ export interface Observer {
 export type OutcomeCounts = Partial<Record<AuthOutcome, number>>;
 
 export interface HttpMetricsSink {
-  /** The histogram child of one (route, method, status) label set; asked once per set, then kept. */
+  /** The histogram series of one (route, method, status) label set; asked once per set, then kept. */
   observer(route: string, method: string, status: string): Observer;
   /** The outcome counts of one required scope; asked once per scope label, then kept. */
   outcomes(requiredScope: string): OutcomeCounts;
@@ -114,8 +114,8 @@ export function authOutcome(request: Pick<FastifyRequest, 'principal'>, reply: P
 
 /**
  * The onResponse hook behind the HTTP and auth metrics. Per request it costs a map lookup or two, one
- * histogram observation through a child made once per (route template, method, status), and one
- * increment of a plain number; label objects are never built or hashed per request. Labels are bounded:
+ * observation in the series of its (route template, method, status), made once, and one increment of a
+ * plain number: label objects are never built, checked or hashed per request. Labels are bounded:
  * the route template (`/clusters/:id`, never the path), a known method or `OTHER`, the status code.
  */
 export function httpMetricsHook(sink: HttpMetricsSink): onResponseHookHandler {

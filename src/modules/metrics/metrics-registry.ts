@@ -3,6 +3,7 @@ import type { KeyCacheCounts } from '../../auth/key-cache.js';
 import type { PoolUse } from '../../db/database.js';
 import type { JobRunObserver } from '../jobs/job-runner.js';
 import type { HttpMetricsSink, Observer, OutcomeCounts } from './http-metrics.js';
+import { SeriesHistogram } from './series-histogram.js';
 
 /** What the metrics read when they are scraped; nothing here is asked per request. */
 export interface MetricsSources {
@@ -29,23 +30,22 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 const JOB_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
 /**
- * Every metric of one app, on a registry of its own. Counters the request path feeds are plain numbers
- * (auth outcomes here, cache hits in the caches) copied into prom-client when scraped; gauges are read
- * from their source when scraped; only the two histograms are fed directly, through children made once
- * per label set. All label values come from fixed sets or route templates: never an id or a raw path.
+ * Every metric of one app, on a registry of its own. What the request path feeds is plain numbers (the
+ * request histogram's series, auth outcomes, cache hits in the caches) handed to prom-client when scraped;
+ * gauges are read from their source when scraped; job runs, rare, go to prom-client directly. All label
+ * values come from fixed sets or route templates: never an id or a raw path.
  */
 export function createAppMetrics(sources: MetricsSources): AppMetrics {
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
 
-  const requests = new Histogram({
-    name: 'skaledata_http_request_duration_seconds',
-    help: 'Time from the request arriving to its response finishing, by route template (unmatched: no route), method (OTHER: an unknown one) and status code. Its _count is the request count.',
-    labelNames: ['route', 'method', 'status_code'] as const,
-    buckets: HTTP_BUCKETS,
-    registers,
-  });
+  // Fed on every request: a histogram of our own, handed to prom-client when scraped (series-histogram.ts).
+  const requests = new SeriesHistogram<'route' | 'method' | 'status_code'>(
+    'skaledata_http_request_duration_seconds',
+    'Time from the request arriving to its response finishing, by route template (unmatched: no route), method (OTHER: an unknown one) and status code. Its _count is the request count.',
+    HTTP_BUCKETS,
+  );
 
   const outcomesByScope = new Map<string, OutcomeCounts>();
   new Counter({
@@ -164,7 +164,7 @@ export function createAppMetrics(sources: MetricsSources): AppMetrics {
   return {
     registry,
     http: {
-      observer: (route, method, status): Observer => requests.labels(route, method, status),
+      observer: (route, method, status): Observer => requests.series({ route, method, status_code: status }),
       outcomes(scope) {
         let outcomes = outcomesByScope.get(scope);
         if (outcomes === undefined) {
@@ -181,7 +181,7 @@ export function createAppMetrics(sources: MetricsSources): AppMetrics {
       },
       pollFailed: () => pollFailures.inc(),
     },
-    render: () => registry.metrics(),
+    render: () => Registry.merge([registry, requests.registry()]).metrics(),
     contentType: registry.contentType,
   };
 }
