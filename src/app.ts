@@ -44,6 +44,7 @@ import * as signingKeys from './modules/signing-keys/index.js';
 import * as system from './modules/system/index.js';
 import * as terminal from './modules/terminal/index.js';
 import * as webhooks from './modules/webhooks/index.js';
+import { registerMetrics, type MetricsListener } from './modules/metrics/index.js';
 
 /**
  * Every route family of the API: one module each under src/modules/, whose `register(app, deps)` adds
@@ -76,7 +77,14 @@ const MODULES = [
   dashboard, //       /, /assets/* (the web dashboard), /dev/sign-in (local development issuer only)
 ];
 
-export type App = FastifyInstance & { jobRunner: JobRunner; keyActivity: KeyActivityRecorder; expiryNotices: ExpiryNotices; canaries: CanaryAlarm };
+export type App = FastifyInstance & {
+  jobRunner: JobRunner;
+  keyActivity: KeyActivityRecorder;
+  expiryNotices: ExpiryNotices;
+  canaries: CanaryAlarm;
+  /** The METRICS_PORT listener, for main.ts to start; null when metrics are off or served on the API port. */
+  metricsListener: MetricsListener | null;
+};
 
 /** Builds a ready API from explicit dependencies. It does not listen; main.ts (or a test) decides that. */
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -84,10 +92,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // The audit trail: every change below records its event through it, in the change's transaction.
   const eventLog = createEventLog({ db: deps.database.db, clock: deps.clock });
   const keys = createApiKeyStore({ database: deps.database, config: deps.config, pepper: deps.pepper, events: eventLog });
+  const sessionCache = new SessionCache(deps.config.authCache.maxSessions);
   const authenticate = createAuthenticator({
     keys: keys.lookup,
     verifySession: deps.verifySession,
-    sessionCache: new SessionCache(deps.config.authCache.maxSessions),
+    sessionCache,
     now: () => deps.clock.now(),
   });
   // Rate limits (CONTRACT §7): in process, or shared through Redis when REDIS_URL is set. Made before the
@@ -132,6 +141,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     flushIntervalMs: deps.config.keyActivity.flushIntervalMs,
   });
   app.addHook('onResponse', keyActivityHook(keyActivity));
+  // Prometheus metrics (METRICS_TOKEN / METRICS_PORT); null, with no hook and no route, when both are unset.
+  const metrics = registerMetrics(app, { config: deps.config, database: deps.database, keys, sessions: sessionCache });
 
   // What tells kept list pages that their rows changed, here or (PostgreSQL) on another instance.
   const rowChanges = createRowChanges(deps.config.database, deps.database);
@@ -166,6 +177,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     instanceId: deps.instanceId ?? `${process.pid}-${randomBase62(6)}`,
     reclaimAllOnStart: !deps.database.capabilities.sharedByInstances,
     handlers: context.jobHandlers,
+    observer: metrics?.jobs ?? null,
   });
   // Background work (jobs, expiry notices) runs where jobs run; tests that only read leave it off.
   const expiryNotices = createExpiryNotices({ db: deps.database.db, clock: deps.clock, events: eventLog });
@@ -189,5 +201,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   await app.ready();
-  return Object.assign(app, { jobRunner, keyActivity, expiryNotices, canaries });
+  return Object.assign(app, { jobRunner, keyActivity, expiryNotices, canaries, metricsListener: metrics?.listener ?? null });
 }

@@ -92,6 +92,41 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [variable]: value })).toThrow(new RegExp(`^Invalid configuration: ${variable} must be`));
   });
 
+  it('leaves metrics off unless METRICS_TOKEN or METRICS_PORT is set; METRICS_PORT listens on 127.0.0.1 by default', () => {
+    expect(loadConfig({}).metrics).toBeNull();
+    const token = 'a'.repeat(16);
+    expect(loadConfig({ METRICS_TOKEN: token }).metrics).toEqual({ token, listener: null });
+    expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ token: null, listener: { host: '127.0.0.1', port: 9464 } });
+    expect(loadConfig({ METRICS_PORT: '0', METRICS_HOST: '0.0.0.0', METRICS_TOKEN: `${token}/+_~.-==` }).metrics).toEqual({
+      token: `${token}/+_~.-==`,
+      listener: { host: '0.0.0.0', port: 0 },
+    });
+  });
+
+  it.each([
+    ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }, /must be 16 to 512 characters/],
+    ['METRICS_TOKEN', { METRICS_TOKEN: 'has a space in the middle' }, /must be 16 to 512 characters/],
+    ['METRICS_PORT', { METRICS_PORT: 'abc' }, /must be a whole number from 0 to 65535/],
+    ['METRICS_PORT', { METRICS_PORT: '70000' }, /must be a whole number from 0 to 65535/],
+    ['METRICS_PORT', { METRICS_PORT: '8080' }, /must differ from PORT \(8080\)/],
+    ['METRICS_PORT', { PORT: '9000', METRICS_PORT: '9000' }, /must differ from PORT \(9000\)/],
+    ['METRICS_HOST', { METRICS_HOST: '0.0.0.0' }, /METRICS_PORT is not/],
+    ['METRICS_HOST', { METRICS_PORT: '9464', METRICS_HOST: 'http://x/' }, /must be an address or host name/],
+  ])('refuses a bad %s at start, naming it (%j)', (variable, env, reason) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as Error).message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
+    expect((error as Error).message).toMatch(reason);
+    // The token itself is never repeated back (it is a secret).
+    expect((error as Error).message).not.toContain('has a space');
+  });
+
   it('reads postgres URLs', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', DEV_ISSUER: 'on' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@127.0.0.1:5432/db' });
   });

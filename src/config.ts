@@ -80,6 +80,23 @@ export interface Config {
     /** Most requests noted in memory while waiting; past it the oldest are dropped (and counted). */
     bufferSize: number;
   };
+  /**
+   * Prometheus metrics (GET /metrics). Null when neither METRICS_TOKEN nor METRICS_PORT is set: nothing is
+   * measured and no route serves them.
+   */
+  metrics:
+    | {
+        /** METRICS_TOKEN: the bearer token a scrape must present. On the API port, it is required. */
+        token: string;
+        listener: null;
+      }
+    | {
+        /** Null (METRICS_PORT alone): the listener asks for no token. */
+        token: string | null;
+        /** METRICS_PORT and METRICS_HOST: a listener of its own serves /metrics, and the API port does not. */
+        listener: { host: string; port: number };
+      }
+    | null;
 }
 
 export class ConfigError extends Error {
@@ -218,6 +235,27 @@ function inboundSettings(env: Env): Config['inbound'] {
   return { githubScanningKeys, clerkWebhookSecret };
 }
 
+/** A bearer token (RFC 6750 b64token characters), long enough that guessing it is hopeless. */
+const METRICS_TOKEN = /^[A-Za-z0-9\-._~+/]{16,512}=*$/;
+
+/** METRICS_TOKEN, METRICS_PORT and METRICS_HOST; null when metrics are off (neither of the first two set). */
+function metricsSettings(env: Env, apiPort: number): Config['metrics'] {
+  const token = read(env, 'METRICS_TOKEN') ?? null;
+  if (token !== null && !METRICS_TOKEN.test(token)) {
+    throw new ConfigError('METRICS_TOKEN', 'must be 16 to 512 characters of A-Z a-z 0-9 - . _ ~ + / (e.g. `openssl rand -hex 32`)');
+  }
+  const host = read(env, 'METRICS_HOST');
+  if (read(env, 'METRICS_PORT') === undefined) {
+    // A host alone would look like metrics on that interface while nothing listens there.
+    if (host !== undefined) throw new ConfigError('METRICS_HOST', 'is set but METRICS_PORT is not: the separate metrics listener needs both');
+    return token === null ? null : { token, listener: null };
+  }
+  const port = integer(env, 'METRICS_PORT', 0, 0, 65535);
+  if (port !== 0 && port === apiPort) throw new ConfigError('METRICS_PORT', `must differ from PORT (${apiPort}): metrics get a listener of their own`);
+  if (host !== undefined && !/^[^\s/]+$/.test(host)) throw new ConfigError('METRICS_HOST', `must be an address or host name to listen on (got "${host.slice(0, 80)}")`);
+  return { token, listener: { host: host ?? '127.0.0.1', port } };
+}
+
 /** PUBLIC_URL: an http(s) origin with an optional path, defaulting to where the server listens. */
 function parsePublicUrl(raw: string | undefined, host: string, port: number): string {
   const fallback = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -349,5 +387,6 @@ export function loadConfig(env: Env = process.env): Config {
       flushIntervalMs: integer(env, 'KEY_ACTIVITY_FLUSH_MS', 1000, 10, 60_000),
       bufferSize: integer(env, 'KEY_ACTIVITY_BUFFER', 20_000, 100, 1_000_000),
     },
+    metrics: metricsSettings(env, port),
   };
 }

@@ -78,4 +78,7 @@ export async function serve(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   const address = await app.listen({ host: config.host, port: config.port });
   console.log(banner(config, address, deps.devIssuer !== null, deps.driver.name, deps.database.kind));
+  // Metrics on a port of their own (METRICS_PORT), or on the API's behind METRICS_TOKEN.
+  const metricsAddress = (await app.metricsListener?.listen()) ?? (config.metrics === null ? null : address);
+  if (metricsAddress !== null) console.log(`  metrics: ${metricsAddress}/metrics${config.metrics?.token ? ' (Authorization: Bearer $METRICS_TOKEN)' : ''}`);
 }

@@ -4,6 +4,7 @@
 // hits all scenarios alike), prints the table, and exits
 // non-zero when the server does not start or any scenario sees errors or unexpected statuses. Missed
 // performance targets are reported, never failed.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,10 +17,13 @@ import { compareDatabases, evaluate, sectionName, instanceSplit, machine, render
 import { pinningPlan } from './pinning.mjs';
 import { precheck, runScenario, SCENARIOS } from './scenarios.mjs';
 import { insertBigKeys, seedFixtures } from './seed.mjs';
+import { scrapeDeployment } from './metrics-scrape.mjs';
 import { startDeployment } from './server.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const progress = (message) => console.error(`bench: ${message}`);
+/** The metrics deployment's METRICS_TOKEN (key-me-metrics): one per invocation. */
+const METRICS_TOKEN = randomBytes(24).toString('hex');
 
 /** The generated keys must be judged by the server's own format check exactly as the scenarios assume. */
 async function checkKeyFormat() {
@@ -121,7 +125,8 @@ async function measure(deployments, db, options, failures) {
     progress(`${db}: inserted in ${bigKeys.insertSeconds.toFixed(1)} s; waiting for that deployment to settle`);
     await settle(deployments.big);
   }
-  const on = (scenario) => (scenario.bigServer ? targets.big : targets.main);
+  if (deployments.metrics) targets.metrics = { deployment: deployments.metrics, secrets: await seedFixtures(deployments.metrics) };
+  const on = (scenario) => (scenario.bigServer ? targets.big : scenario.metricsServer ? targets.metrics : targets.main);
   /** One load run of `scenario` against `target` (a deployment and its seeded secrets). */
   const load = ({ deployment, secrets }, scenario, durationSeconds, warmupSeconds) =>
     runScenario({
@@ -146,22 +151,41 @@ async function measure(deployments, db, options, failures) {
     }
   }
 
-  if (targets.big) {
+  for (const [name, target] of [['big-key', targets.big], ['metrics', targets.metrics]]) {
+    if (!target) continue;
     // The same history as the main server before the rounds: V8 specializes (and, once a path has seen
     // many shapes, generalizes) code by what it has run, and /me on a server that never served anything
     // else is faster than /me on one that served every scenario. Unmeasured.
-    progress(`${db}: giving the big-key deployment the main deployment's history (every scenario, unmeasured)`);
-    for (const scenario of usable.filter((s) => !s.bigServer)) {
-      await load(targets.big, scenario, Math.min(2, options.durationSeconds), 0);
+    progress(`${db}: giving the ${name} deployment the main deployment's history (every scenario, unmeasured)`);
+    for (const scenario of usable.filter((s) => !s.bigServer && !s.metricsServer)) {
+      await load(target, scenario, Math.min(2, options.durationSeconds), 0);
     }
   }
+  /** GET /me answered 200 by the metrics deployment so far, by its own counters (key-me-metrics checks them). */
+  let meCounted = targets.metrics ? (await scrapeDeployment(deployments.metrics.baseUrls, METRICS_TOKEN)).meCount : null;
 
   const measureRun = async (scenario, run) => {
     const { deployment } = on(scenario);
+    // key-me-metrics: one scrape halfway through the measured run, as Prometheus would every 15 s or so.
+    const scraping = scenario.metricsServer
+      ? sleep((options.warmupSeconds + options.durationSeconds / 2) * 1000).then(() => scrapeDeployment(deployment.baseUrls, METRICS_TOKEN))
+      : null;
     const result = await load(on(scenario), scenario, options.durationSeconds, options.warmupSeconds);
     if (!deployment.alive()) throw new Error(`a server exited during ${scenario.name}`);
+    if (scraping) {
+      result.scrape = await scraping;
+      const after = await scrapeDeployment(deployment.baseUrls, METRICS_TOKEN);
+      // Every response the loader got was counted by the servers first (they count when it has been sent).
+      const counted = after.meCount === null || meCounted === null ? null : after.meCount - meCounted;
+      result.scrape.countedResponses = counted;
+      meCounted = after.meCount;
+      if (!result.scrape.ok || !after.ok) failures.push(`${db} ${scenario.name}: GET /metrics answered ${[...result.scrape.statuses, ...after.statuses].join(', ')} during/after run ${run}`);
+      else if (counted === null || counted < result.responses + result.warmupResponses) {
+        failures.push(`${db} ${scenario.name}: /metrics counted ${counted} GET /me 200 in run ${run}, the loader received ${result.responses + result.warmupResponses}`);
+      }
+    }
     runs.set(scenario.name, [...(runs.get(scenario.name) ?? []), result]);
-    progress(`${db} run ${run}/${options.runs} ${scenario.name}: ${Math.round(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${result.errors} errors, ${result.unexpected} unexpected${result.serverCores === null ? '' : `, server ${result.serverCores.toFixed(2)} cores, ${result.serverUsPerResponse} µs CPU/response`}${result.otherCpuShare === null ? '' : `, other processes ${Math.round(result.otherCpuShare * 100)}% CPU`}${splitText([result])}`);
+    progress(`${db} run ${run}/${options.runs} ${scenario.name}: ${Math.round(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${result.errors} errors, ${result.unexpected} unexpected${result.serverCores === null ? '' : `, server ${result.serverCores.toFixed(2)} cores, ${result.serverUsPerResponse} µs CPU/response`}${result.otherCpuShare === null ? '' : `, other processes ${Math.round(result.otherCpuShare * 100)}% CPU`}${splitText([result])}${result.scrape ? `; /metrics mid-run: ${result.scrape.statuses.join(', ')} in ${result.scrape.ms} ms (${result.scrape.bytes} bytes), GET /me counted ${result.scrape.countedResponses}` : ''}`);
   };
   for (let run = 1; run <= options.runs; run++) for (const scenario of usable) await measureRun(scenario, run);
   return { runs, bigKeys };
@@ -172,9 +196,9 @@ async function benchDatabase(db, options, failures) {
   const started = [];
   // SQLite serves one process; options.mjs refuses --instances 2 without PostgreSQL.
   const instances = db === 'postgres' ? options.instances : 1;
-  const start = async (role) => {
+  const start = async (role, env = {}) => {
     progress(`${db}: starting the ${role} deployment (${instances} server instance${instances === 1 ? '' : 's'})`);
-    const deployment = await startDeployment({ db, pgAdminUrl: options.pgAdminUrl, cpuProfileDir: options.cpuProfileDir, cpus: options.pinning.server, instances });
+    const deployment = await startDeployment({ db, pgAdminUrl: options.pgAdminUrl, cpuProfileDir: options.cpuProfileDir, cpus: options.pinning.server, instances, env });
     started.push(deployment);
     return deployment;
   };
@@ -185,6 +209,7 @@ async function benchDatabase(db, options, failures) {
     deployments.main = await start('main');
     // As many instances as the main deployment, so keys-1m / key-me compares like with like.
     if (options.scenarios.some((name) => SCENARIOS.find((s) => s.name === name)?.bigServer)) deployments.big = await start('big-key');
+    if (options.scenarios.some((name) => SCENARIOS.find((s) => s.name === name)?.metricsServer)) deployments.metrics = await start('metrics', { METRICS_TOKEN });
     dbVersion = await databaseVersion(deployments.main);
     measured = await measure(deployments, db, options, failures);
   } catch (error) {

@@ -32,6 +32,11 @@ const THROUGHPUT_TARGETS = { sqlite: SQLITE_TARGETS, postgres: POSTGRES_TARGETS 
 /** Issue 14: PostgreSQL's key-scoped-list ratio at least this share of SQLite's, in one `--db both` run. */
 const SCOPED_LIST_VS_SQLITE_MIN = 0.8;
 const P99_TARGET = { scenario: 'key-me', of: 'baseline', max: 2 };
+/**
+ * Issue 15: what Prometheus metrics cost key-me, as the drop of its ratio to baseline (both divided by the
+ * main server's /healthz): key-me vs baseline − key-me-metrics vs baseline, at most this.
+ */
+const METRICS_TARGET = { scenario: 'key-me-metrics', of: 'key-me', maxDrop: 0.03 };
 const RSS_BUDGET_MB = 300;
 const POSTGRES_VS_SQLITE_MIN = 0.9;
 /** Above this share of the machine taken by other processes during a run, its numbers are not comparable. */
@@ -96,6 +101,23 @@ export function evaluate(rows, rss, db) {
     const reference = byName[target.of]?.rps ?? null;
     const value = reference ? round(row.rps / reference, 3) : null;
     targets.push({ id: row.name, scenario: row.name, measure: `${row.name} / ${target.of} req/s`, goal: `≥ ${target.min.toFixed(2)}`, value, met: value === null ? null : value >= target.min, gap: value === null ? null : round(target.min - value, 3) });
+  }
+  const withMetrics = byName[METRICS_TARGET.scenario] ?? null;
+  if (withMetrics) {
+    const without = byName[METRICS_TARGET.of] ?? null;
+    const drop = without?.vsBaseline != null && withMetrics.vsBaseline !== null ? round(without.vsBaseline - withMetrics.vsBaseline, 3) : null;
+    const ratio = without?.rps ? round(withMetrics.rps / without.rps, 3) : null;
+    targets.push({
+      id: METRICS_TARGET.scenario,
+      scenario: METRICS_TARGET.scenario,
+      kind: 'drop',
+      measure: `${METRICS_TARGET.of} vs baseline − ${METRICS_TARGET.scenario} vs baseline`,
+      goal: `drop ≤ ${METRICS_TARGET.maxDrop.toFixed(2)}`,
+      value: drop,
+      ratio,
+      met: drop === null ? null : drop <= METRICS_TARGET.maxDrop,
+      gap: drop === null ? null : round(drop - METRICS_TARGET.maxDrop, 3),
+    });
   }
   const p99 = byName[P99_TARGET.scenario]?.p99Ms ?? null;
   const p99Reference = byName[P99_TARGET.of]?.p99Ms ?? null;
@@ -162,6 +184,11 @@ export function renderDatabase(result, invocation) {
   ];
   for (const row of result.rows) {
     const target = result.targets.find((t) => t.scenario === row.name);
+    if (target?.kind === 'drop') {
+      const outcome = `${verdict(target)} (drop ${fixed(target.value, 3)}; ${fixed(target.ratio, 3)} × ${METRICS_TARGET.of})`;
+      lines.push(`| ${row.name} | ${int(row.rps)} | ${fixed(row.p50Ms, 2)} | ${fixed(row.p99Ms, 2)} | ${fixed(row.serverUs, 1)} | ${row.errors} | ${row.unexpected} | ${fixed(row.vsBaseline, 2)} | ${target.goal} vs ${METRICS_TARGET.of} | ${outcome} |`);
+      continue;
+    }
     const of = target ? THROUGHPUT_TARGETS[result.db][row.name].of : null;
     const goal = !target ? '' : of === 'baseline' ? target.goal : `${target.goal} × ${of}`;
     const outcome = !target ? '' : of === 'baseline' ? verdict(target) : `${verdict(target)} (${fixed(target.value, 2)} × ${of})`;
@@ -190,6 +217,15 @@ export function renderDatabase(result, invocation) {
     lines.push(
       `- keys-1m runs on a second ${(result.instances ?? 1) > 1 ? `deployment of ${result.instances} instances` : 'server'}, started and seeded like the first, whose table also holds ${result.bigKeys.count.toLocaleString('en-US')} keys ` +
         `(inserted in ${fixed(result.bigKeys.insertSeconds, 1)} s before any run); it is measured in the same rounds as the other scenarios, so the machine's drift hits both alike`,
+    );
+  }
+  const metricsRow = result.rows.find((row) => row.name === METRICS_TARGET.scenario);
+  if (metricsRow) {
+    const scrapes = metricsRow.runs.map((run) => run.scrape).filter(Boolean);
+    lines.push(
+      `- ${METRICS_TARGET.scenario} runs on a third ${(result.instances ?? 1) > 1 ? `deployment of ${result.instances} instances` : 'server'}, started like the first but with METRICS_TOKEN set (every request feeds the Prometheus metrics), measured in the same rounds; ` +
+        `its target is the drop of key-me's ratio to baseline. GET /metrics was scraped halfway through each run: ${scrapes.map((scrape) => `${scrape.statuses.join('/')} in ${scrape.ms} ms, ${scrape.bytes} bytes`).join('; ') || 'no scrape recorded'}` +
+        `${(result.instances ?? 1) > 1 ? ' (each instance scraped: each exposes its own counters)' : ''}`,
     );
   }
   if (result.serverLog.count > 0) lines.push(`- server log at warn level or above: ${result.serverLog.count} line(s), first: \`${result.serverLog.first[0].slice(0, 200)}\``);
@@ -253,8 +289,9 @@ measured in the same invocation, served by the same instances. With \`--instance
 two server processes share one database, pepper, encryption key and Redis prefix, and the load is split
 evenly between them; each section says how many instances served it. Targets are issue 4's and 12's,
 with issue 14's on PostgreSQL (key-me and user-jwt ≥ 0.80, key-unknown ≥ 0.60, key-scoped-list's ratio ≥
-0.80 × SQLite's); a missed target is reported, not failed (the run fails only on errors or unexpected
-statuses). Every full run rewrites its database's section below; \`--smoke\` writes nothing.
+0.80 × SQLite's), and issue 15's: key-me-metrics, key-me on a third server started with \`METRICS_TOKEN\`
+(measured in the same rounds, \`/metrics\` scraped once per run), drops key-me's ratio by at most 0.03; a
+missed target is reported, not failed (the run fails only on errors, unexpected statuses or a failed scrape). Every full run rewrites its database's section below; \`--smoke\` writes nothing.
 Results as JSON: \`bench/results/\` (not committed).
 
 \`\`\`sh

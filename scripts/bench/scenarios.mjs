@@ -38,6 +38,10 @@ export const SCENARIOS = [
   // rounds as the rest: the machine's speed drifts by up to 2× within minutes, so keys-1m and key-me
   // are only comparable when measured side by side.
   { name: 'keys-1m', path: '/me', credential: 'fullKey', expect: 200, check: (body) => body?.type === 'api_key', bigServer: true },
+  // Issue 15: key-me against a third server started with METRICS_TOKEN (every request then feeds the
+  // Prometheus metrics), in the same rounds, so what metrics cost is key-me's ratio minus this one's.
+  // Each run also scrapes GET /metrics once, halfway through (main.mjs).
+  { name: 'key-me-metrics', path: '/me', credential: 'fullKey', expect: 200, check: (body) => body?.type === 'api_key', metricsServer: true },
 ];
 export const SCENARIO_NAMES = SCENARIOS.map((scenario) => scenario.name);
 

@@ -88,7 +88,7 @@ function readRssKb(pid, field) {
  * key, the Clerk key pair and the Redis prefix. `remove()` drops the database and the folder; only the
  * deployment does that, never an instance, and only after every instance has stopped.
  */
-async function createDeployment({ db, pgAdminUrl, redisUrl }) {
+async function createDeployment({ db, pgAdminUrl, redisUrl, extraEnv }) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'skd-bench-'));
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pepper = randomBytes(32);
@@ -122,6 +122,8 @@ async function createDeployment({ db, pgAdminUrl, redisUrl }) {
     // With PostgreSQL (the several-instance setup), rate limits are counted in Redis, under this run's own
     // prefix, which every instance of the deployment shares: a key's limit holds across instances.
     ...(db === 'postgres' ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `skd-bench:${randomBytes(6).toString('hex')}` } : {}),
+    // What sets one deployment apart (METRICS_TOKEN for key-me-metrics's).
+    ...extraEnv,
   };
   return { db, database, pepper, privateKey, env, remove };
 }
@@ -201,8 +203,8 @@ async function startInstance(deployment, { index, cpuProfileDir, cpus }) {
  * The caller must call `stop()` (also on failure): it ends every instance, then drops the database and
  * removes the folder.
  */
-export async function startDeployment({ db, pgAdminUrl, cpuProfileDir = null, cpus = null, instances: count = 1, redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' }) {
-  const deployment = await createDeployment({ db, pgAdminUrl, redisUrl });
+export async function startDeployment({ db, pgAdminUrl, cpuProfileDir = null, cpus = null, instances: count = 1, redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', env = {} }) {
+  const deployment = await createDeployment({ db, pgAdminUrl, redisUrl, extraEnv: env });
   const instances = [];
   /** Instances first, then the database: dropping it under a live instance would fail its requests. */
   const stop = async () => {

@@ -52,6 +52,22 @@ describe('toCachedKey: canary and retire on first use', () => {
 });
 
 describe('KeyCache', () => {
+  it('counts hits, hits on unknown keys and misses (an expired entry is a miss)', async () => {
+    const { cache, rows, find, advance } = setup({ ttlMs: 1000 });
+    rows.set(DIGEST_A, stored('key_1'));
+    expect(cache.get(lk(DIGEST_A))).toBeUndefined();
+    await cache.load(lk(DIGEST_A), DIGEST_A, find);
+    await cache.load(lk(DIGEST_B), DIGEST_B, find);
+    expect(cache.get(lk(DIGEST_A))?.keyId).toBe('key_1');
+    expect(cache.get(lk(DIGEST_A))?.keyId).toBe('key_1');
+    expect(cache.get(lk(DIGEST_B))).toBeNull();
+    expect(cache.counts).toEqual({ hits: 2, unknownHits: 1, misses: 1 });
+    advance(1000);
+    expect(cache.get(lk(DIGEST_A))).toBeUndefined();
+    expect(cache.get(lk(DIGEST_B))).toBeUndefined();
+    expect(cache.counts).toEqual({ hits: 2, unknownHits: 1, misses: 3 });
+  });
+
   it('answers known and unknown digests from memory until the TTL, then reads again', async () => {
     const { cache, rows, find, reads, advance } = setup();
     rows.set(DIGEST_A, stored('key_1'));

@@ -136,6 +136,17 @@ export function decodeKeyChange(payload: string): KeyChange | null {
   return { keyId, newDigests };
 }
 
+/**
+ * What the cache answered since start, for GET /metrics: a hit (a known key, no database read), a hit on a
+ * key known to match nothing, and a miss (the caller goes on to the digest filter and the database). Plain
+ * counts, read at scrape time: counting costs a request one increment, whether metrics are on or not.
+ */
+export interface KeyCacheCounts {
+  hits: number;
+  unknownHits: number;
+  misses: number;
+}
+
 interface UnknownEntry {
   /** Monotonic ms of the database read that found nothing. */
   at: number;
@@ -157,6 +168,7 @@ export class KeyCache {
   readonly #now: () => number;
   #epoch = 0;
   #suspended = false;
+  readonly #counts: KeyCacheCounts = { hits: 0, unknownHits: 0, misses: 0 };
 
   constructor(options: KeyCacheOptions) {
     const off = options.ttlMs <= 0;
@@ -170,16 +182,24 @@ export class KeyCache {
   get(lookup: string): CachedKey | null | undefined {
     const entry = this.#known.get(lookup);
     if (entry !== undefined) {
-      if (this.#now() - entry.loadedAt < this.#ttlMs) return entry;
+      if (this.#now() - entry.loadedAt < this.#ttlMs) {
+        this.#counts.hits++;
+        return entry;
+      }
       this.#known.delete(lookup);
       this.#unindex(entry.keyId, lookup);
+      this.#counts.misses++;
       return undefined;
     }
     const unknown = this.#unknown.get(lookup);
     if (unknown !== undefined) {
-      if (this.#now() - unknown.at < this.#ttlMs) return null;
+      if (this.#now() - unknown.at < this.#ttlMs) {
+        this.#counts.unknownHits++;
+        return null;
+      }
       this.#dropUnknown(lookup);
     }
+    this.#counts.misses++;
     return undefined;
   }
 
@@ -249,6 +269,10 @@ export class KeyCache {
 
   get suspended(): boolean {
     return this.#suspended;
+  }
+
+  get counts(): Readonly<KeyCacheCounts> {
+    return { ...this.#counts };
   }
 
   get size(): { known: number; unknown: number } {

@@ -28,6 +28,8 @@ export class SessionCache {
   readonly #entries: LruMap<string, Entry>;
   readonly #now: () => number;
   readonly #inflight = new Map<string, Promise<Readonly<UserPrincipal>>>();
+  /** Answers from memory and tokens that had to be verified, since start (GET /metrics reads them; one increment each). */
+  readonly #counts = { hits: 0, misses: 0 };
 
   /** `now` is wall-clock ms, the same clock the verifier checks `exp` against. */
   constructor(maxEntries: number, now: () => number = Date.now) {
@@ -37,9 +39,14 @@ export class SessionCache {
 
   get(key: string): Readonly<UserPrincipal> | undefined {
     const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    if (this.#now() < entry.expiresAtMs) return entry.principal;
-    this.#entries.delete(key);
+    if (entry !== undefined) {
+      if (this.#now() < entry.expiresAtMs) {
+        this.#counts.hits++;
+        return entry.principal;
+      }
+      this.#entries.delete(key);
+    }
+    this.#counts.misses++;
     return undefined;
   }
 
@@ -59,6 +66,10 @@ export class SessionCache {
       .finally(() => this.#inflight.delete(key));
     this.#inflight.set(key, promise);
     return promise;
+  }
+
+  get counts(): Readonly<{ hits: number; misses: number }> {
+    return { ...this.#counts };
   }
 
   get size(): number {

@@ -62,6 +62,12 @@ export interface DatabaseHandle {
   /** Storage faults seen by whoever used this database (requests, jobs): kept for readiness to report. */
   faults: StorageFaults;
   /**
+   * The connections queries run on, read when metrics are scraped. PostgreSQL: its pool's open and idle
+   * connections, the queries waiting for one, and its size (readiness and LISTEN have connections of their
+   * own, outside it). SQLite: one connection, always open; idle and waiting are not known (null).
+   */
+  pool(): PoolUse;
+  /**
    * Whether the database can take work now, answered within READINESS_TIMEOUT_MS whatever the database
    * does: null when ready, else the fault. A storage fault seen recently counts; on SQLite, so does a data
    * folder with less than SQLITE_MIN_FREE_BYTES left.
@@ -69,6 +75,16 @@ export interface DatabaseHandle {
   readiness(): Promise<DatabaseFault | null>;
   close(): Promise<void>;
 }
+
+export interface PoolUse {
+  total: number;
+  idle: number | null;
+  waiting: number | null;
+  max: number;
+}
+
+/** The pool size of the PostgreSQL connections requests and jobs share. */
+const PG_POOL_MAX = 10;
 
 /** /readyz answers within this bound (the 2 s, with room for the HTTP round trip). */
 export const READINESS_TIMEOUT_MS = 1_500;
@@ -136,6 +152,8 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
       changeStamp,
       commitsElsewhere,
       capabilities: { sharedByInstances: false, supportsSkipLocked: false },
+      // One synchronous connection (better-sqlite3): Kysely takes turns on it, so there is nothing to wait for in a pool.
+      pool: () => ({ total: 1, idle: null, waiting: null, max: 1 }),
       // One process owns the file; the migrator's own lock table is enough.
       withMigrationLock: (work) => work(),
       sqlNow: (offsetMs = 0) =>
@@ -156,7 +174,7 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
     keepAlive: true,
     keepAliveInitialDelayMillis: PG_TIMEOUTS.KEEPALIVE_INITIAL_DELAY_MS,
   };
-  const pool = new pg.Pool({ ...connection, max: 10, application_name: 'skaledata-api', idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({ ...connection, max: PG_POOL_MAX, application_name: 'skaledata-api', idleTimeoutMillis: 30_000 });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   const statements = { watchedWrites: 0 };
@@ -170,6 +188,7 @@ export function openDatabase(database: Config['database']): DatabaseHandle {
     faults,
     readiness: createReadiness(faults, probe.ping, () => false),
     capabilities: { sharedByInstances: true, supportsSkipLocked: true },
+    pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: PG_POOL_MAX }),
     writesHere: () => statements.watchedWrites,
     withMigrationLock: (work) => withAdvisoryLock(database.url, work),
     // Migrations may take longer than any request should: their own connection, without the bounds.

@@ -439,3 +439,11 @@ export const ACCOUNT_TABLES = [
   'usage_records',
 ] as const;
 export const COUNTED_TABLES = [...ACCOUNT_TABLES, 'job_steps', 'job_logs'] as const;
+
+/**
+ * Issue 15: Prometheus metrics, served on the API port only when METRICS_TOKEN is set without METRICS_PORT.
+ * Kept out of EXPECTED_ROUTES, whose suites run with metrics off (where GET /metrics is an unknown path).
+ * Public to the auth gate, like the signature-checked endpoints: it checks its own credential, the metrics
+ * token. Operational, not part of the API: not in the OpenAPI document.
+ */
+export const METRICS_ROUTE: ExpectedRoute = { method: 'GET', path: '/metrics', auth: 'public', documented: false };

@@ -8,6 +8,7 @@ import { registerErrorHandling } from '../../src/http/error-handler.js';
 import { startHarness, TEST_DIALECT, type Account, type Harness } from '../helpers/harness.js';
 import {
   EXPECTED_ROUTES,
+  METRICS_ROUTE,
   routeKey,
   scopeNeeded,
   FILE_PREFIXES,
@@ -353,4 +354,47 @@ describe(`route inventory (${TEST_DIALECT})`, () => {
       }
     });
   }
+});
+
+describe(`route inventory with metrics on the API port (${TEST_DIALECT})`, () => {
+  let on: Harness;
+  let off: Harness;
+  beforeAll(async () => {
+    [on, off] = await Promise.all([startHarness({ env: { METRICS_TOKEN: 'metrics-token-of-the-route-inventory' } }), startHarness()]);
+  });
+  afterAll(async () => {
+    await on?.close();
+    await off?.close();
+  });
+
+  const served = (h: Harness) => new Set(routesFromTree(h.app.printRoutes({ commonPrefix: false })).map((route) => routeKey(route.method, toOpenApiPath(route.path))));
+
+  it('adds exactly GET /metrics (and the HEAD beside it) to the routes served with metrics off (the table, above)', () => {
+    const added = [...served(on)].filter((key) => !served(off).has(key));
+    const removed = [...served(off)].filter((key) => !served(on).has(key));
+    expect({ added: added.sort(), removed }).toEqual({ added: [routeKey('GET', METRICS_ROUTE.path), routeKey('HEAD', METRICS_ROUTE.path)], removed: [] });
+    expect(METRICS_ROUTE.method).toBe('GET');
+  });
+
+  it('keeps /metrics out of the OpenAPI document: the same operations as with metrics off', async () => {
+    const operations = async (h: Harness) => {
+      const documented: string[] = [];
+      for (const [path, items] of Object.entries(((await h.inject({ method: 'GET', url: '/openapi.json' })).json() as OpenApiDocument).paths)) {
+        for (const method of Object.keys(items)) documented.push(routeKey(method, path));
+      }
+      return documented.sort();
+    };
+    expect(METRICS_ROUTE.documented).toBe(false);
+    const documented = await operations(on);
+    expect(documented).not.toContain(routeKey('GET', METRICS_ROUTE.path));
+    expect(documented).toEqual(await operations(off));
+  });
+
+  it('checks its own credential: GET and HEAD /metrics without the metrics token → 401 unauthenticated', async () => {
+    for (const method of ['GET', 'HEAD'] as const) {
+      const response = await on.inject({ method, url: METRICS_ROUTE.path });
+      expect(response.statusCode).toBe(401);
+      expect(response.headers['www-authenticate']).toBe('Bearer realm="skaledata"');
+    }
+  });
 });

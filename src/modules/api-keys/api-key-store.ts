@@ -2,7 +2,7 @@ import { createSecretKey } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { digestApiKey, displayParts, generateApiKey } from '../../auth/api-key-format.js';
 import type { KeyLookup } from '../../auth/authenticator.js';
-import { decodeKeyChange, encodeKeyChange, KeyCache, keyLookupId, type KeyChange } from '../../auth/key-cache.js';
+import { decodeKeyChange, encodeKeyChange, KeyCache, keyLookupId, type KeyCacheCounts, type KeyChange } from '../../auth/key-cache.js';
 import { KnownDigests } from '../../auth/known-digests.js';
 import type { Config } from '../../config.js';
 import type { DatabaseHandle, Db } from '../../db/database.js';
@@ -59,6 +59,8 @@ export interface ApiKeyStore {
   liveKeysOf(owner: { createdBy?: string; accountId?: string }): Promise<Array<{ id: string; account_id: string }>>;
   list(accountId: string, page: KeysetPage): Promise<ApiKeyRow[]>;
   get(accountId: string, id: string): Promise<ApiKeyRow | undefined>;
+  /** What the key cache answered since start, and what it holds now (GET /metrics). */
+  cacheStats(): { counts: KeyCacheCounts; entries: { known: number; unknown: number } };
   /** Starts hearing other instances' changes (onReady); the cache stays suspended until it does. */
   start(log: FastifyBaseLogger): Promise<void>;
   /** Writes the last uses noted and stops hearing changes (onClose). */
@@ -277,6 +279,7 @@ export function createApiKeyStore(deps: ApiKeyStoreDeps): ApiKeyStore {
       return { accountId: key.accountId, keyId: key.id, wasLive: revoked };
     },
 
+    cacheStats: () => ({ counts: cache.counts, entries: cache.size }),
     liveKeysOf: (owner) => repo.liveKeysOf(owner),
     list: (accountId, page) => repo.list(accountId, page),
     get: (accountId, id) => repo.get(accountId, id),

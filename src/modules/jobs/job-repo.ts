@@ -90,6 +90,21 @@ export function createJobRepo(db: Db) {
       return db.selectFrom('jobs').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
     },
 
+    /**
+     * Jobs waiting and running in the whole database, every account and (PostgreSQL) every instance alike:
+     * the queue depth GET /metrics reports, read when it is scraped (jobs_status_idx serves it).
+     */
+    async countActive(): Promise<{ queued: number; running: number }> {
+      const rows = await db
+        .selectFrom('jobs')
+        .select((eb) => ['status', eb.fn.countAll<number | string>().as('count')])
+        .where('status', 'in', ['queued', 'running'])
+        .groupBy('status')
+        .execute();
+      const count = (status: JobStatus) => Number(rows.find((row) => row.status === status)?.count ?? 0);
+      return { queued: count('queued'), running: count('running') };
+    },
+
     /** A job by id alone, in the caller's transaction (it holds the job's resource, so the account is already known). */
     async getById(trx: Db, id: string): Promise<JobRow | undefined> {
       return trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();

@@ -6,7 +6,7 @@ import type { Clock } from '../../lib/clock.js';
 import { createJobLeaseRepo, type JobOutcome, type StepChanges } from './job-lease-repo.js';
 import type { JobStepRow } from './job-repo.js';
 import { createClaimLoop } from '../../lib/claim-loop.js';
-import { toJob, type Job, type JobHandlerRegistry, type JobParams, type JobRow } from './job-types.js';
+import { toJob, type Job, type JobErrorCode, type JobHandlerRegistry, type JobParams, type JobRow } from './job-types.js';
 
 export interface JobRunnerDeps {
   /** The database, with what tells the dialects apart (how jobs are claimed) and its clock (for leases). */
@@ -24,6 +24,22 @@ export interface JobRunnerDeps {
   /** One process owns the database (SQLite): jobs left running were orphaned by a crash; take them at once. */
   reclaimAllOnStart: boolean;
   concurrency?: number;
+  /** Told how each run of a job on this instance ended (GET /metrics); none when metrics are off. */
+  observer?: JobRunObserver | null;
+}
+
+/**
+ * How one run of a job on this instance ended: the job's final status, or `interrupted` (shutdown or a lost
+ * lease: it resumes later, here or elsewhere), or `error` (the runner itself failed, e.g. the database went
+ * away; the job is taken again after its lease).
+ */
+export type JobRunOutcome = 'succeeded' | 'failed' | 'canceled' | 'interrupted' | 'error';
+
+export interface JobRunObserver {
+  /** `seconds`: from the claim to the end of the run. `failure`: the job's error code when it failed, else null. */
+  ran(type: string, outcome: JobRunOutcome, seconds: number, failure: JobErrorCode | null): void;
+  /** A poll for due jobs failed (the database is down or full): nothing is claimed until one works again. */
+  pollFailed(): void;
 }
 
 export interface JobRunner {
@@ -86,7 +102,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   }
 
   /** Ends the job and, in the same transaction, moves its resource through its handler. */
-  async function finish(job: Job, outcome: JobOutcome): Promise<void> {
+  async function finish(job: Job, outcome: JobOutcome): Promise<JobOutcome> {
     const handler = handlers.for(job);
     const finished = await leases.finish(job.id, outcome, now, async (trx, row, at) => {
       const fresh = toJob(row) ?? job;
@@ -95,6 +111,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       else await handler.canceled(trx, fresh, at);
     });
     if (!finished) throw new LeaseLostError();
+    return outcome;
   }
 
   /** The job as stored now, still running under our lease (it may have been taken over, or asked to cancel). */
@@ -111,8 +128,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     if (!(await leases.saveParams(job.id, JSON.stringify(params)))) throw new LeaseLostError();
   }
 
-  /** Runs one step; false when it failed (the job is then finished as failed). */
-  async function runStep(job: Job, step: JobStepRow, operation: Operation, context: StepContext, log: JobLog): Promise<boolean> {
+  /** Runs one step; null when it succeeded, else the outcome the job was finished with (failed). */
+  async function runStep(job: Job, step: JobStepRow, operation: Operation, context: StepContext, log: JobLog): Promise<JobOutcome | null> {
     await setStep(job.id, step.position, { status: 'running', started_at: now() });
     try {
       const outputs = await driver.runStep(operation, step.name, context);
@@ -129,14 +146,14 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       await setStep(job.id, step.position, { status: 'failed', finished_at: now() });
       log.write(`step ${step.name} failed: ${message}`, 'error');
       await log.flushed();
-      await finish(job, { status: 'failed', code: 'step_failed', message: `Step ${step.name} failed: ${message}` });
-      return false;
+      return finish(job, { status: 'failed', code: 'step_failed', message: `Step ${step.name} failed: ${message}` });
     }
     await setStep(job.id, step.position, { status: 'succeeded', finished_at: now() });
-    return true;
+    return null;
   }
 
-  async function execute(claimed: JobRow, signal: AbortSignal): Promise<void> {
+  /** Runs a claimed job to its end; the outcome it was finished with (a lost lease or a stop throws). */
+  async function execute(claimed: JobRow, signal: AbortSignal): Promise<JobOutcome> {
     const row = await leases.read(claimed.id);
     const log = openLog(row.id, await leases.lastLogSeq(row.id));
     const job = toJob(row);
@@ -144,16 +161,14 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       // Never claimed (claims take only known types); a guard, should a type's handler go missing.
       log.write(`unknown job type ${row.type}`, 'error');
       await log.flushed();
-      if (!(await leases.finish(row.id, { status: 'failed', code: 'unknown_job_type', message: `No handler for job type ${row.type}.` }, now, async () => undefined))) {
-        throw new LeaseLostError();
-      }
-      return;
+      const outcome: JobOutcome = { status: 'failed', code: 'unknown_job_type', message: `No handler for job type ${row.type}.` };
+      if (!(await leases.finish(row.id, outcome, now, async () => undefined))) throw new LeaseLostError();
+      return outcome;
     }
     if (job.attempts > MAX_ATTEMPTS) {
       log.write(`abandoned after ${MAX_ATTEMPTS} attempts interrupted by restarts`, 'error');
       await log.flushed();
-      await finish(job, { status: 'failed', code: 'abandoned', message: `The job was interrupted ${MAX_ATTEMPTS} times and was not retried again.` });
-      return;
+      return finish(job, { status: 'failed', code: 'abandoned', message: `The job was interrupted ${MAX_ATTEMPTS} times and was not retried again.` });
     }
 
     const operation = await handlers.for(job).operation(deps.database.db, job);
@@ -178,21 +193,23 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         log.write(`cancel requested; stopping before step ${step.name}`, 'warn');
         await driver.compensate(operation, completed, context);
         await log.flushed();
-        await finish(fresh, { status: 'canceled' });
-        return;
+        return finish(fresh, { status: 'canceled' });
       }
       log.step = step.name;
-      if (!(await runStep(fresh, step, operation, context, log))) return;
+      const failed = await runStep(fresh, step, operation, context, log);
+      if (failed !== null) return failed;
       completed.push(step.name);
     }
     log.step = null;
     log.write('all steps succeeded');
     await log.flushed();
-    await finish(job, { status: 'succeeded' });
+    return finish(job, { status: 'succeeded' });
   }
 
   /** Runs a claimed job, renewing its lease; stops (the job resumes later) when the lease cannot be kept. */
   function run(job: JobRow, controller: AbortController): Promise<void> {
+    const startedAt = monotonicNow();
+    const ran = (outcome: JobRunOutcome, failure: JobErrorCode | null) => deps.observer?.ran(job.type, outcome, (monotonicNow() - startedAt) / 1000, failure);
     let renewedAt = monotonicNow();
     const renew = setInterval(() => {
       // Unable to renew for most of a lease (database unreachable): stop before another instance may take over.
@@ -206,14 +223,19 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         .catch(() => undefined);
     }, Math.max(100, Math.floor(deps.leaseMs / 3)));
     return execute(job, controller.signal)
-      .catch((error: unknown) => {
-        if (controller.signal.aborted || error instanceof LeaseLostError) {
-          logger.info({ job_id: job.id }, 'job interrupted; it will resume');
-          return;
-        }
-        logger.error({ err: error, job_id: job.id }, 'job runner error');
-        // Leave the job to be picked up again after its lease; MAX_ATTEMPTS bounds the retries.
-      })
+      .then(
+        (outcome) => ran(outcome.status, outcome.status === 'failed' ? outcome.code : null),
+        (error: unknown) => {
+          if (controller.signal.aborted || error instanceof LeaseLostError) {
+            logger.info({ job_id: job.id }, 'job interrupted; it will resume');
+            ran('interrupted', null);
+            return;
+          }
+          logger.error({ err: error, job_id: job.id }, 'job runner error');
+          ran('error', null);
+          // Leave the job to be picked up again after its lease; MAX_ATTEMPTS bounds the retries.
+        },
+      )
       .finally(() => clearInterval(renew));
   }
 
@@ -224,7 +246,10 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     logger,
     monotonicNow,
     // A full or failing disk met here keeps /readyz at 503 as one met by a request does.
-    noteFault: (error) => deps.database.faults.note(error),
+    noteFault: (error) => {
+      deps.observer?.pollFailed();
+      deps.database.faults.note(error);
+    },
     claim: (free, busy) => leases.claimDue(free, busy, now()),
     handBack: (ids) => leases.handBack(ids),
     // Nobody else runs on this database: a job still "running" was left by a crashed process.
