@@ -16,6 +16,9 @@ import { registerOptionalBodies } from './optional-body.js';
 import { registerBodyDeadlines, SLOW_CLIENT_SERVER_OPTIONS } from './slow-clients.js';
 import { compileValidator } from './validation.js';
 
+
+/** A request's id, as every answer and log line carries it (`req_` + 20 base62 characters). */
+export const newRequestId = (): string => `req_${randomBase62(20)}`;
 export interface ServerOptions {
   config: Pick<Config, 'logLevel' | 'trustProxy'>;
   /** Pino options; tests pass a stream to capture log lines. False: no logging. */
@@ -50,7 +53,7 @@ export function createServer(options: ServerOptions): { app: FastifyInstance; sh
             mixin: principalLogFields,
             ...(typeof options.logger === 'object' ? options.logger : {}),
           },
-    genReqId: () => `req_${randomBase62(20)}`,
+    genReqId: newRequestId,
     // request.ip: the socket's peer, or the left-most untrusted X-Forwarded-For hop behind TRUST_PROXY.
     trustProxy: options.config.trustProxy.length > 0 ? options.config.trustProxy : false,
     bodyLimit: 64 * 1024,

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import type { App, Cluster, ItemOf } from '../../../src/sdk/index.js';
 import { errorText, isSignedOut } from '../api.js';
@@ -103,19 +103,16 @@ const RUNNING = new Set(['queued', 'running']);
 /** One job: its steps and log, followed live (once a second) while it is queued or running. */
 export function JobPage({ client, id, onSignedOut }: PageProps & { id: string }) {
   const job = useLoad(async () => (await client.GET('/jobs/{id}', { params: { path: { id } } })).data ?? null, [id]);
-  const [tick, setTick] = useState(0);
   useEffect(() => {
     if (isSignedOut(job.error)) onSignedOut(errorText(job.error));
   }, [job.error]);
   const running = job.data !== null && RUNNING.has(job.data.status);
   useEffect(() => {
     if (!running) return;
-    const timer = setTimeout(() => {
-      job.reload();
-      setTick((n) => n + 1);
-    }, 1000);
+    // Each answer is a new `job.data`, which sets the next timer: once a second until it ends.
+    const timer = setTimeout(job.reload, 1000);
     return () => clearTimeout(timer);
-  }, [running, tick, job.data]);
+  }, [running, job.data]);
 
   if (job.data === null) {
     return (

@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Refusal } from '../../auth/decision.js';
 import { AppError, refusalError, renderProblem } from '../../http/errors.js';
 import { COMMON_HEADERS } from '../../http/response-headers.js';
-import { randomBase62 } from '../../lib/ids.js';
+import { newRequestId } from '../../http/server.js';
 import type { AppMetrics } from './metrics-registry.js';
 import { METRICS_PATH, renderFailed } from './metrics-routes.js';
 
@@ -35,7 +35,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export function createMetricsListener(deps: MetricsListenerDeps): MetricsListener {
   function answer(response: ServerResponse, error: AppError): void {
     response.writeHead(error.status, { ...COMMON_HEADERS, ...error.headers, 'content-type': 'application/problem+json' });
-    response.end(renderProblem(error, `req_${randomBase62(20)}`));
+    response.end(renderProblem(error, newRequestId()));
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
