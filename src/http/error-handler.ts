@@ -3,9 +3,22 @@ import { type DatabaseFault, type StorageFaults } from '../db/faults.js';
 import { AppError, type ErrorCode, ERROR_CODES, renderProblem } from './errors.js';
 import { toFieldErrors } from './validation.js';
 
-const BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
-  Object.entries(ERROR_CODES).map(([code, { status }]) => [status, code as ErrorCode]),
-);
+/**
+ * The code for a 4xx a library answered with (Fastify's router, a body parser, @fastify/static). Written out
+ * rather than inverted from ERROR_CODES, where several codes share a status: a file server's 403 for a path
+ * that leaves its folder is not a key's resource fence (resource_not_allowed), and a library's 409 is not a
+ * plan limit. A refused path answers like an absent file. Any other status: validation_failed.
+ */
+const LIBRARY_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: 'validation_failed',
+  403: 'not_found',
+  404: 'not_found',
+  408: 'request_timeout',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
 
 /**
  * The answer to each database fault (db/faults.ts): a 503 the client may retry after Retry-After seconds.
@@ -60,7 +73,7 @@ function toAppError(error: FastifyError, request: FastifyRequest, faults: Storag
   }
   const status = error.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
-    const code = BY_STATUS[status] ?? 'validation_failed';
+    const code = LIBRARY_STATUS[status] ?? 'validation_failed';
     return new AppError(code, ERROR_CODES[code].title);
   }
   // PostgreSQL refuses text it cannot store (NUL bytes, bad encodings): the input was bad, not the server.

@@ -240,6 +240,27 @@ describe(`route inventory (${TEST_DIALECT})`, () => {
     }
   });
 
+  it("the reference's files are served from their folder, and a path that leaves it answers like an absent file", async () => {
+    const css = await h.inject({ method: 'GET', url: '/docs/static/swagger-ui.css' });
+    expect(css.statusCode).toBe(200);
+    expect(css.headers['content-type']).toMatch(/^text\/css/);
+    // Traversals @fastify/static has had to fix (encoded dots and slashes, backslashes), toward package.json.
+    for (const url of [
+      '/docs/static/../../package.json',
+      '/docs/static/..%2f..%2f..%2fpackage.json',
+      '/docs/static/%2e%2e/%2e%2e/%2e%2e/package.json',
+      '/docs/static/..%5c..%5c..%5cpackage.json',
+      '/docs/static/%2e%2e%5c%2e%2e%5c%2e%2e%5cpackage.json',
+      '/docs/static/..%252f..%252fpackage.json',
+    ]) {
+      const response = await h.inject({ method: 'GET', url });
+      expect(response.statusCode, url).toBe(404);
+      expect(response.headers['content-type'], url).toMatch(/^application\/problem\+json/);
+      expect(response.json(), url).toMatchObject({ code: 'not_found' });
+      expect(response.body, url).not.toContain('skaledata-control-plane');
+    }
+  });
+
   it.each(EXPECTED_ROUTES.filter((route) => route.auth !== 'public').map((route) => [routeKey(route.method, route.path), route] as const))(
     '%s without credentials → 401 unauthenticated',
     async (_name, route: ExpectedRoute) => {
