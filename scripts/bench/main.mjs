@@ -103,7 +103,7 @@ async function precheckEveryInstance(deployment, scenario, secrets) {
       await precheck(baseUrl, scenario, secrets);
     } catch (error) {
       if (deployment.baseUrls.length === 1) throw error;
-      throw new Error(`${error.message} (on instance ${index + 1} of ${deployment.baseUrls.length}, ${baseUrl}; fixtures were seeded through instance 1)`);
+      throw new Error(`${error.message} (on instance ${index + 1} of ${deployment.baseUrls.length}, ${baseUrl}; fixtures were seeded through instance 1)`, { cause: error });
     }
   }
 }
@@ -219,7 +219,7 @@ async function benchDatabase(db, options, failures) {
       .map((instance) => instance.output().trim().split('\n').slice(-20).join('\n'))
       .filter(Boolean)
       .join('\n');
-    throw new Error(`${error instanceof Error ? error.message : String(error)}${tail ? `\n  server output (last lines):\n${tail}` : ''}`);
+    throw new Error(`${error instanceof Error ? error.message : String(error)}${tail ? `\n  server output (last lines):\n${tail}` : ''}`, { cause: error });
   } finally {
     for (const deployment of started) exits.push(...(await deployment.stop()));
   }

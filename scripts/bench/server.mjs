@@ -44,7 +44,7 @@ async function createDatabase(kind, dir, pgAdminUrl) {
     await admin.connect();
     await admin.query(`CREATE DATABASE ${name}`);
   } catch (error) {
-    throw new Error(`cannot create the PostgreSQL database on ${new URL(pgAdminUrl).host} (--pg-url): ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`cannot create the PostgreSQL database on ${new URL(pgAdminUrl).host} (--pg-url): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   } finally {
     await admin.end().catch(() => undefined);
   }

@@ -346,7 +346,7 @@ async function withAdvisoryLock<T>(url: string, work: () => Promise<T>): Promise
       await client.query('select pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
     } catch (error) {
       if ((error as { code?: unknown }).code === '55P03') {
-        throw new Error(`Another instance has been migrating this database for over ${MIGRATION_LOCK_WAIT_MS / 60_000} minutes; not starting.`);
+        throw new Error(`Another instance has been migrating this database for over ${MIGRATION_LOCK_WAIT_MS / 60_000} minutes; not starting.`, { cause: error });
       }
       throw error;
     }

@@ -35,7 +35,7 @@ export function startLoad(loops: LoadLoop[], bounds: { maxRequestsPerLoop: numbe
   const runs = loops.map(async (loop) => {
     for (let i = 0; i < bounds.maxRequestsPerLoop && !stopped && now() < deadline; i++) {
       const sentAt = now();
-      let status = 0;
+      let status: number;
       try {
         const response = await fetch(loop.url, { headers: loop.headers });
         await response.arrayBuffer();

@@ -232,7 +232,7 @@ describe(`cancellation (${TEST_DIALECT})`, () => {
 
   it('puts every pool back to its own status when a queued destroy is canceled', async () => {
     await h.app.jobRunner.start();
-    let clusterId = '';
+    let clusterId: string;
     const pools: Record<string, string> = {};
     try {
       ({ clusterId } = await createCluster(h, account, { wait: true }));
