@@ -22,7 +22,10 @@ fail() {
 PORT=$port DATA_DIR="$data" npm start >"$log" 2>&1 &
 npm_pid=$!
 server_pid=
+# On the way out, whatever happened: nothing left running, nothing left on disk (and errexit off, so a
+# process already gone does not turn a pass into a failure).
 cleanup() {
+  set +e
   [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null
   kill -TERM "$npm_pid" 2>/dev/null
   wait "$npm_pid" 2>/dev/null
