@@ -13,12 +13,13 @@ import pg from 'pg';
 import { processesCpuSeconds } from './cpu.mjs';
 import { badChecksumKey, unknownKey } from './keys.mjs';
 import { parseOptions, USAGE } from './options.mjs';
-import { compareDatabases, evaluate, sectionName, instanceSplit, machine, renderComparison, renderDatabase, summarize, writeBenchmarksMd, writeJson } from './report.mjs';
+import { compareDatabases, evaluate, sectionName, instanceSplit, machine, renderComparison, renderDatabase, renderRuntimes, summarize, writeBenchmarksMd, writeJson } from './report.mjs';
 import { pinningPlan } from './pinning.mjs';
 import { precheck, runScenario, SCENARIOS } from './scenarios.mjs';
 import { insertBigKeys, seedFixtures } from './seed.mjs';
 import { scrapeDeployment } from './metrics-scrape.mjs';
-import { startDeployment } from './server.mjs';
+import { prepareRuntime } from './runtime.mjs';
+import { DEFAULT_RUNTIME, startDeployment } from './server.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const progress = (message) => console.error(`bench: ${message}`);
@@ -109,24 +110,14 @@ async function precheckEveryInstance(deployment, scenario, secrets) {
 }
 
 /**
- * Seeds, checks and measures the selected scenarios; returns the runs per scenario. keys-1m runs on
- * `big` (a second deployment whose table holds the big key set), in the same rounds as everything else.
- * Each deployment is seeded through its first instance and loaded through all of them.
+ * Seeds, checks and measures the selected scenarios on every set of deployments (one set per Node.js of
+ * --node; usually one); returns each set's runs per scenario. keys-1m runs on a set's `big` deployment
+ * (its table holds the big key set), in the same rounds as everything else; each round runs a scenario on
+ * every set in turn, so what the machine's drift does to one Node it does to the other. Each deployment is
+ * seeded through its first instance and loaded through all of them.
  */
-async function measure(deployments, db, options, failures) {
-  const runs = new Map();
-  let bigKeys = null;
-  progress(`${db}: seeding fixtures through the API`);
-  const targets = { main: { deployment: deployments.main, secrets: await seedFixtures(deployments.main) } };
-  if (deployments.big) {
-    targets.big = { deployment: deployments.big, secrets: await seedFixtures(deployments.big) };
-    progress(`${db}: inserting ${options.bigKeys.toLocaleString('en-US')} keys for keys-1m`);
-    bigKeys = { count: options.bigKeys, insertSeconds: await insertBigKeys(deployments.big, options.bigKeys) };
-    progress(`${db}: inserted in ${bigKeys.insertSeconds.toFixed(1)} s; waiting for that deployment to settle`);
-    await settle(deployments.big);
-  }
-  if (deployments.metrics) targets.metrics = { deployment: deployments.metrics, secrets: await seedFixtures(deployments.metrics) };
-  const on = (scenario) => (scenario.bigServer ? targets.big : scenario.metricsServer ? targets.metrics : targets.main);
+async function measure(sets, db, options, failures) {
+  const label = (set) => (sets.length > 1 ? `${db} (Node ${set.runtime.version})` : db);
   /** One load run of `scenario` against `target` (a deployment and its seeded secrets). */
   const load = ({ deployment, secrets }, scenario, durationSeconds, warmupSeconds) =>
     runScenario({
@@ -141,77 +132,104 @@ async function measure(deployments, db, options, failures) {
       cpus: options.pinning.loader,
     });
 
-  const usable = [];
-  for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.name))) {
-    try {
-      await precheckEveryInstance(on(scenario).deployment, scenario, on(scenario).secrets);
-      usable.push(scenario);
-    } catch (error) {
-      failures.push(`${db} ${error.message}`);
+  const states = [];
+  for (const set of sets) {
+    const { deployments } = set;
+    const state = { set, runs: new Map(), bigKeys: null, usable: [], meCounted: null };
+    progress(`${label(set)}: seeding fixtures through the API`);
+    const targets = { main: { deployment: deployments.main, secrets: await seedFixtures(deployments.main) } };
+    if (deployments.big) {
+      targets.big = { deployment: deployments.big, secrets: await seedFixtures(deployments.big) };
+      progress(`${label(set)}: inserting ${options.bigKeys.toLocaleString('en-US')} keys for keys-1m`);
+      state.bigKeys = { count: options.bigKeys, insertSeconds: await insertBigKeys(deployments.big, options.bigKeys) };
+      progress(`${label(set)}: inserted in ${state.bigKeys.insertSeconds.toFixed(1)} s; waiting for that deployment to settle`);
+      await settle(deployments.big);
     }
+    if (deployments.metrics) targets.metrics = { deployment: deployments.metrics, secrets: await seedFixtures(deployments.metrics) };
+    state.on = (scenario) => (scenario.bigServer ? targets.big : scenario.metricsServer ? targets.metrics : targets.main);
+
+    for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.name))) {
+      try {
+        await precheckEveryInstance(state.on(scenario).deployment, scenario, state.on(scenario).secrets);
+        state.usable.push(scenario);
+      } catch (error) {
+        failures.push(`${label(set)} ${error.message}`);
+      }
+    }
+
+    for (const [name, target] of [['big-key', targets.big], ['metrics', targets.metrics]]) {
+      if (!target) continue;
+      // The same history as the main server before the rounds: V8 specializes (and, once a path has seen
+      // many shapes, generalizes) code by what it has run, and /me on a server that never served anything
+      // else is faster than /me on one that served every scenario. Unmeasured.
+      progress(`${label(set)}: giving the ${name} deployment the main deployment's history (every scenario, unmeasured)`);
+      for (const scenario of state.usable.filter((s) => !s.bigServer && !s.metricsServer)) {
+        await load(target, scenario, Math.min(2, options.durationSeconds), 0);
+      }
+    }
+    /** GET /me answered 200 by the metrics deployment so far, by its own counters (key-me-metrics checks them). */
+    state.meCounted = targets.metrics ? (await scrapeDeployment(deployments.metrics.baseUrls, METRICS_TOKEN)).meCount : null;
+    states.push(state);
   }
 
-  for (const [name, target] of [['big-key', targets.big], ['metrics', targets.metrics]]) {
-    if (!target) continue;
-    // The same history as the main server before the rounds: V8 specializes (and, once a path has seen
-    // many shapes, generalizes) code by what it has run, and /me on a server that never served anything
-    // else is faster than /me on one that served every scenario. Unmeasured.
-    progress(`${db}: giving the ${name} deployment the main deployment's history (every scenario, unmeasured)`);
-    for (const scenario of usable.filter((s) => !s.bigServer && !s.metricsServer)) {
-      await load(target, scenario, Math.min(2, options.durationSeconds), 0);
-    }
-  }
-  /** GET /me answered 200 by the metrics deployment so far, by its own counters (key-me-metrics checks them). */
-  let meCounted = targets.metrics ? (await scrapeDeployment(deployments.metrics.baseUrls, METRICS_TOKEN)).meCount : null;
-
-  const measureRun = async (scenario, run) => {
-    const { deployment } = on(scenario);
+  const measureRun = async (state, scenario, run) => {
+    const { deployment } = state.on(scenario);
     // key-me-metrics: one scrape halfway through the measured run, as Prometheus would every 15 s or so.
     const scraping = scenario.metricsServer
       ? sleep((options.warmupSeconds + options.durationSeconds / 2) * 1000).then(() => scrapeDeployment(deployment.baseUrls, METRICS_TOKEN))
       : null;
-    const result = await load(on(scenario), scenario, options.durationSeconds, options.warmupSeconds);
+    const result = await load(state.on(scenario), scenario, options.durationSeconds, options.warmupSeconds);
     if (!deployment.alive()) throw new Error(`a server exited during ${scenario.name}`);
+    const where = label(state.set);
     if (scraping) {
       result.scrape = await scraping;
       const after = await scrapeDeployment(deployment.baseUrls, METRICS_TOKEN);
       // Every response the loader got was counted by the servers first (they count when it has been sent).
-      const counted = after.meCount === null || meCounted === null ? null : after.meCount - meCounted;
+      const counted = after.meCount === null || state.meCounted === null ? null : after.meCount - state.meCounted;
       result.scrape.countedResponses = counted;
-      meCounted = after.meCount;
-      if (!result.scrape.ok || !after.ok) failures.push(`${db} ${scenario.name}: GET /metrics answered ${[...result.scrape.statuses, ...after.statuses].join(', ')} during/after run ${run}`);
+      state.meCounted = after.meCount;
+      if (!result.scrape.ok || !after.ok) failures.push(`${where} ${scenario.name}: GET /metrics answered ${[...result.scrape.statuses, ...after.statuses].join(', ')} during/after run ${run}`);
       else if (counted === null || counted < result.responses + result.warmupResponses) {
-        failures.push(`${db} ${scenario.name}: /metrics counted ${counted} GET /me 200 in run ${run}, the loader received ${result.responses + result.warmupResponses}`);
+        failures.push(`${where} ${scenario.name}: /metrics counted ${counted} GET /me 200 in run ${run}, the loader received ${result.responses + result.warmupResponses}`);
       }
     }
-    runs.set(scenario.name, [...(runs.get(scenario.name) ?? []), result]);
-    progress(`${db} run ${run}/${options.runs} ${scenario.name}: ${Math.round(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${result.errors} errors, ${result.unexpected} unexpected${result.serverCores === null ? '' : `, server ${result.serverCores.toFixed(2)} cores, ${result.serverUsPerResponse} µs CPU/response`}${result.otherCpuShare === null ? '' : `, other processes ${Math.round(result.otherCpuShare * 100)}% CPU`}${splitText([result])}${result.scrape ? `; /metrics mid-run: ${result.scrape.statuses.join(', ')} in ${result.scrape.ms} ms (${result.scrape.bytes} bytes), GET /me counted ${result.scrape.countedResponses}` : ''}`);
+    state.runs.set(scenario.name, [...(state.runs.get(scenario.name) ?? []), result]);
+    progress(`${where} run ${run}/${options.runs} ${scenario.name}: ${Math.round(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${result.errors} errors, ${result.unexpected} unexpected${result.serverCores === null ? '' : `, server ${result.serverCores.toFixed(2)} cores, ${result.serverUsPerResponse} µs CPU/response`}${result.otherCpuShare === null ? '' : `, other processes ${Math.round(result.otherCpuShare * 100)}% CPU`}${splitText([result])}${result.scrape ? `; /metrics mid-run: ${result.scrape.statuses.join(', ')} in ${result.scrape.ms} ms (${result.scrape.bytes} bytes), GET /me counted ${result.scrape.countedResponses}` : ''}`);
   };
-  for (let run = 1; run <= options.runs; run++) for (const scenario of usable) await measureRun(scenario, run);
-  return { runs, bigKeys };
+  for (let run = 1; run <= options.runs; run++) {
+    for (const scenario of SCENARIOS) {
+      for (const state of states) if (state.usable.includes(scenario)) await measureRun(state, scenario, run);
+    }
+  }
+  return states.map((state) => ({ runs: state.runs, bigKeys: state.bigKeys }));
 }
 
+/** Every deployment of one database (one set per Node.js), measured together; one result per Node. */
 async function benchDatabase(db, options, failures) {
-  const deployments = {};
   const started = [];
   // SQLite serves one process; options.mjs refuses --instances 2 without PostgreSQL.
   const instances = db === 'postgres' ? options.instances : 1;
-  const start = async (role, env = {}) => {
-    progress(`${db}: starting the ${role} deployment (${instances} server instance${instances === 1 ? '' : 's'})`);
-    const deployment = await startDeployment({ db, pgAdminUrl: options.pgAdminUrl, cpuProfileDir: options.cpuProfileDir, cpus: options.pinning.server, instances, env });
+  const several = options.runtimes.length > 1;
+  const sets = options.runtimes.map((runtime) => ({ runtime, deployments: {} }));
+  const wanted = (flag) => options.scenarios.some((name) => SCENARIOS.find((s) => s.name === name)?.[flag]);
+  const start = async (set, role, env = {}) => {
+    progress(`${db}: starting the ${role} deployment (${instances} server instance${instances === 1 ? '' : 's'}${several ? `, Node ${set.runtime.version}` : ''})`);
+    const deployment = await startDeployment({ db, pgAdminUrl: options.pgAdminUrl, cpuProfileDir: options.cpuProfileDir, cpus: options.pinning.server, instances, env, runtime: set.runtime });
     started.push(deployment);
     return deployment;
   };
   let measured;
   let dbVersion;
-  const exits = [];
+  const exits = new Map();
   try {
-    deployments.main = await start('main');
-    // As many instances as the main deployment, so keys-1m / key-me compares like with like.
-    if (options.scenarios.some((name) => SCENARIOS.find((s) => s.name === name)?.bigServer)) deployments.big = await start('big-key');
-    if (options.scenarios.some((name) => SCENARIOS.find((s) => s.name === name)?.metricsServer)) deployments.metrics = await start('metrics', { METRICS_TOKEN });
-    dbVersion = await databaseVersion(deployments.main);
-    measured = await measure(deployments, db, options, failures);
+    for (const set of sets) {
+      set.deployments.main = await start(set, 'main');
+      // As many instances as the main deployment, so keys-1m / key-me compares like with like.
+      if (wanted('bigServer')) set.deployments.big = await start(set, 'big-key');
+      if (wanted('metricsServer')) set.deployments.metrics = await start(set, 'metrics', { METRICS_TOKEN });
+    }
+    dbVersion = await databaseVersion(sets[0].deployments.main);
+    measured = await measure(sets, db, options, failures);
   } catch (error) {
     // Whatever went wrong, the servers' own words are the first thing to read.
     const tail = started
@@ -221,25 +239,30 @@ async function benchDatabase(db, options, failures) {
       .join('\n');
     throw new Error(`${error instanceof Error ? error.message : String(error)}${tail ? `\n  server output (last lines):\n${tail}` : ''}`, { cause: error });
   } finally {
-    for (const deployment of started) exits.push(...(await deployment.stop()));
+    for (const deployment of started) exits.set(deployment, await deployment.stop());
   }
-  const serverExit = exits.find((code) => code !== 0) ?? 0;
-  if (serverExit !== 0) progress(`${db}: warning: a server exited with ${serverExit} on SIGTERM`);
 
-  const rows = SCENARIOS.filter((scenario) => measured.runs.has(scenario.name)).map((scenario) => summarize(scenario, measured.runs.get(scenario.name)));
-  for (const row of rows) {
-    if (row.errors > 0 || row.unexpected > 0) {
-      const other = Object.entries(row.statuses).filter(([status]) => Number(status) !== row.expectedStatus).map(([status, count]) => `${status}: ${count}`);
-      failures.push(`${db} ${row.name}: ${row.errors} errors, ${row.unexpected} unexpected statuses${other.length > 0 ? ` (${other.join(', ')})` : ''}; expected only ${row.expectedStatus}${splitText(row.runs, true)}`);
+  return sets.map((set, index) => {
+    const where = several ? `${db} (Node ${set.runtime.version})` : db;
+    const deployments = Object.values(set.deployments);
+    const serverExit = deployments.flatMap((deployment) => exits.get(deployment) ?? []).find((code) => code !== 0) ?? 0;
+    if (serverExit !== 0) progress(`${where}: warning: a server exited with ${serverExit} on SIGTERM`);
+    const { runs, bigKeys } = measured[index];
+    const rows = SCENARIOS.filter((scenario) => runs.has(scenario.name)).map((scenario) => summarize(scenario, runs.get(scenario.name)));
+    for (const row of rows) {
+      if (row.errors > 0 || row.unexpected > 0) {
+        const other = Object.entries(row.statuses).filter(([status]) => Number(status) !== row.expectedStatus).map(([status, count]) => `${status}: ${count}`);
+        failures.push(`${where} ${row.name}: ${row.errors} errors, ${row.unexpected} unexpected statuses${other.length > 0 ? ` (${other.join(', ')})` : ''}; expected only ${row.expectedStatus}${splitText(row.runs, true)}`);
+      }
     }
-  }
-  // The budget holds for every server process, of every deployment: the largest peak of them all.
-  const processes = started.flatMap((deployment) => deployment.instances);
-  const hwms = processes.map((instance) => instance.rss.hwmKb).filter((kb) => kb !== null);
-  const rss = { peakKb: Math.max(...processes.map((instance) => instance.rss.peakKb)), hwmKb: hwms.length > 0 ? Math.max(...hwms) : null, servers: processes.length };
-  const targets = evaluate(rows, rss, db);
-  const output = started.map((deployment) => deployment.output()).join('\n');
-  return { db, dbVersion, instances, rows, targets, bigKeys: measured.bigKeys, rss, serverExit, serverLog: serverLog(output) };
+    // The budget holds for every server process, of every deployment: the largest peak of them all.
+    const processes = deployments.flatMap((deployment) => deployment.instances);
+    const hwms = processes.map((instance) => instance.rss.hwmKb).filter((kb) => kb !== null);
+    const rss = { peakKb: Math.max(...processes.map((instance) => instance.rss.peakKb)), hwmKb: hwms.length > 0 ? Math.max(...hwms) : null, servers: processes.length };
+    const targets = evaluate(rows, rss, db);
+    const output = deployments.map((deployment) => deployment.output()).join('\n');
+    return { db, dbVersion, instances, runtime: { node: set.runtime.node, version: set.runtime.version }, rows, targets, bigKeys, rss, serverExit, serverLog: serverLog(output) };
+  });
 }
 
 function withoutPassword(url) {
@@ -270,6 +293,15 @@ async function main() {
   }
   await checkKeyFormat();
   options.pinning = pinningPlan(options.pin);
+  options.runtimes = [];
+  try {
+    for (const node of options.nodes) options.runtimes.push(await prepareRuntime(node, progress));
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  }
+  if (options.runtimes.length === 0) options.runtimes.push(DEFAULT_RUNTIME);
+  const several = options.runtimes.length > 1;
 
   const started = Date.now();
   const args = process.argv.slice(2);
@@ -285,7 +317,7 @@ async function main() {
   const results = [];
   for (const db of options.databases) {
     try {
-      results.push(await benchDatabase(db, options, failures));
+      results.push(...(await benchDatabase(db, options, failures)));
     } catch (error) {
       failures.push(`${db}: ${error instanceof Error ? error.message : String(error)}`);
       break;
@@ -294,21 +326,32 @@ async function main() {
 
   const sections = {};
   for (const result of results) {
-    const name = sectionName(result.db, result.instances ?? 1);
-    sections[name] = renderDatabase(result, invocation);
-    console.log(`\n${sections[name]}`);
+    const text = renderDatabase(result, invocation);
+    console.log(`\n${text}`);
+    // With several Node.js, the page keeps their comparison (below), not tables of a mixed invocation.
+    if (!several) sections[sectionName(result.db, result.instances ?? 1)] = text;
   }
-  const comparison = compareDatabases(results);
+  if (several) {
+    for (const db of options.databases) {
+      const ofDb = results.filter((result) => result.db === db);
+      if (ofDb.length < 2) continue;
+      const name = sectionName(`runtimes-${db}`, ofDb[0].instances ?? 1);
+      sections[name] = renderRuntimes(ofDb, invocation);
+      console.log(`\n${sections[name]}`);
+    }
+  }
+  const comparison = several ? null : compareDatabases(results);
   if (comparison) {
     const name = sectionName('comparison', comparison[0].postgresInstances);
     sections[name] = renderComparison(comparison, invocation);
     console.log(`\n${sections[name]}`);
   }
-  const complete = results.length === options.databases.length;
-  // BENCHMARKS.md keeps only whole, unprofiled runs; profiled runs and subsets still leave their JSON.
-  const pageWorthy = options.cpuProfileDir === null && options.scenarios.length === SCENARIOS.length;
+  const complete = results.length === options.databases.length * options.runtimes.length;
+  // BENCHMARKS.md keeps only whole, unprofiled runs; profiled runs and subsets still leave their JSON. A
+  // comparison of Node.js versions is whole with any subset: it compares like with like.
+  const pageWorthy = options.cpuProfileDir === null && (several || options.scenarios.length === SCENARIOS.length);
   if (!options.smoke && complete) {
-    for (const result of results) progress(`wrote ${path.relative(ROOT, await writeJson(invocation, result, comparison))}`);
+    for (const result of results) progress(`wrote ${path.relative(ROOT, await writeJson(invocation, result, comparison, several))}`);
     // A run with errors measured something other than the paths it names: keep it out of the page.
     if (failures.length === 0 && pageWorthy) progress(`wrote ${path.relative(ROOT, await writeBenchmarksMd(sections))}`);
   }

@@ -1,4 +1,5 @@
 // Command-line options of `npm run bench`, validated once.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SCENARIO_NAMES } from './scenarios.mjs';
@@ -21,6 +22,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --cpu-prof <dir>     run the server under \`node --cpu-prof\`; one .cpuprofile per server process lands in <dir>
                        (profiled numbers are slower: such a run writes no BENCHMARKS.md)
   --pin <on|off>       run the servers on CPU 0 and the load generator on CPU 1 (taskset) (default on)
+  --node <path>        run the servers on this Node.js binary (default: the one running the bench). Twice or
+                       more: one deployment per Node, measured in the same rounds, and a table comparing them,
+                       e.g. --node /usr/bin/node --node "$(scripts/node-binary.sh 24.22.3)/bin/node". A Node of
+                       another ABI gets its own install of the server's dependencies (cached; see runtime.mjs)
   --smoke              CI check: 2 s, 1 run, no warm-up, 10,000 big keys, every scenario; writes no files
   --help`;
 
@@ -59,6 +64,7 @@ export function parseOptions(argv) {
       'pg-url': { type: 'string' },
       'cpu-prof': { type: 'string' },
       pin: { type: 'string' },
+      node: { type: 'string', multiple: true },
       smoke: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -77,6 +83,11 @@ export function parseOptions(argv) {
   }
   // autocannon gives connection i to instance i mod n: an odd count would load one instance more than the other.
   if (connections % instances !== 0) throw new Error(`--connections must be a multiple of --instances (${instances}), so each instance gets as many connections (got ${connections})`);
+  const nodes = (values.node ?? []).map((node) => path.resolve(node));
+  const missing = nodes.filter((node) => !existsSync(node));
+  if (missing.length > 0) throw new Error(`--node takes the path of a Node.js binary (not found: ${missing.join(', ')})`);
+  if (new Set(nodes).size !== nodes.length) throw new Error('--node: each Node.js binary once');
+  if (nodes.length > 4) throw new Error('--node: at most 4 binaries');
   return {
     help: false,
     smoke: values.smoke,
@@ -90,6 +101,8 @@ export function parseOptions(argv) {
     bigKeys: number(values, 'big-keys', { min: 0, max: 20_000_000 }) ?? preset.bigKeys,
     // Keep the order of the table, whatever the order asked for.
     pin: pinOption(values.pin),
+    /** Node.js binaries the servers run on; empty: the one running the bench. */
+    nodes,
     scenarios: SCENARIO_NAMES.filter((name) => scenarios.includes(name)),
     cpuProfileDir: values['cpu-prof'] === undefined ? null : path.resolve(values['cpu-prof']),
     pgAdminUrl: values['pg-url'] ?? process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',

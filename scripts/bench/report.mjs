@@ -189,10 +189,12 @@ export function machine() {
 export function renderDatabase(result, invocation) {
   const { options } = invocation;
   const m = invocation.machine;
+  const several = (options.runtimes?.length ?? 1) > 1;
+  const node = result.runtime?.version ?? m.node;
   const lines = [
-    `## ${DB_TITLES[result.db]}${(result.instances ?? 1) > 1 ? `, ${result.instances} instances` : ''}`,
+    `## ${DB_TITLES[result.db]}${(result.instances ?? 1) > 1 ? `, ${result.instances} instances` : ''}${several ? ` on Node ${node}` : ''}`,
     '',
-    `${readableDate(invocation.date)} · \`${invocation.command}\` · ${m.cores} × ${m.cpuModel} · Node ${m.node} · ${result.dbVersion} · ` +
+    `${readableDate(invocation.date)} · \`${invocation.command}\` · ${m.cores} × ${m.cpuModel} · Node ${node} · ${result.dbVersion} · ` +
       `${instancesText(result.instances)} · ${options.connections} connections · ${options.durationSeconds} s × ${options.runs} run${options.runs === 1 ? '' : 's'} (median)` +
       `${options.warmupSeconds > 0 ? `, ${options.warmupSeconds} s warm-up each` : ''}` +
       `${result.bigKeys ? ` · keys-1m with ${result.bigKeys.count.toLocaleString('en-US')} keys in the table` : ''}`,
@@ -283,13 +285,57 @@ export function renderComparison(comparisons, invocation) {
   ].join('\n');
 }
 
+/**
+ * The median over rounds of `b`'s req/s over `a`'s in the same round: in each round a scenario runs on
+ * every Node one after the other, so each round gives one ratio the machine's drift hits alike.
+ */
+export function pairedRatio(runsA, runsB) {
+  if (!runsA || !runsB) return null;
+  const ratios = [];
+  for (let i = 0; i < Math.min(runsA.length, runsB.length); i++) if (runsA[i].rps > 0) ratios.push(runsB[i].rps / runsA[i].rps);
+  return round(median(ratios), 3);
+}
+
+/**
+ * One database's scenarios on several Node.js (`--node` twice or more): each Node's req/s, CPU per response
+ * and ratio to its own baseline, and each Node's req/s over the first's, paired by round.
+ */
+export function renderRuntimes(results, invocation) {
+  const { options } = invocation;
+  const m = invocation.machine;
+  const [reference, ...others] = results;
+  const versions = results.map((result) => result.runtime.version);
+  const lines = [
+    `## Node.js versions on ${DB_TITLES[reference.db]}${(reference.instances ?? 1) > 1 ? `, ${reference.instances} instances` : ''}`,
+    '',
+    `${readableDate(invocation.date)} · \`${invocation.command}\` · ${m.cores} × ${m.cpuModel} · ${reference.dbVersion} · ${instancesText(reference.instances)} · ` +
+      `${options.connections} connections · ${options.durationSeconds} s × ${options.runs} run${options.runs === 1 ? '' : 's'} (median)${options.warmupSeconds > 0 ? `, ${options.warmupSeconds} s warm-up each` : ''}`,
+    '',
+    `| scenario | ${versions.map((v) => `${v} req/s | ${v} CPU µs/resp | ${v} vs baseline`).join(' | ')} | ${others.map((o) => `${o.runtime.version} / ${reference.runtime.version} req/s`).join(' | ')} |`,
+    `|---|${versions.map(() => '---:|---:|---:').join('|')}|${others.map(() => '---:').join('|')}|`,
+  ];
+  for (const row of reference.rows) {
+    const rowsOf = results.map((result) => result.rows.find((candidate) => candidate.name === row.name) ?? null);
+    const cells = rowsOf.map((r) => (r === null ? '– | – | –' : `${int(r.rps)} | ${fixed(r.serverUs, 1)} | ${fixed(r.vsBaseline, 2)}`));
+    const ratios = others.map((other, i) => fixed(pairedRatio(row.runs, rowsOf[i + 1]?.runs), 2));
+    lines.push(`| ${row.name} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
+  }
+  lines.push('');
+  lines.push(`- every scenario ran on each Node one after the other in every round (a deployment of its own per Node, same settings and fixtures); "${others.map((o) => o.runtime.version).join(', ')} / ${reference.runtime.version}" is the median of the rounds' ratios`);
+  const errors = results.reduce((sum, result) => sum + result.rows.reduce((n, r) => n + r.errors + r.unexpected, 0), 0);
+  lines.push(`- errors and unexpected statuses, all Nodes: ${errors}`);
+  for (const result of results) lines.push(`- Node ${result.runtime.version}: ${result.runtime.node}; server peak RSS ${fixed(Math.max(result.rss.peakKb, result.rss.hwmKb ?? 0) / 1024, 1)} MB`);
+  if (options.pinning) lines.push(`- processes: ${options.pinning.note}`);
+  return lines.join('\n');
+}
+
 function stamp(date) {
   return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
 }
 
-export async function writeJson(invocation, result, comparison) {
+export async function writeJson(invocation, result, comparison, perRuntime = false) {
   await mkdir(RESULTS_DIR, { recursive: true });
-  const file = path.join(RESULTS_DIR, `${stamp(new Date(invocation.date))}-${result.db}.json`);
+  const file = path.join(RESULTS_DIR, `${stamp(new Date(invocation.date))}-${result.db}${perRuntime ? `-node${result.runtime.version}` : ''}.json`);
   const { options, ...rest } = invocation;
   await writeFile(file, `${JSON.stringify({ ...rest, options, result, comparison: result.db === 'postgres' ? comparison : undefined }, null, 2)}\n`);
   return file;
@@ -311,6 +357,9 @@ with issue 14's on PostgreSQL (key-me and user-jwt ≥ 0.80, key-unknown ≥ 0.6
 (measured in the same rounds, \`/metrics\` scraped once per run), drops key-me's ratio by at most 0.03 (the
 median of the rounds' drops, each round's three runs taken together); a
 missed target is reported, not failed (the run fails only on errors, unexpected statuses or a failed scrape). Every full run rewrites its database's section below; \`--smoke\` writes nothing.
+With \`--node\` given twice or more, every Node.js gets deployments of its own, each scenario runs on each Node
+one after the other in every round, and the "Node.js versions" section of that database is rewritten instead
+(any subset of scenarios; the per-database sections stay as they were).
 Results as JSON: \`bench/results/\` (not committed).
 
 \`\`\`sh
@@ -318,10 +367,12 @@ npm run bench                      # SQLite, 10 s × 3 runs, 50 connections, 1,0
 npm run bench -- --db both         # SQLite, then PostgreSQL on 127.0.0.1:5432, and the comparison
 npm run bench -- --db postgres --instances 2   # PostgreSQL served by two server processes of one deployment
 npm run bench -- --smoke           # the CI check: every scenario once for 2 s
+npm run bench -- --scenarios baseline,key-me --node /usr/bin/node --node "$(scripts/node-binary.sh 24.22.3)/bin/node"
+                                   # the same scenarios on two Node.js, in the same rounds, compared
 npm run bench -- --help            # every option
 \`\`\``;
 
-const SECTION_ORDER = ['sqlite', 'postgres', 'comparison', 'postgres-instances', 'comparison-instances'];
+const SECTION_ORDER = ['sqlite', 'postgres', 'comparison', 'postgres-instances', 'comparison-instances', 'runtimes-sqlite', 'runtimes-postgres', 'runtimes-postgres-instances'];
 
 /**
  * Where a result goes in BENCHMARKS.md: a run on several instances has sections of its own, so it never

@@ -14,7 +14,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'bin/skaledata.js');
+/** The Node running the bench, on this tree (runtime.mjs prepares the tree of another --node). */
+export const DEFAULT_RUNTIME = { node: process.execPath, version: process.version, root: ROOT };
 export const CLERK_ISSUER = 'https://clerk.bench.skaledata.local';
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 20_000;
@@ -132,7 +133,7 @@ async function createDeployment({ db, pgAdminUrl, redisUrl, extraEnv }) {
  * Starts one `skaledata serve` process of `deployment` and resolves once it answers /healthz. The caller
  * must call `stop()`, also on failure; it ends the process only.
  */
-async function startInstance(deployment, { index, cpuProfileDir, cpus }) {
+async function startInstance(deployment, { index, cpuProfileDir, cpus, runtime }) {
   let child = null;
   let sampler = null;
   const rss = { peakKb: 0, samples: 0, hwmKb: null };
@@ -159,9 +160,9 @@ async function startInstance(deployment, { index, cpuProfileDir, cpus }) {
   try {
     const port = await freePort();
     const profile =
-      cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=server-${deployment.db}-${index + 1}-${Date.now()}.cpuprofile`];
-    const { command, args } = onCpus(cpus, process.execPath, [...profile, CLI, 'serve']);
-    child = spawn(command, args, { cwd: ROOT, env: { ...deployment.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=server-${deployment.db}-node${runtime.version}-${index + 1}-${Date.now()}.cpuprofile`];
+    const { command, args } = onCpus(cpus, runtime.node, [...profile, path.join(runtime.root, 'bin/skaledata.js'), 'serve']);
+    child = spawn(command, args, { cwd: runtime.root, env: { ...deployment.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk) => {
       output = (output + chunk.toString()).slice(-OUTPUT_KEPT);
     };
@@ -203,7 +204,7 @@ async function startInstance(deployment, { index, cpuProfileDir, cpus }) {
  * The caller must call `stop()` (also on failure): it ends every instance, then drops the database and
  * removes the folder.
  */
-export async function startDeployment({ db, pgAdminUrl, cpuProfileDir = null, cpus = null, instances: count = 1, redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', env = {} }) {
+export async function startDeployment({ db, pgAdminUrl, cpuProfileDir = null, cpus = null, instances: count = 1, redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', env = {}, runtime = DEFAULT_RUNTIME }) {
   const deployment = await createDeployment({ db, pgAdminUrl, redisUrl, extraEnv: env });
   const instances = [];
   /** Instances first, then the database: dropping it under a live instance would fail its requests. */
@@ -214,7 +215,7 @@ export async function startDeployment({ db, pgAdminUrl, cpuProfileDir = null, cp
     return statuses;
   };
   try {
-    for (let index = 0; index < count; index++) instances.push(await startInstance(deployment, { index, cpuProfileDir, cpus }));
+    for (let index = 0; index < count; index++) instances.push(await startInstance(deployment, { index, cpuProfileDir, cpus, runtime }));
   } catch (error) {
     await stop();
     throw error;
@@ -230,6 +231,7 @@ export async function startDeployment({ db, pgAdminUrl, cpuProfileDir = null, cp
     privateKey: deployment.privateKey,
     output: () => instances.map((instance) => instance.output()).join('\n'),
     alive: () => instances.every((instance) => instance.alive()),
+    runtime,
     /** Ends every instance, then drops the database and removes the folder; returns each instance's exit code or signal. */
     stop,
   };
