@@ -19,7 +19,8 @@ fail() {
   exit 1
 }
 
-PORT=$port DATA_DIR="$data" npm start >"$log" 2>&1 &
+# In a process group of its own, so the cleanup can end npm, its shell, a build in progress and the server.
+PORT=$port DATA_DIR="$data" setsid npm start >"$log" 2>&1 &
 npm_pid=$!
 server_pid=
 # On the way out, whatever happened: nothing left running, nothing left on disk (and errexit off, so a
@@ -27,7 +28,7 @@ server_pid=
 cleanup() {
   set +e
   [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null
-  kill -TERM "$npm_pid" 2>/dev/null
+  kill -TERM -- -"$npm_pid" 2>/dev/null
   wait "$npm_pid" 2>/dev/null
   rm -rf "$data"
 }
@@ -43,7 +44,7 @@ curl -fsS -o /dev/null "$base/healthz" || fail "/healthz did not answer within 5
 echo "start smoke: GET /healthz 200"
 
 # The serving process must be the Node.js under test, not one npm or a script found elsewhere.
-server_pid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+server_pid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2 || true)
 [ -n "$server_pid" ] || fail "no process found listening on port $port"
 server_node=$(realpath "/proc/$server_pid/exe")
 [ "$server_node" = "$node_bin" ] || fail "the server runs $server_node, expected $node_bin"

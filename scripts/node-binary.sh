@@ -33,10 +33,11 @@ npm pack "node-linux-$arch@$version" --pack-destination "$work" --ignore-scripts
 tar -xzf "$work"/node-linux-"$arch"-"$version".tgz -C "$work"
 found=$("$work/package/bin/node" --version)
 [ "$found" = "v$version" ] || { echo "node-binary: the package holds $found, not v$version" >&2; exit 1; }
-# Unpacked beside the target and renamed into place, so a concurrent or interrupted install never leaves
-# a half-written folder where a caller would find it.
-rm -rf "$target.partial" && mv "$work/package" "$target.partial"
-if ! mv -T "$target.partial" "$target" 2>/dev/null; then
-  rm -rf "$target.partial"   # another install finished first; its copy is the same release
+[ -f "$work/package/include/node/node_version.h" ] || { echo "node-binary: node-linux-$arch@$version has no include/node headers" >&2; exit 1; }
+# Unpacked in the cache folder and renamed into place in one step, so a concurrent or interrupted install
+# never leaves a half-written folder where a caller would find it. When the rename fails, another install
+# got there first: use its copy if it is whole.
+if ! mv -T "$work/package" "$target" 2>/dev/null; then
+  [ -x "$target/bin/node" ] && [ -f "$target/include/node/node_version.h" ] || { echo "node-binary: could not install into $target" >&2; exit 1; }
 fi
 echo "$target"

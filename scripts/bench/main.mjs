@@ -197,8 +197,11 @@ async function measure(sets, db, options, failures) {
     progress(`${where} run ${run}/${options.runs} ${scenario.name}: ${Math.round(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${result.errors} errors, ${result.unexpected} unexpected${result.serverCores === null ? '' : `, server ${result.serverCores.toFixed(2)} cores, ${result.serverUsPerResponse} µs CPU/response`}${result.otherCpuShare === null ? '' : `, other processes ${Math.round(result.otherCpuShare * 100)}% CPU`}${splitText([result])}${result.scrape ? `; /metrics mid-run: ${result.scrape.statuses.join(', ')} in ${result.scrape.ms} ms (${result.scrape.bytes} bytes), GET /me counted ${result.scrape.countedResponses}` : ''}`);
   };
   for (let run = 1; run <= options.runs; run++) {
+    // With several Nodes, each goes first in turn (round 1: A B, round 2: B A, …), so whatever favours the
+    // first or the second of a pair (caches, a burst from elsewhere) does not always fall on the same Node.
+    const order = states.map((_, i) => states[(i + run - 1) % states.length]);
     for (const scenario of SCENARIOS) {
-      for (const state of states) if (state.usable.includes(scenario)) await measureRun(state, scenario, run);
+      for (const state of order) if (state.usable.includes(scenario)) await measureRun(state, scenario, run);
     }
   }
   return states.map((state) => ({ runs: state.runs, bigKeys: state.bigKeys }));
@@ -298,6 +301,12 @@ async function main() {
     for (const node of options.nodes) options.runtimes.push(await prepareRuntime(node, progress));
   } catch (error) {
     console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  }
+  // The table, the labels and the JSON files name a Node by its version: two of one version cannot be told apart.
+  const versions = options.runtimes.map((runtime) => runtime.version);
+  if (new Set(versions).size !== versions.length) {
+    console.error(`bench: --node: each Node.js version once (got ${options.runtimes.map((runtime) => `${runtime.node} = ${runtime.version}`).join(', ')})`);
     process.exit(2);
   }
   if (options.runtimes.length === 0) options.runtimes.push(DEFAULT_RUNTIME);

@@ -1,5 +1,5 @@
 // Command-line options of `npm run bench`, validated once.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SCENARIO_NAMES } from './scenarios.mjs';
@@ -83,10 +83,10 @@ export function parseOptions(argv) {
   }
   // autocannon gives connection i to instance i mod n: an odd count would load one instance more than the other.
   if (connections % instances !== 0) throw new Error(`--connections must be a multiple of --instances (${instances}), so each instance gets as many connections (got ${connections})`);
-  const nodes = (values.node ?? []).map((node) => path.resolve(node));
-  const missing = nodes.filter((node) => !existsSync(node));
+  const missing = (values.node ?? []).filter((node) => !existsSync(node));
   if (missing.length > 0) throw new Error(`--node takes the path of a Node.js binary (not found: ${missing.join(', ')})`);
-  if (new Set(nodes).size !== nodes.length) throw new Error('--node: each Node.js binary once');
+  const nodes = (values.node ?? []).map((node) => realpathSync(node));
+  if (new Set(nodes).size !== nodes.length) throw new Error('--node: each Node.js binary once (after following links)');
   if (nodes.length > 4) throw new Error('--node: at most 4 binaries');
   return {
     help: false,

@@ -321,7 +321,7 @@ export function renderRuntimes(results, invocation) {
     lines.push(`| ${row.name} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
   }
   lines.push('');
-  lines.push(`- every scenario ran on each Node one after the other in every round (a deployment of its own per Node, same settings and fixtures); "${others.map((o) => o.runtime.version).join(', ')} / ${reference.runtime.version}" is the median of the rounds' ratios`);
+  lines.push(`- every scenario ran on each Node one after the other in every round, each Node first in turn (a deployment of its own per Node, same settings and fixtures); "${others.map((o) => o.runtime.version).join(', ')} / ${reference.runtime.version}" is the median of the rounds' ratios`);
   const errors = results.reduce((sum, result) => sum + result.rows.reduce((n, r) => n + r.errors + r.unexpected, 0), 0);
   lines.push(`- errors and unexpected statuses, all Nodes: ${errors}`);
   for (const result of results) lines.push(`- Node ${result.runtime.version}: ${result.runtime.node}; server peak RSS ${fixed(Math.max(result.rss.peakKb, result.rss.hwmKb ?? 0) / 1024, 1)} MB`);
@@ -358,7 +358,7 @@ with issue 14's on PostgreSQL (key-me and user-jwt ≥ 0.80, key-unknown ≥ 0.6
 median of the rounds' drops, each round's three runs taken together); a
 missed target is reported, not failed (the run fails only on errors, unexpected statuses or a failed scrape). Every full run rewrites its database's section below; \`--smoke\` writes nothing.
 With \`--node\` given twice or more, every Node.js gets deployments of its own, each scenario runs on each Node
-one after the other in every round, and the "Node.js versions" section of that database is rewritten instead
+one after the other in every round (each first in turn), and the "Node.js versions" section of that database is rewritten instead
 (any subset of scenarios; the per-database sections stay as they were).
 Results as JSON: \`bench/results/\` (not committed).
 

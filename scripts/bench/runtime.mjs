@@ -3,10 +3,12 @@
 // (NODE_MODULE_VERSION): a Node of another ABI cannot load this tree's. Such a Node gets a tree of its own,
 // kept in a cache folder: the production dependencies installed by `npm ci --omit=dev` on that Node (native
 // addons built against its headers), and a fresh copy of this tree's dist/ and bin/ at every invocation.
+// One bench at a time per cache folder: a second one would replace dist/ under the first's servers
+// (SKALEDATA_BENCH_RUNTIME_CACHE gives a run a folder of its own).
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -50,8 +52,11 @@ export async function prepareRuntime(nodePath, progress) {
 
   if (!existsSync(path.join(tree, READY))) {
     progress(`installing the server's dependencies for Node.js ${runtime.version} (ABI ${runtime.abi}) into ${tree}: once per lockfile`);
+    // An install that was interrupted leaves its .partial-* folder; the next install clears them all.
     const partial = `${tree}.partial-${process.pid}`;
-    await rm(partial, { recursive: true, force: true });
+    for (const name of existsSync(path.dirname(tree)) ? await readdir(path.dirname(tree)) : []) {
+      if (name.startsWith(`${path.basename(tree)}.partial-`)) await rm(path.join(path.dirname(tree), name), { recursive: true, force: true });
+    }
     await mkdir(partial, { recursive: true });
     for (const file of ['package.json', 'package-lock.json']) await cp(path.join(ROOT, file), path.join(partial, file));
     try {

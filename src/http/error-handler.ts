@@ -11,6 +11,7 @@ import { toFieldErrors } from './validation.js';
  */
 const LIBRARY_STATUS: Partial<Record<number, ErrorCode>> = {
   400: 'validation_failed',
+  401: 'unauthenticated',
   403: 'not_found',
   404: 'not_found',
   408: 'request_timeout',

@@ -15,7 +15,12 @@ export interface CliRun {
  * PATH), feeds `input` on stdin (or closes it), and returns the exit code and both streams.
  */
 export async function skaledata(args: string[], env: Record<string, string>, input?: string): Promise<CliRun> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  return runNode(process.execPath, [CLI, ...args], env, input);
+}
+
+/** `node argv…` in the repository, as skaledata() runs it: for a script other than the CLI, or another Node. */
+export async function runNode(node: string, argv: string[], env: Record<string, string>, input?: string): Promise<CliRun> {
+  const child = spawn(node, argv, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import semver from 'semver';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nodeSupport, parseEngineRange } from '../../bin/node-support.js';
-import { hasStackTrace } from '../helpers/cli-client.js';
+import { hasStackTrace, runNode, type CliRun } from '../helpers/cli-client.js';
+import { CLI } from '../helpers/server-process.js';
 
 /**
  * The Node.js versions skaledata runs on (docs/node-versions.md): package.json's engines range, checked by
@@ -17,7 +18,6 @@ import { hasStackTrace } from '../helpers/cli-client.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const RANGE = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
-const CLI = path.join(ROOT, 'bin/skaledata.js');
 const CHECK = path.join(ROOT, 'bin/node-support.js');
 /** Below the floor: an older major (does the check even parse there?) and the last release before 20.19. */
 const TOO_OLD = ['18.20.8', '20.18.3'];
@@ -35,26 +35,14 @@ function semverVerdict(version: string, range: string): 'supported' | 'newer' | 
   return semver.gtr(version, range) ? 'newer' : 'unsupported';
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node args…` in the repository; a server it starts (it should not) gets a port and folder of its own. */
-async function run(node: string, args: string[]): Promise<Run> {
+/** Runs `node argv…` in the repository; a server it starts (it should not) gets a port and folder of its own. */
+async function run(node: string, argv: string[]): Promise<CliRun> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'skd-node-version-'));
-  const env = { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir };
-  const child = spawn(node, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  const code = await new Promise<number | null>((resolve) => child.on('close', (exit) => resolve(exit)));
-  clearTimeout(timer);
-  rmSync(dataDir, { recursive: true, force: true });
-  return { code, stdout, stderr };
+  try {
+    return await runNode(node, argv, { HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir });
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 const nodeBinaries = new Map<string, string>();
@@ -79,9 +67,14 @@ describe('the Node.js versions skaledata runs on', () => {
         const minors = new Set([0, 1, 11, 12, 13, 14, 18, 19, 20, 40, ...(floor ? [floor.minor - 1, floor.minor, floor.minor + 1] : [])]);
         for (const minor of [...minors].filter((m) => m >= 0)) for (const patch of [0, 1, 9]) versions.push(`${major}.${minor}.${patch}`);
       }
+      // Each floor itself and the release just below it.
+      for (const { major, minor, patch } of floors) {
+        versions.push(`${major}.${minor}.${patch}`);
+        if (patch > 0) versions.push(`${major}.${minor}.${patch - 1}`);
+        else if (minor > 0) versions.push(`${major}.${minor - 1}.99`);
+      }
       const disagreements = versions.filter((version) => nodeSupport(`v${version}`, RANGE).verdict !== semverVerdict(version, RANGE));
       expect(disagreements).toEqual([]);
-      // Both sides of every floor, and the three verdicts, are among them.
       expect(new Set(versions.map((version) => semverVerdict(version, RANGE)))).toEqual(new Set(['supported', 'newer', 'unsupported']));
     });
 
