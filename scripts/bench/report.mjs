@@ -316,12 +316,18 @@ export function renderRuntimes(results, invocation) {
   ];
   for (const row of reference.rows) {
     const rowsOf = results.map((result) => result.rows.find((candidate) => candidate.name === row.name) ?? null);
-    const cells = rowsOf.map((r) => (r === null ? '– | – | –' : `${int(r.rps)} | ${fixed(r.serverUs, 1)} | ${fixed(r.vsBaseline, 2)}`));
+    // vs baseline paired by round, like the last columns: this machine's speed swings by 2× within minutes,
+    // and a median of key-me over a median of baseline can then pair a fast minute with a slow one.
+    const baselineOf = results.map((result) => result.rows.find((candidate) => candidate.name === 'baseline') ?? null);
+    const cells = rowsOf.map((r, i) => (r === null ? '– | – | –' : `${int(r.rps)} | ${fixed(r.serverUs, 1)} | ${fixed(pairedRatio(baselineOf[i]?.runs, r.runs), 2)}`));
     const ratios = others.map((other, i) => fixed(pairedRatio(row.runs, rowsOf[i + 1]?.runs), 2));
     lines.push(`| ${row.name} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
   }
   lines.push('');
-  lines.push(`- every scenario ran on each Node one after the other in every round, each Node first in turn (a deployment of its own per Node, same settings and fixtures); "${others.map((o) => o.runtime.version).join(', ')} / ${reference.runtime.version}" is the median of the rounds' ratios`);
+  lines.push(
+    `- every scenario ran on each Node one after the other in every round, each Node first in turn (a deployment of its own per Node, same settings and fixtures); ` +
+      `"vs baseline" (the scenario's req/s over that Node's /healthz in the same round) and "${others.map((o) => o.runtime.version).join(', ')} / ${reference.runtime.version}" are medians of the rounds' ratios; req/s and CPU are medians of the runs`,
+  );
   const errors = results.reduce((sum, result) => sum + result.rows.reduce((n, r) => n + r.errors + r.unexpected, 0), 0);
   lines.push(`- errors and unexpected statuses, all Nodes: ${errors}`);
   for (const result of results) lines.push(`- Node ${result.runtime.version}: ${result.runtime.node}; server peak RSS ${fixed(Math.max(result.rss.peakKb, result.rss.hwmKb ?? 0) / 1024, 1)} MB`);
